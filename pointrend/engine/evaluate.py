@@ -1,0 +1,204 @@
+"""Dataset evaluation: inference over a labelled dataset, metrics, a results table and JSON.
+
+Under data parallel every rank evaluates indices rank::world_size (no padding, so no image is
+counted twice) and the confusion matrices are summed across ranks; every rank returns the same
+results.
+"""
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+from typing import Dict, Iterator, Optional, Sequence
+
+import numpy as np
+import paddle
+import paddle.distributed as dist
+import paddle.nn.functional as F
+
+from pointrend.engine.inference import check_inference_options, describe_inference, eval_mode, predict_probabilities
+from pointrend.engine.metrics import SegmentationMetrics
+
+
+class ProgressBar:
+    """One self-overwriting line on stderr: done/total, images per second, time left."""
+
+    def __init__(self, total: int, label: str, enabled: bool = True, stream=sys.stderr):
+        self.total = total
+        self.label = label
+        self.enabled = enabled and total > 0
+        self.stream = stream
+        self.start = time.perf_counter()
+        self.done = 0
+
+    def update(self, count: int = 1) -> None:
+        self.done += count
+        if not self.enabled:
+            return
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        rate = self.done / elapsed
+        remaining = (self.total - self.done) / rate if rate > 0 else math.inf
+        eta = time.strftime("%H:%M:%S", time.gmtime(remaining)) if math.isfinite(remaining) else "--:--:--"
+        end = "\n" if self.done >= self.total else ""
+        self.stream.write(f"\r{self.label} {self.done}/{self.total} [{rate:.2f} images/s, {eta} left]{end}")
+        self.stream.flush()
+
+
+def _unwrap(model: paddle.nn.Layer) -> paddle.nn.Layer:
+    return model._layers if isinstance(model, paddle.DataParallel) else model
+
+
+@contextlib.contextmanager
+def subdivision_steps(model: paddle.nn.Layer, steps: int) -> Iterator[paddle.nn.Layer]:
+    """Run the block with `model.subdivision_steps = steps` (0: plain bilinear upsampling), then restore."""
+    network = _unwrap(model)
+    if not hasattr(network, "subdivision_steps"):
+        raise ValueError(f"{type(network).__name__} has no subdivision_steps: build it with point_head=True")
+    previous = network.subdivision_steps
+    network.subdivision_steps = int(steps)
+    try:
+        yield model
+    finally:
+        network.subdivision_steps = previous
+
+
+def _rank_and_world() -> tuple:
+    return dist.get_rank(), dist.get_world_size()
+
+
+def evaluate_dataset(
+    model: paddle.nn.Layer,
+    dataset,
+    mode: str = "whole",
+    scales: Sequence[float] = (1.0,),
+    flip: bool = False,
+    crop=None,
+    stride=None,
+    num_classes: int = 19,
+    class_names: Optional[Sequence[str]] = None,
+    ignore_index: int = 255,
+    boundary_width: int = 3,
+    num_workers: int = 0,
+    progress: bool = True,
+) -> Dict[str, object]:
+    """Evaluate `model` on a labelled dataset of (image [3, H, W] float32, label [H, W] int64) items.
+
+    Probabilities are resized to the label's size when the two differ. Returns a JSON-friendly
+    dict: mIoU, pixel_accuracy, boundary_mIoU, per_class_IoU, per_class_boundary_IoU (None for
+    classes absent from labels and predictions), num_images and the inference config used.
+    """
+    check_inference_options(mode, scales, crop, stride)
+    if class_names is None:
+        class_names = _default_class_names(num_classes)
+    rank, world_size = _rank_and_world()
+    indices = list(range(rank, len(dataset), world_size))
+    loader = paddle.io.DataLoader(paddle.io.Subset(dataset, indices), batch_size=1, shuffle=False,
+                                  num_workers=num_workers)
+    metrics = SegmentationMetrics(num_classes, ignore_index, boundary_width)
+    bar = ProgressBar(len(indices), "eval", enabled=progress and rank == 0)
+    with eval_mode(model):
+        for item in loader:
+            if len(item) < 2:
+                raise ValueError("evaluate_dataset needs a labelled dataset; this one yields images only")
+            image, label = item[0], item[1]
+            probs = predict_probabilities(model, image, mode=mode, scales=scales, flip=flip, crop=crop,
+                                          stride=stride)
+            label = label.numpy()[0]
+            if list(probs.shape[-2:]) != list(label.shape):
+                probs = F.interpolate(probs, size=list(label.shape), mode="bilinear", align_corners=False)
+            metrics.update(paddle.argmax(probs, axis=1).numpy()[0], label)
+            bar.update()
+    metrics.all_reduce()
+    results = metrics.results(class_names)
+    results["num_images"] = len(dataset)
+    results["config"] = describe_inference(mode, scales, flip, crop, stride, model=_unwrap(model))
+    results["config"]["world_size"] = world_size
+    return results
+
+
+def _default_class_names(num_classes: int) -> list:
+    """Cityscapes names for 19 classes, else the class indices."""
+    if num_classes != 19:
+        return [str(index) for index in range(num_classes)]
+    from pointrend.data import CITYSCAPES_CLASSES
+
+    return list(CITYSCAPES_CLASSES)
+
+
+def evaluate_with_and_without_subdivision(model: paddle.nn.Layer, dataset, **options) -> Dict[str, Dict]:
+    """`evaluate_dataset` twice: with the model's configured subdivision steps and with none.
+
+    Keys are "subdivision_steps=<n>" and "subdivision_steps=0", ready for `format_comparison_table`.
+    """
+    configured = int(_unwrap(model).subdivision_steps) if hasattr(_unwrap(model), "subdivision_steps") else None
+    if not configured:
+        raise ValueError("the model does not use subdivision (no point head or subdivision_steps=0): "
+                         "there is nothing to compare")
+    with subdivision_steps(model, configured):
+        refined = evaluate_dataset(model, dataset, **options)
+    with subdivision_steps(model, 0):
+        coarse = evaluate_dataset(model, dataset, **options)
+    return {f"subdivision_steps={configured}": refined, "subdivision_steps=0": coarse}
+
+
+def _percent(value: Optional[float]) -> str:
+    return "-" if value is None else f"{100.0 * value:.2f}"
+
+
+def _describe_configs(configs: Sequence[dict]) -> str:
+    """The settings every column shares, as `key=value` pairs."""
+    keys = ["mode", "scales", "flip", "crop", "stride", "subdivision_steps", "subdivision_num_points"]
+    shared = [key for key in keys if key in configs[0] and all(c.get(key) == configs[0][key] for c in configs)]
+    return " ".join(f"{key}={configs[0][key]}" for key in shared)
+
+
+def format_comparison_table(named_results: Dict[str, Dict]) -> str:
+    """Side-by-side table (one column per results dict) of per-class IoU and the summary figures, in %."""
+    if not named_results:
+        raise ValueError("format_comparison_table needs at least one results dict")
+    names = list(named_results)
+    first = named_results[names[0]]
+    class_names = list(first["per_class_IoU"])
+    boundary_width = first.get("boundary_width")
+    rows = [(name, [named_results[n]["per_class_IoU"].get(name) for n in names]) for name in class_names]
+    summary = [
+        ("mIoU", [named_results[n]["mIoU"] for n in names]),
+        (f"boundary mIoU ({boundary_width}px)", [named_results[n]["boundary_mIoU"] for n in names]),
+        ("pixel accuracy", [named_results[n]["pixel_accuracy"] for n in names]),
+    ]
+    label_width = max(len(label) for label, _ in rows + summary)
+    column_width = max([8] + [len(n) for n in names])
+    header = "class".ljust(label_width) + "".join(f"  {n:>{column_width}}" for n in names)
+    rule = "-" * len(header)
+
+    def render(label, values):
+        return label.ljust(label_width) + "".join(f"  {_percent(v):>{column_width}}" for v in values)
+
+    settings = _describe_configs([named_results[n].get("config", {}) for n in names])
+    lines = [f"{first.get('num_images')} images, {settings}", header, rule]
+    lines += [render(label, values) for label, values in rows]
+    lines.append(rule)
+    lines += [render(label, values) for label, values in summary]
+    return "\n".join(lines)
+
+
+def format_results_table(results: Dict[str, object]) -> str:
+    """Per-class IoU and summary figures (in %) of one `evaluate_dataset` result."""
+    return format_comparison_table({"IoU": results})
+
+
+def write_results_json(results: Dict[str, object], path: str) -> str:
+    """Write results (one dict, or several by name) as indented JSON; absent IoUs become null."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(results, handle, indent=2, default=_json_default)
+        handle.write("\n")
+    return path
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")

@@ -1,0 +1,156 @@
+"""Test-time inference: whole image or sliding window, any scales, optional horizontal flip.
+
+Shape shorthand: N batch (1 in practice), K classes, H x W input size, h x w window size.
+Every view (scale x flip, and every window in slide mode) is run through the model's eval
+forward -- PointRend subdivision included, at that view's resolution -- turned into softmax
+probabilities, brought back to H x W and averaged in probability space.
+"""
+import contextlib
+from typing import Iterator, Optional, Sequence, Tuple
+
+import paddle
+import paddle.nn.functional as F
+
+MODES = ("whole", "slide")
+
+
+@contextlib.contextmanager
+def eval_mode(model: paddle.nn.Layer) -> Iterator[paddle.nn.Layer]:
+    """Put `model` in eval mode for the block and restore its previous mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        if was_training:
+            model.train()
+
+
+def _pair(value, name: str) -> Tuple[int, int]:
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value):
+        return int(value[0]), int(value[1])
+    raise ValueError(f"{name} must be a positive int or (height, width), got {value!r}")
+
+
+def check_inference_options(mode: str, scales: Sequence[float], crop, stride) -> None:
+    """Raise one clear error for an invalid combination of inference options."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if not scales or any(float(scale) <= 0 for scale in scales):
+        raise ValueError(f"scales must be a non-empty list of positive numbers, got {scales!r}")
+    if mode == "slide":
+        if crop is None:
+            raise ValueError("mode='slide' needs crop=(height, width), e.g. crop=(1024, 1024)")
+        _pair(crop, "crop")
+        if stride is not None:
+            _pair(stride, "stride")
+
+
+def _softmax_logits(model: paddle.nn.Layer, images: paddle.Tensor) -> paddle.Tensor:
+    logits = model(images)
+    if isinstance(logits, (list, tuple)):
+        raise TypeError("the model returned a tuple: it is in training mode; call model.eval() first")
+    if logits.shape[-2:] != images.shape[-2:]:
+        raise ValueError(f"the model's eval output {list(logits.shape)} does not match its input size "
+                         f"{list(images.shape[-2:])}; eval forward must return logits at input resolution")
+    return F.softmax(logits.astype("float32"), axis=1)
+
+
+def _window_starts(size: int, window: int, stride: int) -> list:
+    """Window offsets covering [0, size): every `stride`, the last one flush with the end."""
+    if size <= window:
+        return [0]
+    starts = list(range(0, size - window, stride))
+    starts.append(size - window)
+    return starts
+
+
+def slide_probabilities(model: paddle.nn.Layer, images: paddle.Tensor, crop, stride=None) -> paddle.Tensor:
+    """Sliding-window softmax probabilities [N, K, H, W]; overlapping windows are averaged.
+
+    A dimension smaller than the window is zero-padded (zero is the dataset mean after
+    normalisation) so every window the model sees has the crop size it was trained on.
+    """
+    crop_h, crop_w = _pair(crop, "crop")
+    stride_h, stride_w = _pair(stride, "stride") if stride is not None else (crop_h, crop_w)
+    height, width = images.shape[-2:]
+    pad_h, pad_w = max(crop_h - height, 0), max(crop_w - width, 0)
+    if pad_h or pad_w:
+        images = F.pad(images, [0, pad_w, 0, pad_h], mode="constant", value=0.0, data_format="NCHW")
+    padded_h, padded_w = images.shape[-2:]
+
+    summed = None
+    count = paddle.zeros([1, 1, padded_h, padded_w], dtype="float32")
+    for top in _window_starts(padded_h, crop_h, stride_h):
+        for left in _window_starts(padded_w, crop_w, stride_w):
+            window = images[:, :, top:top + crop_h, left:left + crop_w]
+            probs = _softmax_logits(model, window)
+            padding = [left, padded_w - left - crop_w, top, padded_h - top - crop_h]
+            placed = F.pad(probs, padding, mode="constant", value=0.0, data_format="NCHW")
+            summed = placed if summed is None else summed + placed
+            count += F.pad(paddle.ones([1, 1, crop_h, crop_w]), padding, mode="constant", value=0.0,
+                           data_format="NCHW")
+    return (summed / count)[:, :, :height, :width]
+
+
+def _resize(tensor: paddle.Tensor, size) -> paddle.Tensor:
+    if list(tensor.shape[-2:]) == list(size):
+        return tensor
+    return F.interpolate(tensor, size=list(size), mode="bilinear", align_corners=False)
+
+
+@paddle.no_grad()
+def predict_probabilities(
+    model: paddle.nn.Layer,
+    image: paddle.Tensor,
+    mode: str = "whole",
+    scales: Sequence[float] = (1.0,),
+    flip: bool = False,
+    crop=None,
+    stride=None,
+) -> paddle.Tensor:
+    """Softmax probabilities [N, K, H, W] for a normalised image batch [N, 3, H, W].
+
+    mode="whole" runs each view in one pass; mode="slide" runs windows of `crop` (h, w) every
+    `stride` (default: crop, no overlap). Views: every scale in `scales`, each also mirrored
+    when `flip`. The model must be in eval mode (see `eval_mode`).
+    """
+    check_inference_options(mode, scales, crop, stride)
+    if image.ndim != 4 or image.shape[1] != 3:
+        raise ValueError(f"image must be a [N, 3, H, W] tensor, got shape {list(image.shape)}")
+    height, width = image.shape[-2:]
+    total = None
+    num_views = 0
+    for scale in scales:
+        size = [max(1, int(round(height * float(scale)))), max(1, int(round(width * float(scale))))]
+        scaled = _resize(image, size)
+        for mirrored in ([False, True] if flip else [False]):
+            view = paddle.flip(scaled, axis=[3]) if mirrored else scaled
+            probs = slide_probabilities(model, view, crop, stride) if mode == "slide" else _softmax_logits(model, view)
+            if mirrored:
+                probs = paddle.flip(probs, axis=[3])
+            probs = _resize(probs, [height, width])
+            total = probs if total is None else total + probs
+            num_views += 1
+    return total / num_views
+
+
+def predict_labels(model: paddle.nn.Layer, image: paddle.Tensor, **options) -> paddle.Tensor:
+    """Arg-max class map [N, H, W] (int64) of `predict_probabilities(model, image, **options)`."""
+    return paddle.argmax(predict_probabilities(model, image, **options), axis=1)
+
+
+def describe_inference(mode: str, scales: Sequence[float], flip: bool, crop=None, stride=None,
+                       model: Optional[paddle.nn.Layer] = None) -> dict:
+    """The inference settings as a JSON-friendly dict (recorded beside every result)."""
+    config = {"mode": mode, "scales": [float(s) for s in scales], "flip": bool(flip)}
+    if mode == "slide":
+        config["crop"] = list(_pair(crop, "crop"))
+        config["stride"] = list(_pair(stride, "stride")) if stride is not None else list(_pair(crop, "crop"))
+    if model is not None:
+        for attribute in ("subdivision_steps", "subdivision_num_points"):
+            if hasattr(model, attribute):
+                config[attribute] = int(getattr(model, attribute))
+    return config

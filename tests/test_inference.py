@@ -1,0 +1,104 @@
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+import pytest
+
+from pointrend.engine.inference import eval_mode, predict_probabilities
+
+
+class PixelwiseModel(paddle.nn.Layer):
+    """Logits from a 1x1 convolution: no spatial context, so every view must agree."""
+
+    def __init__(self, num_classes=4):
+        super().__init__()
+        self.conv = paddle.nn.Conv2D(3, num_classes, 1)
+
+    def forward(self, images):
+        return self.conv(images)
+
+
+class WindowMeanModel(paddle.nn.Layer):
+    """Two classes with logits (0, mean of the input's first channel over the whole view)."""
+
+    def forward(self, images):
+        mean = images[:, :1].mean(axis=[2, 3], keepdim=True).expand([images.shape[0], 1, *images.shape[2:]])
+        return paddle.concat([paddle.zeros_like(mean), mean], axis=1)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@pytest.fixture
+def image():
+    paddle.seed(0)
+    return paddle.randn([1, 3, 20, 28])
+
+
+def test_whole_returns_softmax_at_input_size(image):
+    paddle.seed(1)
+    model = PixelwiseModel().eval()
+    probs = predict_probabilities(model, image)
+    np.testing.assert_allclose(probs.numpy(), F.softmax(model(image), axis=1).numpy(), atol=1e-6)
+
+
+def test_slide_equals_whole_for_context_free_model_including_padding(image):
+    model = PixelwiseModel().eval()
+    whole = predict_probabilities(model, image)
+    # The crop is taller than the image (padding) and overlaps along the width.
+    slide = predict_probabilities(model, image, mode="slide", crop=(32, 12), stride=(16, 8))
+    np.testing.assert_allclose(slide.numpy(), whole.numpy(), atol=1e-6)
+
+
+def test_slide_averages_overlapping_windows():
+    image = paddle.zeros([1, 3, 4, 6])
+    image[:, 0, :, :2] = 3.0
+    probs = predict_probabilities(WindowMeanModel(), image, mode="slide", crop=(4, 4), stride=(4, 2))
+    # Windows start at columns 0 and 2; their first-channel means are 1.5 and 0.
+    first, second = _sigmoid(1.5), _sigmoid(0.0)
+    expected = np.array([first, first, (first + second) / 2, (first + second) / 2, second, second])
+    np.testing.assert_allclose(probs.numpy()[0, 1, 0], expected, atol=1e-6)
+
+
+def test_flip_averages_the_mirrored_view(image):
+    paddle.seed(2)
+    conv = paddle.nn.Conv2D(3, 4, 3, padding=1)  # asymmetric kernel: flipping changes its output
+    model = paddle.nn.Sequential(conv).eval()
+    probs = predict_probabilities(model, image, flip=True)
+    direct = F.softmax(model(image), axis=1)
+    mirrored = paddle.flip(F.softmax(model(paddle.flip(image, axis=[3])), axis=1), axis=[3])
+    np.testing.assert_allclose(probs.numpy(), ((direct + mirrored) / 2).numpy(), atol=1e-6)
+
+
+def test_scales_resize_each_view_and_average_at_full_resolution(image):
+    model = PixelwiseModel().eval()
+    probs = predict_probabilities(model, image, scales=(0.5, 1.0))
+    small = F.interpolate(image, size=[10, 14], mode="bilinear", align_corners=False)
+    small_probs = F.interpolate(F.softmax(model(small), axis=1), size=[20, 28], mode="bilinear", align_corners=False)
+    expected = (small_probs + F.softmax(model(image), axis=1)) / 2
+    np.testing.assert_allclose(probs.numpy(), expected.numpy(), atol=1e-6)
+
+
+def test_all_modes_combined_give_a_distribution(image):
+    probs = predict_probabilities(PixelwiseModel().eval(), image, mode="slide", scales=(0.75, 1.25), flip=True,
+                                  crop=16, stride=8)
+    assert probs.shape == [1, 4, 20, 28]
+    np.testing.assert_allclose(probs.sum(axis=1).numpy(), 1.0, atol=1e-5)
+
+
+def test_invalid_options_are_clear_errors(image):
+    model = PixelwiseModel().eval()
+    with pytest.raises(ValueError, match="crop"):
+        predict_probabilities(model, image, mode="slide")
+    with pytest.raises(ValueError, match="mode"):
+        predict_probabilities(model, image, mode="tiles")
+    with pytest.raises(ValueError, match="scales"):
+        predict_probabilities(model, image, scales=())
+
+
+def test_eval_mode_restores_training_state():
+    model = PixelwiseModel()
+    model.train()
+    with eval_mode(model):
+        assert not model.training
+    assert model.training
