@@ -1,0 +1,16 @@
+"""Models: ResNet backbones, FPN, the Semantic FPN head, the PointRend point head, segmentors, losses."""
+from pointrend.models.builder import build_model
+from pointrend.models.fpn import FPN
+from pointrend.models.losses import PointRendLoss
+from pointrend.models.norm import FrozenBatchNorm2D
+from pointrend.models.point_head import PointHead
+from pointrend.models.pretrained import load_pretrained_backbone
+from pointrend.models.resnet import ResNet
+from pointrend.models.segmentor import PointRendSegmentor, SemanticFPN
+from pointrend.models.semantic_fpn_head import SemanticFPNHead
+from pointrend.models.subdivision import adaptive_subdivision
+
+__all__ = [
+    "FPN", "FrozenBatchNorm2D", "PointHead", "PointRendLoss", "PointRendSegmentor", "ResNet", "SemanticFPN",
+    "SemanticFPNHead", "adaptive_subdivision", "build_model", "load_pretrained_backbone",
+]

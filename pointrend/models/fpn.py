@@ -1,0 +1,40 @@
+"""Feature Pyramid Network neck (Lin et al. 2017): C2..C5 -> P2..P5 with one channel width."""
+from typing import List, Sequence
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+
+class FPN(nn.Layer):
+    """1x1 lateral convs, nearest-neighbour top-down pathway, 3x3 output convs.
+
+    forward([C2, C3, C4, C5]) -> [P2, P3, P4, P5], each with `out_channels` channels and the
+    spatial size of its input level. `out_channels` (int) and `out_strides` describe the output.
+    """
+
+    def __init__(self, in_channels: Sequence[int], out_channels: int = 256, in_strides: Sequence[int] = (4, 8, 16, 32)):
+        super().__init__()
+        if len(in_channels) != len(in_strides):
+            raise ValueError(f"FPN: {len(in_channels)} input channel counts but {len(in_strides)} strides")
+        # detectron2 initialises FPN convs with "c2_xavier_fill", i.e. kaiming-uniform with a=1.
+        init = dict(weight_attr=nn.initializer.KaimingUniform(negative_slope=1.0, nonlinearity="leaky_relu"),
+                    bias_attr=nn.initializer.Constant(0.0))
+        self.lateral_convs = nn.LayerList([nn.Conv2D(c, out_channels, 1, **init) for c in in_channels])
+        self.output_convs = nn.LayerList([nn.Conv2D(out_channels, out_channels, 3, padding=1, **init)
+                                          for _ in in_channels])
+        self.out_channels = out_channels
+        self.out_strides = list(in_strides)
+
+    def forward(self, features: Sequence[paddle.Tensor]) -> List[paddle.Tensor]:
+        if len(features) != len(self.lateral_convs):
+            raise ValueError(f"FPN expects {len(self.lateral_convs)} feature maps, got {len(features)}")
+        merged = self.lateral_convs[-1](features[-1])
+        outputs = [self.output_convs[-1](merged)]
+        for level in range(len(features) - 2, -1, -1):
+            lateral = self.lateral_convs[level](features[level])
+            # Upsampling to the lateral's size (not by 2) also covers dilated backbones, where
+            # neighbouring levels share a stride.
+            merged = lateral + F.interpolate(merged, size=lateral.shape[2:], mode="nearest")
+            outputs.insert(0, self.output_convs[level](merged))
+        return outputs

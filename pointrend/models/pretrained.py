@@ -1,0 +1,231 @@
+"""Loading ImageNet-pretrained weights into a `ResNet` backbone.
+
+Understands four parameter-name layouts and maps them onto ours:
+  "paddleclas":  PaddleClas ResNet / ResNet_vd (conv1_1_weights, bn_conv1_1_scale, res2a_branch2a_weights,
+                 bn2a_branch2a_offset, res4b22_branch1_weights, ... ; the fc_0 classifier is skipped),
+  "torchvision": conv1.weight, bn1.running_mean, layer1.0.downsample.0.weight, ... (fc skipped),
+  "detectron2":  stem.conv1.norm.weight, res2.0.conv1.weight, res2.0.shortcut.norm.weight, ...,
+  "native":      this package's own names (a saved `ResNet.state_dict()`).
+Every backbone parameter without a source is "missing", every source tensor that was not used
+(other than a classifier) is "unexpected"; both are reported by name.
+"""
+import hashlib
+import logging
+import os
+import tempfile
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+
+import numpy as np
+import paddle
+
+from pointrend.models.resnet import ResNet
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "pointrend")
+PADDLECLAS_NORM_SUFFIX = {"weight": "scale", "bias": "offset", "_mean": "mean", "_variance": "variance"}
+TORCHVISION_NORM_SUFFIX = {"weight": "weight", "bias": "bias", "_mean": "running_mean", "_variance": "running_var"}
+
+
+@dataclass
+class LoadReport:
+    """What `load_pretrained_backbone` did; names are the backbone's for `loaded`/`missing` and the
+    file's for `unexpected`/`skipped`."""
+
+    source: str
+    layout: str
+    loaded: List[str] = field(default_factory=list)
+    missing: List[str] = field(default_factory=list)
+    unexpected: List[str] = field(default_factory=list)
+    skipped: List[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"{self.source} ({self.layout} names): loaded {len(self.loaded)} tensors, "
+                 f"skipped {len(self.skipped)} classifier tensors"]
+        if self.missing:
+            lines.append(f"missing in the file ({len(self.missing)}): {', '.join(self.missing)}")
+        if self.unexpected:
+            lines.append(f"unexpected in the file ({len(self.unexpected)}): {', '.join(self.unexpected)}")
+        return "\n".join(lines)
+
+
+def load_pretrained_backbone(backbone: ResNet, path_or_url: str, sha256: Optional[str] = None,
+                             cache_dir: Optional[str] = None, strict: bool = True) -> LoadReport:
+    """Load a .pdparams file (local path, or http(s):// / file:// URL downloaded into `cache_dir`,
+    ~/.cache/pointrend by default) into `backbone`, checking `sha256` when given.
+
+    With `strict` any missing or unexpected tensor raises a ValueError listing them; otherwise
+    they are logged as warnings. Shape mismatches always raise. Returns a LoadReport.
+    """
+    path = resolve_weights(path_or_url, sha256, cache_dir)
+    source = {name: np.asarray(value) for name, value in paddle.load(path, return_numpy=True).items()}
+    ours = backbone.state_dict()
+    layout, rename = detect_layout(backbone, list(ours), source, path_or_url)
+    report = LoadReport(source=path_or_url, layout=layout)
+    new_state: Dict[str, np.ndarray] = {}
+    mismatched = []
+    for name, tensor in ours.items():
+        their_name = rename(name)
+        if their_name not in source:
+            report.missing.append(name)
+            continue
+        value = source[their_name]
+        if tuple(value.shape) != tuple(tensor.shape):
+            mismatched.append(f"{their_name} {tuple(value.shape)} -> {name} {tuple(tensor.shape)}")
+            continue
+        new_state[name] = value.astype(np.float32) if value.dtype != np.float32 else value
+        report.loaded.append(name)
+    used = {rename(name) for name in report.loaded}
+    for their_name in source:
+        if their_name in used:
+            continue
+        (report.skipped if is_classifier(their_name) else report.unexpected).append(their_name)
+    if mismatched:
+        raise ValueError(f"{path_or_url}: shapes do not match the backbone (depth {backbone.depth}, "
+                         f"stem {backbone.stem_type!r}?): " + "; ".join(mismatched))
+    if strict and (report.missing or report.unexpected):
+        raise ValueError(f"pretrained weights do not fit the backbone; pass strict=False to load anyway.\n{report}")
+    if report.missing or report.unexpected:
+        logger.warning("%s", report)
+    else:
+        logger.info("%s", report)
+    backbone.set_state_dict(new_state)
+    return report
+
+
+def is_classifier(name: str) -> bool:
+    """ImageNet classifier tensors and bookkeeping that a backbone has no use for."""
+    return name.startswith(("fc.", "fc_0.", "fc_", "linear.")) or name.endswith("num_batches_tracked")
+
+
+def detect_layout(backbone: ResNet, names: List[str], source: Dict[str, np.ndarray],
+                  origin: str) -> Tuple[str, Callable[[str], str]]:
+    """The name layout whose renaming of our names matches the most keys of `source`."""
+    candidates = {
+        "native": lambda name: name,
+        "paddleclas": lambda name: paddleclas_name(parse_name(name), backbone),
+        "torchvision": lambda name: torchvision_name(parse_name(name), backbone),
+        "detectron2": lambda name: detectron2_name(parse_name(name)),
+    }
+    scores = {layout: sum(rename(name) in source for name in names) for layout, rename in candidates.items()}
+    best = max(scores, key=scores.get)
+    if scores[best] == 0:
+        sample = ", ".join(list(source)[:5])
+        raise ValueError(f"{origin}: no tensor names match a known ResNet layout ({', '.join(candidates)}); "
+                         f"the file starts with: {sample}")
+    return best, candidates[best]
+
+
+class ParamName(NamedTuple):
+    """One backbone tensor: stage 1 is the stem; layer is the conv number (1..3), 0 for the shortcut."""
+
+    stage: int
+    block: int
+    layer: int
+    is_norm: bool
+    attribute: str
+
+
+def parse_name(name: str) -> ParamName:
+    """'stem.norm2._mean', 'res3.0.conv1.weight', 'res3.0.shortcut.norm.bias' -> ParamName."""
+    parts = name.split(".")
+    if parts[0] == "stem":
+        return ParamName(1, 0, int(parts[1][-1]), parts[1].startswith("norm"), parts[2])
+    stage, block = int(parts[0][3:]), int(parts[1])
+    if parts[2] == "shortcut":
+        return ParamName(stage, block, 0, parts[3] == "norm", parts[4])
+    return ParamName(stage, block, int(parts[2][-1]), parts[2].startswith("norm"), parts[3])
+
+
+def paddleclas_block_name(stage: int, block: int, depth: int) -> str:
+    """PaddleClas block names: res2a, res2b, ...; ResNet-101's res4 counts res4a, res4b1 .. res4b22."""
+    if depth >= 101 and stage == 4:
+        return f"res{stage}a" if block == 0 else f"res{stage}b{block}"
+    return f"res{stage}{chr(ord('a') + block)}"
+
+
+def paddleclas_name(param: ParamName, backbone: ResNet) -> str:
+    if param.stage == 1:
+        conv = "conv1" if backbone.stem.num_convs == 1 else f"conv1_{param.layer}"
+        norm = f"bn_{conv}"
+    else:
+        block = paddleclas_block_name(param.stage, param.block, backbone.depth)
+        branch = "branch1" if param.layer == 0 else "branch2" + "abc"[param.layer - 1]
+        conv, norm = f"{block}_{branch}", f"bn{block[3:]}_{branch}"
+    if param.is_norm:
+        return f"{norm}_{PADDLECLAS_NORM_SUFFIX[param.attribute]}"
+    return f"{conv}_weights"
+
+
+def torchvision_name(param: ParamName, backbone: ResNet) -> str:
+    """torchvision names; a deep stem follows mmseg's ResNetV1c/V1d (stem.0, stem.1, stem.3, ...)
+    and a "vd" shortcut mmseg's ResNetV1d (downsample.0 is the average pool)."""
+    attribute = TORCHVISION_NORM_SUFFIX[param.attribute] if param.is_norm else param.attribute
+    if param.stage == 1:
+        if backbone.stem.num_convs == 1:
+            return f"{'bn' if param.is_norm else 'conv'}1.{attribute}"
+        return f"stem.{3 * (param.layer - 1) + int(param.is_norm)}.{attribute}"
+    prefix = f"layer{param.stage - 1}.{param.block}"
+    if param.layer == 0:
+        first = 1 if backbone.stem_type == "vd" and param.block == 0 and param.stage > 2 else 0
+        return f"{prefix}.downsample.{first + int(param.is_norm)}.{attribute}"
+    return f"{prefix}.{'bn' if param.is_norm else 'conv'}{param.layer}.{attribute}"
+
+
+def detectron2_name(param: ParamName) -> str:
+    attribute = TORCHVISION_NORM_SUFFIX[param.attribute] if param.is_norm else param.attribute
+    prefix = "stem" if param.stage == 1 else f"res{param.stage}.{param.block}"
+    conv = "shortcut" if param.layer == 0 else f"conv{param.layer}"
+    return f"{prefix}.{conv}.norm.{attribute}" if param.is_norm else f"{prefix}.{conv}.{attribute}"
+
+
+def resolve_weights(path_or_url: str, sha256: Optional[str] = None, cache_dir: Optional[str] = None) -> str:
+    """A local path to the weights: the file itself, or the cached download of a URL."""
+    scheme = urllib.parse.urlparse(path_or_url).scheme
+    if scheme in ("http", "https", "file"):
+        return download(path_or_url, sha256, cache_dir or DEFAULT_CACHE_DIR)
+    if not os.path.isfile(path_or_url):
+        raise FileNotFoundError(f"pretrained weights not found: {path_or_url} (give a .pdparams path or a URL)")
+    if sha256 is not None:
+        check_sha256(path_or_url, sha256)
+    return path_or_url
+
+
+def download(url: str, sha256: Optional[str], cache_dir: str) -> str:
+    """Download `url` once into `cache_dir` (written to a temporary file, then renamed, so an
+    interrupted download never leaves a truncated file under the final name)."""
+    os.makedirs(cache_dir, exist_ok=True)
+    filename = os.path.basename(urllib.parse.urlparse(url).path) or "weights.pdparams"
+    target = os.path.join(cache_dir, filename)
+    if os.path.isfile(target):
+        if sha256 is not None:
+            check_sha256(target, sha256, hint=f"delete {target} to download it again")
+        return target
+    logger.info("downloading %s to %s", url, target)
+    digest = hashlib.sha256()
+    handle, partial = tempfile.mkstemp(dir=cache_dir, prefix=filename + ".", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url) as response:
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                out.write(chunk)
+                digest.update(chunk)
+        if sha256 is not None and digest.hexdigest() != sha256.lower():
+            raise ValueError(f"sha256 mismatch for {url}: got {digest.hexdigest()}, expected {sha256}")
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return target
+
+
+def check_sha256(path: str, expected: str, hint: str = "") -> None:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != expected.lower():
+        raise ValueError(f"sha256 mismatch for {path}: got {digest.hexdigest()}, expected {expected}"
+                         + (f"; {hint}" if hint else ""))

@@ -1,0 +1,144 @@
+"""Segmentors: the SemanticFPN baseline and PointRend on top of any coarse head.
+
+Shape shorthand: N batch, K classes, C channels, H x W input, P points.
+"""
+from typing import List, Optional, Sequence, Tuple
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from pointrend.models.subdivision import adaptive_subdivision
+from pointrend.ops import point_sample, sample_points_for_training
+
+
+class PointRendSegmentor(nn.Layer):
+    """backbone -> neck -> coarse head, refined by a point head (PointRend).
+
+    The parts are modules, so PointRend can sit on any backbone / coarse head: `backbone(images)`
+    returns a list of feature maps, `neck(features)` (optional, None to skip) another list,
+    `coarse_head(features)` the coarse logits [N, K, h, w], and `point_head(fine [N, C, P],
+    coarse [N, K, P])` point logits [N, K, P]; the fine features are `features[fine_feature_level]`
+    (P2 for FPN).
+
+    Training mode: forward(images) -> (coarse_logits, point_logits [N, K, P], point_coords [N, P, 2]),
+    with points chosen by importance sampling on the coarse logits; (coarse_logits,) without a
+    point head. Training inputs must be multiples of `size_divisor` (the crop size).
+
+    Eval mode: forward(images) -> logits [N, K, H, W] for any H, W (the input is zero-padded to a
+    multiple of `size_divisor` and the logits cropped back). With a point head and
+    `subdivision_steps > 0` the logits come from adaptive subdivision, else from bilinear
+    upsampling of the coarse logits. `subdivision_steps` and `subdivision_num_points` are plain
+    ints that may be changed at any time, e.g. to evaluate the same model with and without PointRend.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Layer,
+        neck: Optional[nn.Layer],
+        coarse_head: nn.Layer,
+        point_head: Optional[nn.Layer] = None,
+        train_num_points: int = 2048,
+        oversample_ratio: float = 3.0,
+        importance_ratio: float = 0.75,
+        subdivision_steps: int = 2,
+        subdivision_num_points: int = 8192,
+        size_divisor: int = 32,
+        fine_feature_level: int = 0,
+    ):
+        super().__init__()
+        self.backbone = backbone
+        self.neck = neck
+        self.coarse_head = coarse_head
+        self.point_head = point_head
+        self.train_num_points = train_num_points
+        self.oversample_ratio = oversample_ratio
+        self.importance_ratio = importance_ratio
+        self.subdivision_steps = subdivision_steps
+        self.subdivision_num_points = subdivision_num_points
+        self.size_divisor = size_divisor
+        self.fine_feature_level = fine_feature_level
+
+    def extract(self, images: paddle.Tensor) -> Tuple[List[paddle.Tensor], paddle.Tensor]:
+        """(feature maps after the neck, coarse logits [N, K, h, w])."""
+        features = self.backbone(images)
+        if self.neck is not None:
+            features = self.neck(features)
+        return features, self.coarse_head(features)
+
+    def forward(self, images: paddle.Tensor):
+        if self.training:
+            return self.forward_train(images)
+        return self.predict(images)
+
+    def forward_train(self, images: paddle.Tensor) -> Tuple[paddle.Tensor, ...]:
+        height, width = images.shape[2], images.shape[3]
+        if height % self.size_divisor or width % self.size_divisor:
+            raise ValueError(
+                f"training images must have height and width divisible by {self.size_divisor}, got "
+                f"{height}x{width}: choose a crop size that is a multiple of {self.size_divisor}")
+        features, coarse_logits = self.extract(images)
+        if self.point_head is None:
+            return (coarse_logits,)
+        point_coords = sample_points_for_training(
+            coarse_logits, self.train_num_points, self.oversample_ratio, self.importance_ratio)
+        fine = point_sample(features[self.fine_feature_level], point_coords)
+        coarse = point_sample(coarse_logits, point_coords)
+        return coarse_logits, self.point_head(fine, coarse), point_coords
+
+    def predict(self, images: paddle.Tensor, trace: Optional[List[dict]] = None) -> paddle.Tensor:
+        """Logits [N, K, H, W] at input resolution; `trace` collects the subdivision steps (see
+        `adaptive_subdivision`), with grids and coordinates over the padded input."""
+        height, width = images.shape[2], images.shape[3]
+        padded = pad_to_multiple(images, self.size_divisor)
+        features, coarse_logits = self.extract(padded)
+        if self.point_head is not None and self.subdivision_steps > 0:
+            logits = adaptive_subdivision(coarse_logits, features[self.fine_feature_level], self.point_head,
+                                          self.subdivision_steps, self.subdivision_num_points, trace)
+        else:
+            logits = coarse_logits
+        # The logits cover the padded input, so resize to the padded size before cropping: resizing
+        # straight to the input size would stretch the image content over the padding.
+        if logits.shape[2:] != padded.shape[2:]:
+            logits = F.interpolate(logits, size=padded.shape[2:], mode="bilinear", align_corners=False)
+        return logits[:, :, :height, :width]
+
+    @paddle.no_grad()
+    def inference_with_trace(self, images: paddle.Tensor) -> Tuple[paddle.Tensor, List[dict]]:
+        """(logits [N, K, H, W], trace): one dict per subdivision step with "indices" [N, P] into the
+        step's "height" x "width" grid (which spans the padded input) and "coords" [N, P, 2]
+        normalised to the input image (points chosen in the padding have coordinates > 1)."""
+        if self.training:
+            raise RuntimeError("inference_with_trace needs eval mode: call model.eval() first")
+        trace: List[dict] = []
+        logits = self.predict(images, trace)
+        height, width = images.shape[2], images.shape[3]
+        padded_height, padded_width = padded_size(height, width, self.size_divisor)
+        to_image = paddle.to_tensor([padded_width / width, padded_height / height], dtype="float32")
+        for step in trace:
+            step["coords"] = step["coords"] * to_image
+        return logits, trace
+
+
+class SemanticFPN(PointRendSegmentor):
+    """The Semantic FPN baseline: backbone -> FPN -> coarse head, upsampled bilinearly."""
+
+    def __init__(self, backbone: nn.Layer, neck: Optional[nn.Layer], coarse_head: nn.Layer, size_divisor: int = 32):
+        super().__init__(backbone, neck, coarse_head, point_head=None, subdivision_steps=0, size_divisor=size_divisor)
+
+
+def padded_size(height: int, width: int, divisor: int) -> Tuple[int, int]:
+    return -(-height // divisor) * divisor, -(-width // divisor) * divisor
+
+
+def pad_to_multiple(images: paddle.Tensor, divisor: int) -> paddle.Tensor:
+    """Zero-pad images [N, C, H, W] at the bottom and right to multiples of `divisor`.
+
+    Zero is the mean colour after normalisation, the same value the training crops are padded with.
+    """
+    height, width = images.shape[2], images.shape[3]
+    padded_height, padded_width = padded_size(height, width, divisor)
+    if (padded_height, padded_width) == (height, width):
+        return images
+    return F.pad(images, [0, padded_width - width, 0, padded_height - height], mode="constant", value=0.0,
+                 data_format="NCHW")

@@ -1,0 +1,50 @@
+"""Adaptive subdivision: PointRend inference (Kirillov et al. 2020, section 3.1).
+
+Shape shorthand: N batch, K classes, C channels, H x W map, P points.
+Written with tensor-valued shapes only (no Python min() on shapes, no numpy) so that it can be
+traced by `paddle.jit.to_static`.
+"""
+from typing import Callable, List, Optional
+
+import paddle
+import paddle.nn.functional as F
+
+from pointrend.ops import point_sample, uncertain_points_on_grid, uncertainty
+
+PointHeadFn = Callable[[paddle.Tensor, paddle.Tensor], paddle.Tensor]
+
+
+def scatter_point_logits(logits: paddle.Tensor, indices: paddle.Tensor, point_logits: paddle.Tensor) -> paddle.Tensor:
+    """Write `point_logits` [N, K, P] into `logits` [N, K, H, W] at flat cell `indices` [N, P] (y * W + x)."""
+    flat = logits.flatten(start_axis=2)
+    index = indices.unsqueeze(1).expand_as(point_logits)
+    flat = paddle.put_along_axis(flat, index, point_logits.astype(flat.dtype), axis=2, broadcast=False)
+    return paddle.reshape(flat, paddle.shape(logits))
+
+
+def adaptive_subdivision(
+    coarse_logits: paddle.Tensor,
+    fine_features: paddle.Tensor,
+    point_head: PointHeadFn,
+    num_steps: int,
+    num_points: int,
+    trace: Optional[List[dict]] = None,
+) -> paddle.Tensor:
+    """Refine coarse logits [N, K, h, w] into [N, K, h * 2^steps, w * 2^steps].
+
+    Each step upsamples the current logits 2x (bilinear, align_corners=False), picks the
+    `num_points` most uncertain cells, predicts them with `point_head(fine, coarse)` from the
+    fine features [N, C, H', W'] and the ORIGINAL coarse logits sampled at the cell centres,
+    and writes those predictions back; every other cell keeps its upsampled value.
+    When `trace` is a list, one dict per step is appended: {"indices" [N, P], "coords" [N, P, 2],
+    "height", "width"} of that step's grid.
+    """
+    logits = coarse_logits
+    for _ in range(num_steps):
+        logits = F.interpolate(logits, scale_factor=2, mode="bilinear", align_corners=False)
+        indices, coords = uncertain_points_on_grid(uncertainty(logits), num_points)
+        point_logits = point_head(point_sample(fine_features, coords), point_sample(coarse_logits, coords))
+        logits = scatter_point_logits(logits, indices, point_logits)
+        if trace is not None:
+            trace.append({"indices": indices, "coords": coords, "height": logits.shape[2], "width": logits.shape[3]})
+    return logits
