@@ -1,0 +1,46 @@
+"""Reading and writing the PNG files of a Cityscapes-format dataset, with errors that name the file."""
+import os
+
+import cv2
+import numpy as np
+
+# Level 1 keeps labels lossless (PNG always is) and writes several times faster than the default.
+_PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+
+
+def read_image(path: str) -> np.ndarray:
+    """Read a colour image as uint8 [H, W, 3] in OpenCV's BGR channel order."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(_unreadable_message(path, "image"))
+    return image
+
+
+def read_label(path: str) -> np.ndarray:
+    """Read a single-channel uint8 label map [H, W] exactly as stored (no colour conversion)."""
+    label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if label is None:
+        raise ValueError(_unreadable_message(path, "label"))
+    if label.ndim != 2 or label.dtype != np.uint8:
+        raise ValueError(
+            f"label file {path} is not a single-channel 8-bit PNG (shape {label.shape}, dtype {label.dtype}); "
+            "labels must store one id per pixel, not colours: use the *_gtFine_labelTrainIds.png files "
+            "(`python -m pointrend.data.prepare trainids --root=<dataset root>` writes them)"
+        )
+    return label
+
+
+def write_png(path: str, array: np.ndarray) -> None:
+    """Write a uint8 image or label map as PNG, creating the parent directory."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if not cv2.imwrite(path, array, _PNG_PARAMS):
+        raise OSError(f"could not write {path}: check that the folder is writable and the disk is not full")
+
+
+def _unreadable_message(path: str, kind: str) -> str:
+    if not os.path.exists(path):
+        return f"{kind} file {path} does not exist; regenerate the file lists with `python -m pointrend.data.prepare lists`"
+    return (
+        f"{kind} file {path} cannot be decoded (corrupt, truncated or not an image); "
+        "re-extract or re-download it, then run `python -m pointrend.data.prepare check` on the dataset root"
+    )
