@@ -99,7 +99,9 @@ class PointRendSegmentor(nn.Layer):
             logits = coarse_logits
         # The logits cover the padded input, so resize to the padded size before cropping: resizing
         # straight to the input size would stretch the image content over the padding.
-        if logits.shape[2:] != padded.shape[2:]:
+        # An exported graph has a dynamic H x W, so the shapes cannot be compared: it always resizes
+        # (a same-size bilinear resize returns its input unchanged).
+        if not paddle.in_dynamic_mode() or logits.shape[2:] != padded.shape[2:]:
             logits = F.interpolate(logits, size=padded.shape[2:], mode="bilinear", align_corners=False)
         return logits[:, :, :height, :width]
 
@@ -138,7 +140,7 @@ def pad_to_multiple(images: paddle.Tensor, divisor: int) -> paddle.Tensor:
     """
     height, width = images.shape[2], images.shape[3]
     padded_height, padded_width = padded_size(height, width, divisor)
-    if (padded_height, padded_width) == (height, width):
+    if paddle.in_dynamic_mode() and (padded_height, padded_width) == (height, width):
         return images
     return F.pad(images, [0, padded_width - width, 0, padded_height - height], mode="constant", value=0.0,
                  data_format="NCHW")
