@@ -108,7 +108,8 @@ def test_table_and_json(tmp_path):
     table = format_results_table(results)
     assert "25.00" in next(line for line in table.splitlines() if line.startswith("b "))
     path = write_results_json(results, str(tmp_path / "out" / "results.json"))
-    assert json.load(open(path))["per_class_IoU"]["c"] == pytest.approx(80 / 112)
+    with open(path) as handle:
+        assert json.load(handle)["per_class_IoU"]["c"] == pytest.approx(80 / 112)
 
 
 def test_unlabelled_dataset_is_a_clear_error():

@@ -1,0 +1,96 @@
+"""Run an exported model (see `pointrend.engine.export`) with the Paddle Inference engine.
+
+    predictor = Predictor("exported/")              # GPU when present, else CPU
+    train_ids = predictor.predict(cv2.imread(path))  # uint8 [H, W], trainIds 0..18
+
+Needs only numpy and paddle; no training code is imported.
+"""
+import json
+import os
+from typing import Optional
+
+import numpy as np
+import paddle
+import paddle.inference as paddle_infer
+
+MODEL_PREFIX = "model"
+PREPROCESS_FILE = "preprocess.json"
+
+
+def _gpu_present() -> bool:
+    return paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+
+
+def _parse_device(device: Optional[str]):
+    """'cpu' | 'gpu' | 'gpu:<id>' | None (GPU 0 when present) -> (use_gpu, gpu_id)."""
+    if device is None:
+        return _gpu_present(), 0
+    name, _, index = device.partition(":")
+    if name == "cpu" and not index:
+        return False, 0
+    if name == "gpu" and (not index or index.isdigit()):
+        if not _gpu_present():
+            raise ValueError(f"device={device!r} but this PaddlePaddle build sees no GPU; use device='cpu'")
+        return True, int(index or 0)
+    raise ValueError(f"device must be 'cpu', 'gpu' or 'gpu:<id>', got {device!r}")
+
+
+class Predictor:
+    """Segment images with an exported PointRend / SemanticFPN model.
+
+    `model_dir` is an `export_model` output directory. `num_threads` sets CPU math threads
+    (default: all CPUs this process may use).
+    """
+
+    def __init__(self, model_dir: str, device: Optional[str] = None, num_threads: Optional[int] = None):
+        prefix = os.path.join(model_dir, MODEL_PREFIX)
+        graph = next((prefix + ext for ext in (".json", ".pdmodel") if os.path.exists(prefix + ext)), None)
+        preprocess_path = os.path.join(model_dir, PREPROCESS_FILE)
+        missing = [path for path in (graph or prefix + ".json", prefix + ".pdiparams", preprocess_path)
+                   if not os.path.exists(path)]
+        if missing:
+            raise FileNotFoundError(f"{model_dir} is not an exported model directory (missing {', '.join(missing)}); "
+                                    "create one with the recipe's `export` command")
+        with open(preprocess_path, encoding="utf-8") as handle:
+            self.preprocess_config = json.load(handle)
+        use_gpu, gpu_id = _parse_device(device)
+        config = paddle_infer.Config(graph, prefix + ".pdiparams")
+        if use_gpu:
+            config.enable_use_gpu(256, gpu_id)
+        else:
+            config.disable_gpu()
+            # The oneDNN (MKLDNN) bilinear interpolate kernel rejects the graph's dynamic output
+            # sizes; the plain CPU kernels run it.
+            config.disable_mkldnn()
+            config.set_cpu_math_library_num_threads(num_threads or len(os.sched_getaffinity(0)))
+        config.disable_glog_info()
+        self.device = f"gpu:{gpu_id}" if use_gpu else "cpu"
+        self._predictor = paddle_infer.create_predictor(config)
+        self._input = self._predictor.get_input_handle(self._predictor.get_input_names()[0])
+        self._output_name = self._predictor.get_output_names()[0]
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """Normalised images [N, 3, H, W] float32 -> logits [N, K, H, W] float32."""
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"logits expects normalised images [N, 3, H, W], got shape {images.shape}")
+        self._input.reshape(list(images.shape))
+        self._input.copy_from_cpu(images)
+        self._predictor.run()
+        return self._predictor.get_output_handle(self._output_name).copy_to_cpu()
+
+    def normalize(self, image_bgr: np.ndarray) -> np.ndarray:
+        """uint8 BGR image [H, W, 3] (as from cv2.imread) -> normalised [1, 3, H, W] float32."""
+        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
+            raise ValueError(f"expected a colour image [H, W, 3], got shape {image_bgr.shape}")
+        settings = self.preprocess_config
+        image = image_bgr[..., ::-1] if settings["to_rgb"] else image_bgr
+        scale = settings["max_pixel_value"]
+        mean = np.asarray(settings["mean"], dtype=np.float32) * scale
+        std = np.asarray(settings["std"], dtype=np.float32) * scale
+        normalised = (image.astype(np.float32) - mean) / std
+        return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None])
+
+    def predict(self, image_bgr: np.ndarray) -> np.ndarray:
+        """uint8 BGR image [H, W, 3] -> trainId map [H, W] uint8."""
+        return self.logits(self.normalize(image_bgr))[0].argmax(axis=0).astype(np.uint8)

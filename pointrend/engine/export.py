@@ -1,0 +1,72 @@
+"""Export the whole eval pipeline -- padding, backbone, heads, adaptive subdivision, cropping --
+as a static Paddle inference model with dynamic batch, height and width.
+
+The export directory holds `model.json` (or `model.pdmodel` with the legacy IR) + `model.pdiparams`
+and `preprocess.json`, the image normalisation the model expects, so that `pointrend.deploy.Predictor`
+can run raw images end to end without this package's training code.
+"""
+import json
+import os
+from typing import Dict, Sequence
+
+import paddle
+
+from pointrend.engine.inference import eval_mode
+
+MODEL_PREFIX = "model"
+PREPROCESS_FILE = "preprocess.json"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class _EvalPipeline(paddle.nn.Layer):
+    """Wraps the model so that tracing converts its eval forward without replacing the model's own
+    `forward` (paddle.jit.to_static on a layer rebinds that layer's forward in place)."""
+
+    def __init__(self, model: paddle.nn.Layer):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: paddle.Tensor) -> paddle.Tensor:
+        return self.model(images)
+
+
+def export_model(
+    model: paddle.nn.Layer,
+    output_dir: str,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+    to_rgb: bool = True,
+    max_pixel_value: float = 255.0,
+) -> Dict[str, str]:
+    """Save `model`'s eval forward: normalised images [N, 3, H, W] float32 -> logits [N, K, H, W].
+
+    The subdivision settings (`subdivision_steps`, `subdivision_num_points`) in effect now are
+    frozen into the graph. `mean`/`std`/`to_rgb`/`max_pixel_value` follow the training
+    normalisation (albumentations Normalize semantics) and are written to preprocess.json.
+    Returns the paths written: {"model", "params", "preprocess"}.
+    """
+    os.makedirs(output_dir, exist_ok=True)
+    prefix = os.path.join(output_dir, MODEL_PREFIX)
+    spec = [paddle.static.InputSpec(shape=[None, 3, None, None], dtype="float32", name="images")]
+    with eval_mode(model):
+        pipeline = _EvalPipeline(model)
+        pipeline.eval()
+        static_pipeline = paddle.jit.to_static(pipeline, input_spec=spec, full_graph=True)
+        paddle.jit.save(static_pipeline, prefix)
+    graph = next((prefix + ext for ext in (".json", ".pdmodel") if os.path.exists(prefix + ext)), None)
+    if graph is None:
+        raise RuntimeError(f"paddle.jit.save wrote no model graph next to {prefix}")
+    preprocess = {
+        "mean": [float(value) for value in mean],
+        "std": [float(value) for value in std],
+        "to_rgb": bool(to_rgb),
+        "max_pixel_value": float(max_pixel_value),
+        "subdivision_steps": int(getattr(model, "subdivision_steps", 0)),
+        "subdivision_num_points": int(getattr(model, "subdivision_num_points", 0)),
+    }
+    preprocess_path = os.path.join(output_dir, PREPROCESS_FILE)
+    with open(preprocess_path, "w", encoding="utf-8") as handle:
+        json.dump(preprocess, handle, indent=2)
+        handle.write("\n")
+    return {"model": graph, "params": prefix + ".pdiparams", "preprocess": preprocess_path}

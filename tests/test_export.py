@@ -1,0 +1,70 @@
+import json
+import os
+
+import numpy as np
+import paddle
+import pytest
+
+from pointrend.deploy import Predictor
+from pointrend.engine.export import export_model
+from pointrend.models import build_model
+
+SIZES = [(64, 128), (96, 160)]
+
+
+def _tiny_pointrend():
+    paddle.seed(0)
+    model = build_model(backbone_depth=18, backbone_base_channels=16, fpn_channels=32, head_channels=16,
+                        point_head_fc_channels=32, num_classes=5, subdivision_steps=2, subdivision_num_points=256)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    model = _tiny_pointrend()
+    directory = str(tmp_path_factory.mktemp("exported"))
+    paths = export_model(model, directory, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    return model, directory, paths
+
+
+def test_export_writes_graph_params_and_preprocess(exported):
+    model, directory, paths = exported
+    assert all(os.path.isfile(path) for path in paths.values())
+    with open(paths["preprocess"]) as handle:
+        settings = json.load(handle)
+    assert settings["mean"] == [0.5, 0.5, 0.5] and settings["subdivision_steps"] == 2
+    # Exporting must leave the model an ordinary dynamic layer (to_static rebinds a layer's forward).
+    assert not model.training and "forward" not in vars(model)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{h}x{w}" for h, w in SIZES])
+def test_exported_logits_match_dynamic_model_with_subdivision(exported, size):
+    model, directory, _ = exported
+    images = np.random.RandomState(sum(size)).randn(1, 3, *size).astype(np.float32)
+    with paddle.no_grad():
+        expected = model(paddle.to_tensor(images)).numpy()
+        model.subdivision_steps = 0
+        coarse = model(paddle.to_tensor(images)).numpy()
+        model.subdivision_steps = 2
+    logits = Predictor(directory, device="cpu", num_threads=1).logits(images)
+    assert logits.shape == (1, 5, *size)
+    np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)
+    # The graph really contains subdivision: without it the logits differ.
+    assert np.abs(logits - coarse).max() > 1e-2
+
+
+def test_predictor_runs_a_bgr_image_end_to_end(exported):
+    model, directory, _ = exported
+    image = np.random.RandomState(0).randint(0, 256, size=(70, 90, 3), dtype=np.uint8)
+    predictor = Predictor(directory, device="cpu")
+    train_ids = predictor.predict(image)
+    normalised = (image[..., ::-1].astype(np.float32) / 255.0 - 0.5) / 0.25
+    with paddle.no_grad():
+        expected = model(paddle.to_tensor(normalised.transpose(2, 0, 1)[None].copy())).numpy()[0].argmax(0)
+    assert train_ids.shape == (70, 90) and train_ids.dtype == np.uint8
+    assert (train_ids == expected).mean() > 0.999
+
+
+def test_predictor_rejects_a_folder_without_a_model(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not an exported model directory"):
+        Predictor(str(tmp_path))
