@@ -34,7 +34,7 @@ def _check_shapes(name: str, maps: paddle.Tensor, map_rank: int, coords: paddle.
 
 def grid_sample_points(features: paddle.Tensor, coords: paddle.Tensor, mode: str = "bilinear") -> paddle.Tensor:
     """The pure-Paddle definition of point_sample: [N, C, H, W] at [N, P, 2] -> [N, C, P]."""
-    grid = 2.0 * coords.unsqueeze(2) - 1.0
+    grid = 2.0 * coords.astype(features.dtype).unsqueeze(2) - 1.0
     sampled = F.grid_sample(features, grid, mode=mode, padding_mode="zeros", align_corners=False)
     return sampled.squeeze(3)
 
