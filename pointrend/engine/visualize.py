@@ -1,0 +1,67 @@
+"""Pictures of predictions: colour maps, overlays on the image, and the points PointRend chose.
+
+All images are uint8 BGR [H, W, 3] (OpenCV order), ready for `cv2.imwrite`.
+"""
+from typing import List, Sequence
+
+import cv2
+import numpy as np
+
+from pointrend.data.classes import colorize_train_ids
+
+POINT_COLOR = (255, 255, 255)
+POINT_OUTLINE = (0, 0, 0)
+
+
+def color_prediction(train_ids: np.ndarray) -> np.ndarray:
+    """trainId map [H, W] -> official Cityscapes colours (ignore in black), BGR."""
+    return np.ascontiguousarray(colorize_train_ids(train_ids.astype(np.uint8))[..., ::-1])
+
+
+def overlay(image: np.ndarray, color: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Blend a colour map over the image: alpha * colour + (1 - alpha) * image."""
+    if image.shape != color.shape:
+        raise ValueError(f"overlay: image {image.shape} and colour map {color.shape} must have the same shape")
+    return cv2.addWeighted(color, alpha, image, 1.0 - alpha, 0.0)
+
+
+def _caption(picture: np.ndarray, text: str) -> None:
+    scale = max(0.4, picture.shape[0] / 600)
+    thickness = max(1, int(round(scale * 1.5)))
+    (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    cv2.rectangle(picture, (0, 0), (width + 8, height + baseline + 8), (0, 0, 0), thickness=-1)
+    cv2.putText(picture, text, (4, height + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness,
+                cv2.LINE_AA)
+
+
+def draw_points(picture: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """Mark normalised (x, y) points [P, 2] on a copy of `picture`; points outside the picture are skipped."""
+    height, width = picture.shape[:2]
+    marked = picture.copy()
+    pixels = np.floor(coords * np.array([width, height])).astype(np.int64)
+    inside = (pixels[:, 0] >= 0) & (pixels[:, 0] < width) & (pixels[:, 1] >= 0) & (pixels[:, 1] < height)
+    pixels = pixels[inside]
+    radius = max(1, int(round(min(height, width) / 500)))
+    if radius == 1:
+        # Dense point sets (thousands) read best as single bright pixels with no outline.
+        marked[pixels[:, 1], pixels[:, 0]] = POINT_COLOR
+        return marked
+    for x, y in pixels:
+        cv2.circle(marked, (int(x), int(y)), radius + 1, POINT_OUTLINE, thickness=-1)
+        cv2.circle(marked, (int(x), int(y)), radius, POINT_COLOR, thickness=-1)
+    return marked
+
+
+def subdivision_points_picture(coarse_train_ids: np.ndarray, trace: Sequence[dict]) -> np.ndarray:
+    """One panel per subdivision step, stacked vertically: the coarse prediction [H, W] in colour
+    with that step's chosen points (trace entry "coords" [P, 2], normalised to the image) on top."""
+    base = color_prediction(coarse_train_ids)
+    panels: List[np.ndarray] = []
+    for step, entry in enumerate(trace, start=1):
+        coords = np.asarray(entry["coords"], dtype=np.float64)
+        panel = draw_points(base, coords)
+        _caption(panel, f"step {step}: {len(coords)} points on a {entry['height']}x{entry['width']} grid")
+        panels.append(panel)
+    if not panels:
+        raise ValueError("the trace is empty: the model ran without subdivision (subdivision_steps=0)")
+    return np.concatenate(panels, axis=0)
