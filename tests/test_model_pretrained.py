@@ -46,6 +46,10 @@ def test_torchvision_and_detectron2_names():
     assert torchvision_name(parse_name("res3.0.shortcut.conv.weight"), classic) == "layer2.0.downsample.0.weight"
     assert torchvision_name(parse_name("res2.1.norm2.bias"), classic) == "layer1.1.bn2.bias"
     assert torchvision_name(parse_name("stem.norm3.weight"), tiny_resnet("deep")) == "stem.7.weight"
+    # mmseg's ResNetV1d: an average pool is downsample.0 wherever the shortcut strides.
+    vd = tiny_resnet("vd")
+    assert torchvision_name(parse_name("res3.0.shortcut.conv.weight"), vd) == "layer2.0.downsample.1.weight"
+    assert torchvision_name(parse_name("res3.0.shortcut.norm._mean"), vd) == "layer2.0.downsample.2.running_mean"
     assert detectron2_name(parse_name("res3.0.shortcut.norm._mean")) == "res3.0.shortcut.norm.running_mean"
     assert detectron2_name(parse_name("res4.1.conv2.weight")) == "res4.1.conv2.weight"
 

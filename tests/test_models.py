@@ -67,6 +67,11 @@ def test_bad_backbone_arguments_are_named():
         ResNet(18, output_stride=4)
 
 
+def test_norm_choices():
+    assert isinstance(ResNet(18, base_channels=8, norm="syncbn").res2[0].norm1, paddle.nn.SyncBatchNorm)
+    assert isinstance(ResNet(18, base_channels=8, norm="frozen_bn").stem.norm1, FrozenBatchNorm2D)
+
+
 def test_frozen_batch_norm_matches_batch_norm_in_eval():
     bn = paddle.nn.BatchNorm2D(4)
     bn._mean.set_value(paddle.to_tensor([0.1, -0.2, 0.3, 0.0]))

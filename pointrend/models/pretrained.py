@@ -97,8 +97,9 @@ def load_pretrained_backbone(backbone: ResNet, path_or_url: str, sha256: Optiona
 
 
 def is_classifier(name: str) -> bool:
-    """ImageNet classifier tensors and bookkeeping that a backbone has no use for."""
-    return name.startswith(("fc.", "fc_0.", "fc_", "linear.")) or name.endswith("num_batches_tracked")
+    """ImageNet classifier tensors and bookkeeping entries that a backbone has no use for."""
+    return (name.startswith(("fc.", "fc_", "linear.")) or name.endswith("num_batches_tracked")
+            or name == "StructuredToParameterName@@")
 
 
 def detect_layout(backbone: ResNet, names: List[str], source: Dict[str, np.ndarray],
@@ -170,8 +171,8 @@ def torchvision_name(param: ParamName, backbone: ResNet) -> str:
         return f"stem.{3 * (param.layer - 1) + int(param.is_norm)}.{attribute}"
     prefix = f"layer{param.stage - 1}.{param.block}"
     if param.layer == 0:
-        first = 1 if backbone.stem_type == "vd" and param.block == 0 and param.stage > 2 else 0
-        return f"{prefix}.downsample.{first + int(param.is_norm)}.{attribute}"
+        pooled = getattr(backbone, f"res{param.stage}")[param.block].shortcut.pool is not None
+        return f"{prefix}.downsample.{int(pooled) + int(param.is_norm)}.{attribute}"
     return f"{prefix}.{'bn' if param.is_norm else 'conv'}{param.layer}.{attribute}"
 
 
