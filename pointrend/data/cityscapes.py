@@ -5,19 +5,9 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 import paddle
 
-from pointrend.data.classes import CITYSCAPES_CLASSES, IGNORE_INDEX, NUM_CLASSES
+from pointrend.data.classes import CITYSCAPES_CLASSES, IGNORE_INDEX, NUM_CLASSES, invalid_label_values
 from pointrend.data.image_io import read_image, read_label
 from pointrend.data.layout import PREPARE_TRAIN_IDS, TRAIN_ID_SUFFIX, official_layout_samples, read_list_file
-
-_LABEL_VALUE_IS_VALID = np.zeros(256, dtype=bool)
-_LABEL_VALUE_IS_VALID[:NUM_CLASSES] = True
-_LABEL_VALUE_IS_VALID[IGNORE_INDEX] = True
-
-
-def invalid_label_values(label: np.ndarray) -> np.ndarray:
-    """Values in a uint8 trainId map that are neither a class (0..18) nor the ignore index."""
-    present = np.flatnonzero(np.bincount(label.ravel(), minlength=256))
-    return present[~_LABEL_VALUE_IS_VALID[present]]
 
 
 def check_train_id_label(label: np.ndarray, path: str, root: str) -> None:

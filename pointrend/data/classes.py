@@ -100,3 +100,17 @@ def colorize_train_ids(train_ids: np.ndarray, ignore_color: Tuple[int, int, int]
     palette = np.tile(np.asarray(ignore_color, dtype=np.uint8), (256, 1))
     palette[:NUM_CLASSES] = np.asarray(CITYSCAPES_PALETTE, dtype=np.uint8)
     return palette[train_ids]
+
+
+_IS_VALID_TRAIN_ID = np.zeros(256, dtype=bool)
+_IS_VALID_TRAIN_ID[:NUM_CLASSES] = True
+_IS_VALID_TRAIN_ID[IGNORE_INDEX] = True
+
+
+def invalid_label_values(train_ids: np.ndarray) -> np.ndarray:
+    """Values of a uint8 trainId map that are neither a class (0..18) nor the ignore index.
+
+    Official labelIds betray themselves here: road is 7, building 11, vegetation 21, sky 23, car 26.
+    """
+    present = np.flatnonzero(np.bincount(train_ids.ravel(), minlength=256))
+    return present[~_IS_VALID_TRAIN_ID[present]]

@@ -21,6 +21,7 @@ SPLITS = ("train", "val", "test")
 PREPARE_TRAIN_IDS = "python -m pointrend.data.prepare trainids --root={root}"
 PREPARE_LISTS = "python -m pointrend.data.prepare lists --root={root}"
 _MAX_LISTED = 5
+_SEPARATORS = (",", " ", "\t", ";")
 
 
 def image_paths_in_split(root: str, split: str) -> List[str]:
@@ -123,7 +124,7 @@ def read_list_file(
     if not lines:
         raise ValueError(f"list file {path} is empty; write the lists with `{PREPARE_LISTS.format(root=root)}`")
     if labelled is None:
-        labelled = len(_split_fields(lines[0][1], separator)) >= 2
+        labelled = len(_split_fields(lines[0][1], separator)) >= 2 or _splits_in_two_otherwise(lines[0][1], separator)
     expected = 2 if labelled else 1
     rows = []
     for number, line in lines:
@@ -157,9 +158,14 @@ def _split_fields(line: str, separator: str) -> List[str]:
     return [part.strip() for part in parts]
 
 
+def _splits_in_two_otherwise(line: str, separator: str) -> bool:
+    # An `image label` line read with the wrong separator looks like a single (nonexistent) path.
+    return any(len(_split_fields(line, other)) == 2 for other in _SEPARATORS if other != separator)
+
+
 def _wrong_fields_message(path: str, number: int, line: str, separator: str, expected: int) -> str:
     head = f"list file {path}, line {number}: {line!r} does not split into {expected} field(s) with separator {separator!r}"
-    for candidate in (",", " ", "\t", ";"):
+    for candidate in _SEPARATORS:
         if candidate != separator and len(_split_fields(line, candidate)) == expected:
             return f"{head}; the file seems to use {candidate!r}: pass separator={candidate!r}"
     if expected == 2:
