@@ -1,0 +1,50 @@
+"""What every training callback shares: a link to the Trainer and two extra events.
+
+hapi calls `on_train_batch_end` after every micro-batch; with gradient accumulation several
+micro-batches make one iteration (one optimizer update). The Trainer turns updates into
+`on_iteration_end(iteration, logs)` and finished evaluations into
+`on_eval_results(iteration, results)`, so callbacks count in iterations of the schedule.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from paddle.callbacks import Callback
+
+if TYPE_CHECKING:
+    from pointrend.engine.trainer import Trainer
+
+
+class TrainerCallback(Callback):
+    trainer: "Trainer"
+
+    def attach(self, trainer: "Trainer") -> None:
+        self.trainer = trainer
+
+    def on_iteration_end(self, iteration: int, logs: dict[str, Any]) -> None:
+        """After optimizer update number `iteration` (1-based) and the LR step."""
+
+    def on_eval_results(self, iteration: int, results: dict[str, Any]) -> None:
+        """After a periodic evaluation, with the evaluate_dataset results."""
+
+    def is_due(self, iteration: int, interval: int) -> bool:
+        """Every `interval` iterations and at the end of the schedule (interval 0 = only at the end)."""
+        return iteration == self.trainer.max_iters or (interval > 0 and iteration % interval == 0)
+
+
+class WindowAverage:
+    """Means of named values since the last `pop()`: loss terms averaged over a log window."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, float] = {}
+        self._count = 0
+
+    def add(self, values: dict[str, float]) -> None:
+        for name, value in values.items():
+            self._sums[name] = self._sums.get(name, 0.0) + value
+        self._count += 1
+
+    def pop(self) -> dict[str, float]:
+        means = {name: total / self._count for name, total in self._sums.items()} if self._count else {}
+        self._sums, self._count = {}, 0
+        return means

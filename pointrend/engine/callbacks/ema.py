@@ -1,0 +1,69 @@
+"""Exponential moving average of the weights, used for evaluation and saved with checkpoints."""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Iterator
+
+import paddle
+
+from pointrend.engine.callbacks.base import TrainerCallback
+
+
+class ExponentialMovingAverage(TrainerCallback):
+    """shadow <- d * shadow + (1 - d) * weights after every iteration, over the whole state dict
+    (BN running statistics included, so the averaged weights come with matching statistics).
+
+    The decay warms up as d_t = decay * (1 - exp(-t / warmup_iters)): early on the shadow
+    follows the fast-changing weights instead of remembering the random initialisation.
+    """
+
+    def __init__(self, decay: float = 0.9999, warmup_iters: int = 2000) -> None:
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.warmup_iters = warmup_iters
+        self.shadow: dict[str, paddle.Tensor] | None = None
+
+    def attach(self, trainer) -> None:
+        super().attach(trainer)
+        trainer.ema = self
+
+    def decay_at(self, iteration: int) -> float:
+        if self.warmup_iters <= 0:
+            return self.decay
+        return self.decay * (1.0 - math.exp(-iteration / self.warmup_iters))
+
+    def _live_state(self) -> dict[str, paddle.Tensor]:
+        return {k: v for k, v in self.trainer.network.state_dict().items() if paddle.is_floating_point(v)}
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self.shadow is None:
+            self.shadow = {k: v.detach().clone() for k, v in self._live_state().items()}
+
+    @paddle.no_grad()
+    def on_iteration_end(self, iteration: int, logs: dict) -> None:
+        d = self.decay_at(iteration)
+        for name, value in self._live_state().items():
+            average = self.shadow[name]
+            paddle.assign(average * d + value.astype(average.dtype) * (1.0 - d), output=average)
+
+    def state_dict(self) -> dict[str, paddle.Tensor]:
+        return dict(self.shadow or {})
+
+    def set_state_dict(self, state: dict[str, paddle.Tensor]) -> None:
+        live = self._live_state()
+        if set(state) != set(live):
+            raise ValueError("the EMA state in the checkpoint does not match the model's weights")
+        self.shadow = {k: paddle.to_tensor(v, dtype=live[k].dtype) for k, v in state.items()}
+
+    @contextmanager
+    def swapped_in(self) -> Iterator[None]:
+        """The network holds the averaged weights inside the block, its own weights after."""
+        network = self.trainer.network
+        raw = {k: v.detach().clone() for k, v in self._live_state().items()}
+        network.set_state_dict(self.shadow)
+        try:
+            yield
+        finally:
+            network.set_state_dict(raw)

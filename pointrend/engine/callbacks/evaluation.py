@@ -1,0 +1,37 @@
+"""Periodic evaluation on the validation set: a table on stdout and one JSON file per run."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pointrend.engine.callbacks.base import TrainerCallback
+from pointrend.engine.distributed import is_main_process
+from pointrend.engine.evaluate import evaluate_dataset, format_results_table, write_results_json
+
+
+class PeriodicEvaluation(TrainerCallback):
+    """Every `interval` iterations and at the end: `evaluate_dataset` with the evaluation
+    weights (EMA when enabled), on all ranks (each takes its share of the images).
+
+    Must come before PeriodicCheckpoint in the callback list, so a new best is saved at the
+    iteration that scored it.
+    """
+
+    def __init__(self, dataset, interval: int, output_dir: str, **evaluate_options: Any) -> None:
+        self.dataset = dataset
+        self.interval = interval
+        self.output_dir = output_dir
+        self.evaluate_options = evaluate_options
+
+    def on_iteration_end(self, iteration: int, logs: dict) -> None:
+        if not self.is_due(iteration, self.interval):
+            return
+        with self.trainer.clock.paused(), self.trainer.evaluation_weights():
+            results = evaluate_dataset(self.trainer.network, self.dataset, progress=is_main_process(),
+                                       **self.evaluate_options)
+        if is_main_process():
+            path = os.path.join(self.output_dir, f"eval_iter_{iteration:07d}.json")
+            write_results_json({"iteration": iteration, **results}, path)
+            print(f"evaluation at iteration {iteration}/{self.trainer.max_iters} (written to {path})")
+            print(format_results_table(results), flush=True)
+        self.trainer.publish_eval_results(iteration, results)

@@ -1,0 +1,28 @@
+"""Stops training at the first NaN or infinite loss, before anything saves the broken weights."""
+from __future__ import annotations
+
+import math
+
+from pointrend.engine.callbacks.base import TrainerCallback
+from pointrend.engine.distributed import any_rank
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the last checkpoint predates it."""
+
+
+class StopOnNonFiniteLoss(TrainerCallback):
+    """Must run before the schedule clock: once it raises, no EMA update, evaluation or
+    checkpoint sees the weights of the failed update."""
+
+    def on_train_batch_end(self, step: int, logs: dict | None = None) -> None:
+        terms = self.trainer.loss_terms(logs or {})
+        bad = {name: value for name, value in terms.items() if not math.isfinite(value)}
+        if any_rank(bool(bad)):
+            latest = self.trainer.checkpoints.latest()
+            where = f"the last good checkpoint is {latest}" if latest else "no checkpoint was written yet"
+            detail = ", ".join(f"{name}={value}" for name, value in bad.items()) or "on another rank"
+            raise NonFiniteLossError(
+                f"loss is not finite at iteration {self.trainer.iteration + 1} ({detail}); training "
+                f"stopped and {where}. Usual fixes: a lower --optim.lr, a longer "
+                f"--schedule.warmup_iters, or --optim.grad_clip_norm=<e.g. 10>.")

@@ -1,0 +1,42 @@
+"""One line every `interval` iterations: losses, LR, iterations/s, images/s and time left."""
+from __future__ import annotations
+
+import datetime
+
+from pointrend.engine.callbacks.base import TrainerCallback, WindowAverage
+from pointrend.engine.distributed import is_main_process
+
+
+class ProgressLogger(TrainerCallback):
+    """Speeds come from the trainer's clock, which excludes evaluation and checkpoint time."""
+
+    def __init__(self, interval: int = 50) -> None:
+        self.interval = interval
+        self._losses = WindowAverage()
+        self._mark: tuple[int, float] = (0, 0.0)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._mark = (self.trainer.iteration, self.trainer.clock.elapsed())
+        if is_main_process():
+            print(f"training iterations {self.trainer.iteration + 1}..{self.trainer.max_iters} "
+                  f"on {self.trainer.describe_setup()}", flush=True)
+
+    def on_train_batch_end(self, step: int, logs: dict | None = None) -> None:
+        self._losses.add(self.trainer.loss_terms(logs or {}))
+
+    def on_iteration_end(self, iteration: int, logs: dict) -> None:
+        if not self.is_due(iteration, self.interval):
+            return
+        losses = self._losses.pop()
+        start_iteration, start_time = self._mark
+        now = self.trainer.clock.elapsed()
+        self._mark = (iteration, now)
+        if not is_main_process():
+            return
+        rate = (iteration - start_iteration) / max(now - start_time, 1e-9)
+        eta = datetime.timedelta(seconds=round((self.trainer.max_iters - iteration) / rate))
+        total = sum(losses.values())
+        terms = " ".join(f"{name} {value:.4f}" for name, value in losses.items())
+        print(f"iter {iteration}/{self.trainer.max_iters}  loss {total:.4f} ({terms})  "
+              f"lr {self.trainer.current_lr():.3e}  {rate:.2f} it/s  "
+              f"{rate * self.trainer.global_batch_size:.1f} img/s  eta {eta}", flush=True)

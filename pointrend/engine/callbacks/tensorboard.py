@@ -1,0 +1,80 @@
+"""tensorboardX: loss terms, LR, throughput, mIoU, per-class IoU and a few validation pictures."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import paddle
+
+from pointrend.engine.callbacks.base import TrainerCallback, WindowAverage
+from pointrend.engine.distributed import is_main_process
+from pointrend.engine.visualize import color_prediction, overlay
+
+
+class TensorBoardLogger(TrainerCallback):
+    """Writes under `log_dir` on rank 0 only. Pictures: photo | ground truth | prediction for
+    the first `num_images` items of `val_dataset` (None disables them), at every evaluation."""
+
+    def __init__(self, log_dir: str, interval: int = 50, val_dataset=None, num_images: int = 4) -> None:
+        self.log_dir = log_dir
+        self.interval = interval
+        self.val_dataset = val_dataset
+        self.num_images = num_images if val_dataset is not None else 0
+        self.writer = None
+        self._losses = WindowAverage()
+        self._mark: tuple[int, float] = (0, 0.0)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if is_main_process():
+            from tensorboardX import SummaryWriter
+
+            self.writer = SummaryWriter(self.log_dir)
+        self._mark = (self.trainer.iteration, self.trainer.clock.elapsed())
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def on_train_batch_end(self, step: int, logs: dict | None = None) -> None:
+        self._losses.add(self.trainer.loss_terms(logs or {}))
+
+    def on_iteration_end(self, iteration: int, logs: dict) -> None:
+        if not self.is_due(iteration, self.interval):
+            return
+        losses = self._losses.pop()
+        start_iteration, start_time = self._mark
+        now = self.trainer.clock.elapsed()
+        self._mark = (iteration, now)
+        if self.writer is None:
+            return
+        for name, value in losses.items():
+            self.writer.add_scalar(f"train/{name}", value, iteration)
+        self.writer.add_scalar("train/loss", sum(losses.values()), iteration)
+        self.writer.add_scalar("train/lr", self.trainer.current_lr(), iteration)
+        images_per_second = (iteration - start_iteration) * self.trainer.global_batch_size / max(now - start_time, 1e-9)
+        self.writer.add_scalar("train/images_per_second", images_per_second, iteration)
+
+    def on_eval_results(self, iteration: int, results: dict) -> None:
+        if self.writer is None:
+            return
+        for key in ("mIoU", "boundary_mIoU", "pixel_accuracy"):
+            if results.get(key) is not None:
+                self.writer.add_scalar(f"val/{key}", results[key], iteration)
+        for name, iou in results.get("per_class_IoU", {}).items():
+            if iou is not None:
+                self.writer.add_scalar(f"val_IoU/{name.replace(' ', '_')}", iou, iteration)
+        with self.trainer.clock.paused(), self.trainer.evaluation_weights():
+            for index in range(min(self.num_images, len(self.val_dataset))):
+                self.writer.add_image(f"val_prediction/{index}", self._picture(index), iteration, dataformats="HWC")
+
+    @paddle.no_grad()
+    def _picture(self, index: int) -> np.ndarray:
+        image, label = self.val_dataset[index][:2]
+        network = self.trainer.network
+        network.eval()
+        logits = network(paddle.to_tensor(image)[None])
+        network.train()
+        prediction = paddle.argmax(logits, axis=1).numpy()[0]
+        photo = cv2.imread(self.val_dataset.image_paths[index], cv2.IMREAD_COLOR)
+        photo = cv2.resize(photo, (prediction.shape[1], prediction.shape[0]))
+        panels = [photo, overlay(photo, color_prediction(np.asarray(label))), overlay(photo, color_prediction(prediction))]
+        return np.ascontiguousarray(np.concatenate(panels, axis=1)[..., ::-1])

@@ -1,0 +1,105 @@
+"""What the recipe command line runs: train, evaluate, predict, export."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+import paddle
+import paddle.distributed as dist
+
+from pointrend.engine.build import build_dataset, build_network, build_trainer, evaluation_options, val_transforms
+from pointrend.engine.checkpoint import EMA_FILE, MODEL_FILE, load_weights, read_state_dict, resolve_checkpoint
+from pointrend.engine.device import setup_runtime
+from pointrend.engine.distributed import is_main_process, world_size
+from pointrend.recipe import Recipe, recipe_to_dict
+
+
+def _write_recipe(recipe: Recipe) -> None:
+    os.makedirs(recipe.output_dir, exist_ok=True)
+    with open(os.path.join(recipe.output_dir, "recipe.json"), "w", encoding="utf-8") as handle:
+        json.dump(recipe_to_dict(recipe), handle, indent=2)
+        handle.write("\n")
+
+
+def train(recipe: Recipe, resume: Any = None) -> None:
+    """resume: None (fresh run), True (latest checkpoint in output_dir) or a checkpoint path."""
+    runtime = setup_runtime(recipe.device, recipe.seed, recipe.threads)
+    resume_from = recipe.output_dir if resume is True else resume
+    trainer = build_trainer(recipe, runtime, load_pretrained=resume_from is None)
+    if is_main_process():
+        _write_recipe(recipe)
+    trainer.fit(resume=resume_from)
+    if is_main_process():
+        print(f"training finished: checkpoints in {trainer.checkpoints.directory}, "
+              f"TensorBoard logs in {os.path.join(recipe.output_dir, 'tensorboard')}")
+
+
+def load_for_inference(recipe: Recipe, checkpoint: Optional[str] = None) -> tuple[paddle.nn.Layer, Path]:
+    """The recipe's network with a checkpoint's evaluation weights (EMA when saved), in eval mode.
+    Default checkpoint: the best in output_dir, else the latest."""
+    setup_runtime(recipe.device, recipe.seed, recipe.threads)
+    network = build_network(recipe.model, load_pretrained=False)
+    path = resolve_checkpoint(checkpoint or recipe.output_dir, prefer="best")
+    state = read_state_dict(path, EMA_FILE)
+    which = "EMA"
+    if state is None:
+        state, which = read_state_dict(path, MODEL_FILE), "raw"
+    load_weights(network, path, state, recipe_to_dict(recipe))
+    network.eval()
+    if is_main_process():
+        print(f"loaded {which} weights from {path}")
+    return network, path
+
+
+def evaluate(recipe: Recipe, checkpoint: Optional[str] = None) -> dict:
+    """Evaluate on the val split; with eval.compare_without_subdivision, also without the
+    PointRend subdivision (same weights). Prints a table, writes JSON next to the checkpoints."""
+    from pointrend.engine.evaluate import (evaluate_dataset, evaluate_with_and_without_subdivision,
+                                           format_comparison_table, format_results_table, write_results_json)
+
+    dataset = build_dataset(recipe.data, train=False)
+    network, path = load_for_inference(recipe, checkpoint)
+    if world_size() > 1:
+        dist.init_parallel_env()
+    options = evaluation_options(recipe)
+    if recipe.eval.compare_without_subdivision:
+        results = evaluate_with_and_without_subdivision(network, dataset, **options)
+        table = format_comparison_table(results)
+    else:
+        results = evaluate_dataset(network, dataset, **options)
+        table = format_results_table(results)
+    if is_main_process():
+        output = write_results_json({"checkpoint": str(path), "results": results},
+                                    os.path.join(recipe.output_dir, "eval", f"{path.name}.json"))
+        print(table)
+        print(f"results written to {output}")
+    return results
+
+
+def predict(recipe: Recipe, input: str, output: Optional[str] = None, checkpoint: Optional[str] = None,
+            label_format: str = "trainid", save_points: bool = False) -> dict:
+    from pointrend.engine.predict import predict_paths
+
+    network, _ = load_for_inference(recipe, checkpoint)
+    output = output or os.path.join(recipe.output_dir, "predictions")
+    ev = recipe.eval
+    summary = predict_paths(network, input, output, val_transforms(recipe.data), label_format=label_format,
+                            save_points=save_points, mode=ev.mode, scales=ev.scales, flip=ev.flip,
+                            crop=ev.crop, stride=ev.stride)
+    print(f"{summary['num_predicted']} of {summary['num_images']} images predicted into {output}"
+          + (f"; {summary['num_failed']} failed" if summary["num_failed"] else ""))
+    return summary
+
+
+def export(recipe: Recipe, output: Optional[str] = None, checkpoint: Optional[str] = None) -> dict:
+    from pointrend.engine.export import export_model
+
+    network, _ = load_for_inference(recipe, checkpoint)
+    output = output or os.path.join(recipe.output_dir, "export")
+    data = recipe.data
+    paths = export_model(network, output, mean=data.mean, std=data.std, to_rgb=data.to_rgb,
+                         max_pixel_value=data.max_pixel_value)
+    print(f"exported to {output}: " + ", ".join(os.path.basename(p) for p in paths.values()))
+    return paths

@@ -1,0 +1,23 @@
+"""Errors caused by the user's data, recipe or checkpoints: the command line reports these
+in one line (no traceback) and exits with a non-zero status."""
+from __future__ import annotations
+
+from pointrend.engine.callbacks.interrupt import TrainingInterrupted
+from pointrend.engine.callbacks.nan_guard import NonFiniteLossError
+from pointrend.engine.checkpoint import CheckpointError
+from pointrend.engine.device import DeviceUnavailableError
+from pointrend.recipe import RecipeError
+
+
+class DatasetError(RuntimeError):
+    """The dataset named by the recipe is missing or malformed."""
+
+
+USER_ERRORS = (RecipeError, CheckpointError, NonFiniteLossError, DatasetError, DeviceUnavailableError,
+               TrainingInterrupted)
+
+INTERRUPTED_EXIT_CODE = 130
+
+
+def exit_code(error: BaseException) -> int:
+    return INTERRUPTED_EXIT_CODE if isinstance(error, TrainingInterrupted) else 1

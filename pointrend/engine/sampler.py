@@ -1,0 +1,94 @@
+"""Deterministic, resumable sample order for an iteration schedule.
+
+The schedule is one stream of samples: epoch e is a permutation of the dataset drawn from
+(seed, e), the epochs are concatenated, and global batch t is the slice [t*B, (t+1)*B) of the
+stream. Rank r of W takes the r-th contiguous chunk of B/W samples of every global batch. Each
+sample also gets its own augmentation seed from (seed, stream position), so a run resumed at
+batch t sees exactly the images AND the augmentations an uninterrupted run would, whatever the
+number of data-loader workers.
+"""
+from __future__ import annotations
+
+import random
+from typing import Iterator
+
+import numpy as np
+import paddle
+
+
+def sample_seed(seed: int, position: int) -> int:
+    """Augmentation seed of the sample at `position` in the stream (a 32-bit int)."""
+    return int(np.random.SeedSequence([seed, position]).generate_state(1)[0])
+
+
+class IterationBatchSampler:
+    """Yields batches `start_batch .. num_batches-1` of the stream, as lists of (index, seed).
+
+    len() is exactly the number of batches left, which is what hapi iterates over as one epoch.
+    """
+
+    def __init__(
+        self,
+        dataset_size: int,
+        batch_size: int,
+        num_batches: int,
+        start_batch: int = 0,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        if dataset_size <= 0:
+            raise ValueError("the training dataset is empty")
+        if not 0 <= start_batch <= num_batches:
+            raise ValueError(f"start_batch={start_batch} is outside the schedule of {num_batches} batches")
+        self.dataset_size = dataset_size
+        self.batch_size = batch_size
+        self.num_batches = num_batches
+        self.start_batch = start_batch
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self._epoch_cache: tuple[int, np.ndarray] = (-1, np.empty(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return self.num_batches - self.start_batch
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        if self._epoch_cache[0] != epoch:
+            rng = np.random.default_rng([self.seed, epoch])
+            self._epoch_cache = (epoch, rng.permutation(self.dataset_size))
+        return self._epoch_cache[1]
+
+    def _index_at(self, position: int) -> int:
+        epoch, offset = divmod(position, self.dataset_size)
+        return int(self._permutation(epoch)[offset])
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        global_batch = self.batch_size * self.world_size
+        for batch in range(self.start_batch, self.num_batches):
+            first = batch * global_batch + self.rank * self.batch_size
+            positions = range(first, first + self.batch_size)
+            yield [(self._index_at(p), sample_seed(self.seed, p)) for p in positions]
+
+
+class SeededSamples(paddle.io.Dataset):
+    """Wraps a dataset so that item (index, seed) is produced with every generator seeded.
+
+    Seeds python `random`, numpy's global generator and, when the dataset's `transforms` has a
+    `set_random_seed` method (albumentations Compose), the transforms' own generator.
+    """
+
+    def __init__(self, dataset: paddle.io.Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]):
+        index, seed = key
+        random.seed(seed)
+        np.random.seed(seed)
+        transforms = getattr(self.dataset, "transforms", None)
+        if hasattr(transforms, "set_random_seed"):
+            transforms.set_random_seed(seed)
+        return self.dataset[index]

@@ -1,0 +1,284 @@
+"""Iteration-schedule training on paddle.Model (hapi).
+
+hapi counts evaluation and checkpoint frequencies in epochs and miscounts `num_iters`, so the
+whole schedule runs as ONE hapi epoch over a batch sampler that yields exactly the batches still
+to do; evaluation, checkpoints and logging are callbacks counting optimizer updates. hapi still
+does what it is good at: train_batch, AMP, gradient accumulation and DataParallel.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+import paddle
+from paddle import nn
+
+from pointrend.engine.amp import amp_configs, use_bfloat16
+from pointrend.engine.callbacks import (SaveOnInterrupt, ScheduleClock, StopOnNonFiniteLoss,
+                                        TrainerCallback)
+from pointrend.engine.checkpoint import (EMA_FILE, MODEL_FILE, OPTIMIZER_FILE, SCALER_FILE,
+                                        CheckpointError, CheckpointStore, load_weights,
+                                        read_state_dict, read_trainer_state, resolve_checkpoint)
+from pointrend.engine.device import capture_rng_state, restore_rng_state, seed_everything
+from pointrend.engine.distributed import gather_objects, is_main_process, rank, world_size
+from pointrend.engine.optim import build_sgd, poly_with_warmup
+from pointrend.engine.sampler import IterationBatchSampler, SeededSamples
+
+if TYPE_CHECKING:
+    from pointrend.recipe import AmpConfig, OptimConfig, ScheduleConfig
+
+
+class TrainingClock:
+    """Wall time spent training: blocks run under `paused()` (evaluation, saving) do not count."""
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+        self._excluded = 0.0
+        self._depth = 0
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._start - self._excluded
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        self._depth += 1
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self._excluded += time.perf_counter() - began
+
+
+class _MeanOverAccumulation:
+    """Divides every loss term by the number of accumulated micro-batches, so their summed
+    gradients are a mean and the LR does not depend on how a batch is split."""
+
+    def __init__(self, loss: Callable, steps: int) -> None:
+        self.loss = loss
+        self.steps = steps
+
+    def __call__(self, *outputs_and_labels: paddle.Tensor) -> list[paddle.Tensor]:
+        terms = self.loss(*outputs_and_labels)
+        terms = terms if isinstance(terms, (list, tuple)) else [terms]
+        return [term / self.steps for term in terms]
+
+
+class Trainer:
+    """Trains `network` with SGD + poly LR for `schedule.iters` optimizer updates.
+
+    `batch_size` is the global batch of one update; each of the world-size processes takes
+    batch_size / (world_size * optim.accumulate_steps) images per micro-batch. The network
+    must already be on the right device (built after `setup_runtime`), under
+    `paddle.utils.unique_name.guard()` so optimizer state names match across processes, and
+    converted to SyncBatchNorm if wanted: DataParallel wraps it here.
+    """
+
+    def __init__(
+        self,
+        network: nn.Layer,
+        loss: Callable,
+        train_dataset: paddle.io.Dataset,
+        *,
+        optim: "OptimConfig",
+        schedule: "ScheduleConfig",
+        batch_size: int,
+        output_dir: str | Path,
+        callbacks: Sequence[TrainerCallback] = (),
+        loss_names: Sequence[str] | None = None,
+        num_workers: int = 0,
+        seed: int = 0,
+        amp: "AmpConfig | None" = None,
+        device: str = "cpu",
+        keep_last: int = 3,
+        recipe: dict | None = None,
+    ) -> None:
+        self.network = network
+        self.train_dataset = train_dataset
+        self.callbacks = list(callbacks)
+        self.loss_names = list(loss_names) if loss_names else None
+        self.num_workers = num_workers
+        self.seed = seed
+        self.device = device
+        self.recipe = recipe or {}
+        self.output_dir = Path(output_dir)
+        self.checkpoints = CheckpointStore(self.output_dir / "checkpoints", keep_last=keep_last)
+        self.max_iters = schedule.iters
+        self.accumulate_steps = optim.accumulate_steps
+        self.global_batch_size = batch_size
+        self.per_device_batch_size = self._per_device_batch(batch_size, optim.accumulate_steps)
+        self.iteration = 0
+        self.ema = None
+        self.last_eval: tuple[int, dict] | None = None
+        self.clock = TrainingClock()
+        self._active: list[TrainerCallback] = []
+
+        self.model = paddle.Model(network)
+        self.lr_scheduler = poly_with_warmup(
+            optim.lr, schedule.iters, schedule.warmup_iters, schedule.power, schedule.min_lr,
+            schedule.warmup_start_factor)
+        self.optimizer = build_sgd(network, self.lr_scheduler, optim.momentum, optim.weight_decay,
+                                   optim.decay_norm_and_bias, optim.grad_clip_norm)
+        on_gpu = device.startswith("gpu")
+        configs = amp_configs(amp.enabled, amp.level, amp.dtype, on_gpu) if amp else None
+        self.model.prepare(self.optimizer, _MeanOverAccumulation(loss, optim.accumulate_steps), amp_configs=configs)
+        if configs and amp.dtype == "bfloat16":
+            use_bfloat16(self.model)
+
+    @staticmethod
+    def _per_device_batch(batch_size: int, accumulate_steps: int) -> int:
+        parts = world_size() * accumulate_steps
+        if batch_size % parts:
+            raise ValueError(
+                f"data.batch_size={batch_size} is not divisible by {world_size()} processes x "
+                f"{accumulate_steps} accumulation steps; pick a multiple of {parts}")
+        return batch_size // parts
+
+    def describe_setup(self) -> str:
+        return (f"{self.device}, {world_size()} process(es), batch {self.global_batch_size} = "
+                f"{self.per_device_batch_size}/device x {world_size()} x {self.accumulate_steps} accumulation")
+
+    # Events for callbacks -------------------------------------------------------------------
+
+    def advance_iteration(self, logs: dict[str, Any]) -> None:
+        """Called by ScheduleClock after each optimizer update."""
+        self.iteration += 1
+        for callback in self._active:
+            callback.on_iteration_end(self.iteration, logs)
+
+    def publish_eval_results(self, iteration: int, results: dict) -> None:
+        self.last_eval = (iteration, results)
+        for callback in self._active:
+            callback.on_eval_results(iteration, results)
+
+    def loss_terms(self, logs: dict[str, Any]) -> dict[str, float]:
+        """The micro-batch's loss terms by name, undoing the accumulation averaging."""
+        values = logs.get("loss", [])
+        values = values if isinstance(values, (list, tuple)) else [values]
+        names = self.loss_names or [f"loss{i}" for i in range(len(values))]
+        return {name: float(value) * self.accumulate_steps for name, value in zip(names, values)}
+
+    def current_lr(self) -> float:
+        return float(self.optimizer.get_lr())
+
+    @contextmanager
+    def evaluation_weights(self) -> Iterator[None]:
+        """The weights evaluation should see: the EMA when it is on, the raw weights otherwise."""
+        with self.ema.swapped_in() if self.ema is not None else nullcontext():
+            yield
+
+    # Running --------------------------------------------------------------------------------
+
+    def fit(self, resume: str | Path | None = None) -> None:
+        """Run the remaining iterations; `resume` is a checkpoint (or output directory) to continue.
+
+        Raises TrainingInterrupted after Ctrl-C/SIGTERM (a checkpoint was saved) and
+        NonFiniteLossError on a NaN/inf loss (nothing was saved after it).
+        """
+        interrupt = SaveOnInterrupt()
+        everything = [StopOnNonFiniteLoss(), ScheduleClock(), *self.callbacks, interrupt]
+        for callback in everything:
+            callback.attach(self)
+        self._active = everything
+        if resume is not None:
+            self.restore(resume)
+        if self.iteration >= self.max_iters:
+            if is_main_process():
+                print(f"nothing to do: the schedule of {self.max_iters} iterations is complete")
+            return
+        loader = paddle.io.DataLoader(
+            SeededSamples(self.train_dataset), batch_sampler=self._batch_sampler(),
+            num_workers=self.num_workers, return_list=True)
+        self.clock = TrainingClock()
+        try:
+            with warnings.catch_warnings():
+                # hapi re-wraps the loader's label tensors with paddle.to_tensor on every batch.
+                warnings.filterwarnings("ignore", message="To copy construct from a tensor")
+                self.model.fit(loader, epochs=1, verbose=0, callbacks=everything,
+                               accumulate_grad_batches=self.accumulate_steps)
+        finally:
+            interrupt.restore_handlers()
+
+    def _batch_sampler(self) -> IterationBatchSampler:
+        return IterationBatchSampler(
+            dataset_size=len(self.train_dataset), batch_size=self.per_device_batch_size,
+            num_batches=self.max_iters * self.accumulate_steps,
+            start_batch=self.iteration * self.accumulate_steps,
+            seed=self.seed, rank=rank(), world_size=world_size())
+
+    # Checkpoints ----------------------------------------------------------------------------
+
+    def save_checkpoint(self, best_metric: tuple[str, float] | None = None) -> Path | None:
+        """Save the full training state at the current iteration (collective: call on every
+        rank; rank 0 writes). Returns the checkpoint directory on rank 0, None elsewhere."""
+        rng_states = gather_objects(capture_rng_state())
+        if not is_main_process():
+            return None
+        with self.clock.paused():
+            state_dicts = {MODEL_FILE: self.network.state_dict(), OPTIMIZER_FILE: self.optimizer.state_dict()}
+            if self.ema is not None:
+                state_dicts[EMA_FILE] = self.ema.state_dict()
+            if getattr(self.model, "_scaler", None) is not None:
+                state_dicts[SCALER_FILE] = self.model._scaler.state_dict()
+            metrics = self.last_eval[1] if self.last_eval and self.last_eval[0] == self.iteration else None
+            path = self.checkpoints.save(
+                self.iteration, state_dicts, {"iteration": self.iteration, "rng": rng_states},
+                {"recipe": self.recipe, "metrics": metrics}, best_metric=best_metric)
+        print(f"checkpoint saved: {path}" + (" (new best)" if best_metric else ""), flush=True)
+        return path
+
+    def restore(self, path: str | Path) -> Path:
+        """Load weights, optimizer + LR scheduler, EMA, AMP scaler, iteration and RNG states."""
+        checkpoint = resolve_checkpoint(path)
+        load_weights(self.network, checkpoint, read_state_dict(checkpoint, MODEL_FILE), self.recipe)
+        optimizer_state = read_state_dict(checkpoint, OPTIMIZER_FILE)
+        self._check_optimizer_state(optimizer_state, checkpoint)
+        self.optimizer.set_state_dict(optimizer_state)
+        self._restore_ema(checkpoint)
+        scaler_state = read_state_dict(checkpoint, SCALER_FILE)
+        if scaler_state is not None and self.model._adapter._amp_level != "O0":
+            self.model._scaler = paddle.amp.GradScaler(**self.model._adapter._amp_configs)
+            self.model._scaler.load_state_dict(scaler_state)
+        state = read_trainer_state(checkpoint)
+        self.iteration = int(state["iteration"])
+        if self.iteration > self.max_iters:
+            raise CheckpointError(f"{checkpoint} is at iteration {self.iteration}, beyond schedule.iters={self.max_iters}")
+        self._restore_rng(state["rng"])
+        if is_main_process():
+            print(f"resumed from {checkpoint} at iteration {self.iteration}", flush=True)
+        return checkpoint
+
+    def _check_optimizer_state(self, state: dict, checkpoint: Path) -> None:
+        """Paddle matches optimizer state to parameters by generated name and silently skips
+        what does not match, which would restart momentum from zero without a word."""
+        names = {p.name for p in self.network.parameters() if not p.stop_gradient}
+        foreign = [key for key in state if key not in ("LR_Scheduler", "master_weights")
+                   and key.rsplit("_", 2)[0] not in names]
+        if foreign:
+            raise CheckpointError(
+                f"the optimizer state in {checkpoint} belongs to differently named parameters "
+                f"(e.g. {foreign[0]}): the model must be built inside paddle.utils.unique_name.guard(), "
+                "as pointrend.engine.build does")
+
+    def _restore_ema(self, checkpoint: Path) -> None:
+        if self.ema is None:
+            return
+        ema_state = read_state_dict(checkpoint, EMA_FILE)
+        if ema_state is None:
+            if is_main_process():
+                print(f"{checkpoint} has no EMA weights: the average restarts from the loaded weights")
+            return
+        self.ema.set_state_dict(ema_state)
+
+    def _restore_rng(self, states: list) -> None:
+        if len(states) == world_size():
+            restore_rng_state(states[rank()])
+            return
+        if is_main_process():
+            print(f"the checkpoint was written by {len(states)} process(es), this run has {world_size()}: "
+                  "random generators are re-seeded, so point sampling differs from an uninterrupted run")
+        seed_everything(self.seed + 1000003 * self.iteration + rank())

@@ -1,0 +1,357 @@
+"""Recipes: one training/evaluation setup as nested dataclasses, plus the command line.
+
+A recipe file builds a `Recipe` in plain Python and hands it to `run_cli`:
+
+    python -m recipes.semfpn_pointrend_cityscapes train --optim.lr=0.02 --data.root=/data/cityscapes
+    python -m recipes.semfpn_pointrend_cityscapes show --schedule.iters=40000
+
+Every `--section.field=value` flag overrides one field; an unknown field or a value of the wrong
+type stops with an error that lists the valid fields.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import json
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Optional, Tuple
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class ModelConfig:
+    """Keyword arguments of `pointrend.models.build_model`; the defaults are the paper's model."""
+
+    backbone_depth: int = 101
+    backbone_stem: str = "classic"
+    backbone_base_channels: int = 64
+    norm: str = "bn"
+    output_stride: int = 32
+    frozen_stages: int = -1
+    pretrained: Optional[str] = None
+    fpn_channels: int = 256
+    head_channels: int = 128
+    head_norm: str = "gn"
+    num_classes: int = 19
+    point_head: bool = True
+    point_head_fc_channels: int = 256
+    point_head_num_fc: int = 3
+    coarse_pred_each_layer: bool = False
+    train_num_points: int = 2048
+    oversample_ratio: float = 3.0
+    importance_ratio: float = 0.75
+    subdivision_steps: int = 2
+    subdivision_num_points: int = 8192
+
+
+@dataclass
+class DataConfig:
+    """Dataset location and the keyword arguments of the train/val transforms.
+
+    batch_size is the global batch of one optimizer update, whatever the number of devices.
+    """
+
+    root: str = "data/cityscapes"
+    train_split: str = "train"
+    val_split: str = "val"
+    train_list: Optional[str] = None
+    val_list: Optional[str] = None
+    list_separator: str = ","
+    batch_size: int = 8
+    num_workers: int = 4
+    crop_size: Optional[Tuple[int, int]] = (512, 1024)
+    scale_range: Optional[Tuple[float, float]] = (0.5, 2.0)
+    scale_step: float = 0.0
+    cat_max_ratio: float = 0.75
+    crop_tries: int = 10
+    flip_prob: float = 0.5
+    photometric: bool = True
+    mean: Tuple[float, float, float] = IMAGENET_MEAN
+    std: Tuple[float, float, float] = IMAGENET_STD
+    to_rgb: bool = True
+    max_pixel_value: float = 255.0
+    ignore_index: int = 255
+
+
+@dataclass
+class LossConfig:
+    coarse_weight: float = 1.0
+    point_weight: float = 1.0
+
+
+@dataclass
+class OptimConfig:
+    """SGD with momentum; L2 weight decay, by default not on norm parameters and biases."""
+
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    decay_norm_and_bias: bool = False
+    grad_clip_norm: Optional[float] = None
+    accumulate_steps: int = 1
+
+
+@dataclass
+class ScheduleConfig:
+    """Poly LR after a linear warm-up; all counts are optimizer updates (iterations)."""
+
+    iters: int = 80000
+    warmup_iters: int = 1000
+    warmup_start_factor: float = 0.001
+    power: float = 0.9
+    min_lr: float = 0.0
+    eval_interval: int = 8000
+    checkpoint_interval: int = 8000
+    log_interval: int = 50
+
+
+@dataclass
+class AmpConfig:
+    """Mixed precision on GPU (ignored with a warning on CPU)."""
+
+    enabled: bool = False
+    level: str = "O1"
+    dtype: str = "float16"
+
+
+@dataclass
+class EmaConfig:
+    enabled: bool = False
+    decay: float = 0.9999
+    warmup_iters: int = 2000
+
+
+@dataclass
+class CheckpointConfig:
+    keep_last: int = 3
+    best_metric: Optional[str] = "mIoU"
+
+
+@dataclass
+class TensorBoardConfig:
+    enabled: bool = True
+    num_images: int = 4
+
+
+@dataclass
+class CallbacksConfig:
+    evaluation: bool = True
+    amp: AmpConfig = field(default_factory=AmpConfig)
+    ema: EmaConfig = field(default_factory=EmaConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    tensorboard: TensorBoardConfig = field(default_factory=TensorBoardConfig)
+
+
+@dataclass
+class EvalConfig:
+    """Inference settings for periodic and stand-alone evaluation (`evaluate_dataset`)."""
+
+    mode: str = "whole"
+    scales: Tuple[float, ...] = (1.0,)
+    flip: bool = False
+    crop: Optional[Tuple[int, int]] = None
+    stride: Optional[Tuple[int, int]] = None
+    boundary_width: int = 3
+    compare_without_subdivision: bool = False
+    num_workers: int = 2
+
+
+@dataclass
+class Recipe:
+    name: str
+    output_dir: str
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0
+
+
+class RecipeError(ValueError):
+    """An override names an unknown field or has the wrong type."""
+
+
+# Overrides ------------------------------------------------------------------------------------
+
+def _field_types(config: Any) -> dict[str, Any]:
+    return typing.get_type_hints(type(config))
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def _coerce(value: Any, annotation: Any, path: str) -> Any:
+    """`value` (as parsed by fire) converted to the field's type, or RecipeError."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(value, inner, path)
+    problem = f"--{path} expects {_type_name(annotation)}, got {value!r} ({type(value).__name__})"
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise RecipeError(problem + "; write a tuple like '[1,2]' or '(1,2)'")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], path) for v in value)
+        if len(value) != len(args):
+            raise RecipeError(f"{problem}: {len(args)} values are needed")
+        return tuple(_coerce(v, a, path) for v, a in zip(value, args))
+    if annotation is bool:
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            raise RecipeError(problem)
+        return value
+    if isinstance(value, bool):
+        raise RecipeError(problem)
+    if annotation is int:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if not isinstance(value, int):
+            raise RecipeError(problem)
+        return value
+    if annotation is float:
+        if not isinstance(value, (int, float)):
+            raise RecipeError(problem)
+        return float(value)
+    if annotation is str:
+        # fire turns `--data.root=2024` into an int; a path or name made of digits is still text.
+        if not isinstance(value, (str, int, float)):
+            raise RecipeError(problem)
+        return str(value)
+    raise RecipeError(f"--{path} has type {_type_name(annotation)}, which cannot be set from the command line")
+
+
+def valid_fields(config: Any, prefix: str = "") -> list[str]:
+    """Every settable dotted field path of a recipe (or section)."""
+    paths = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            paths += valid_fields(value, f"{prefix}{f.name}.")
+        else:
+            paths.append(f"{prefix}{f.name}")
+    return paths
+
+
+def _unknown_field(recipe: Recipe, path: str, section: Any, section_path: str) -> RecipeError:
+    candidates = valid_fields(recipe)
+    close = difflib.get_close_matches(path, candidates, n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join('--' + c for c in close)}?" if close else ""
+    where = f"section '{section_path}'" if section_path else "the recipe"
+    names = ", ".join(f.name for f in dataclasses.fields(section))
+    return RecipeError(f"unknown recipe field --{path}.{hint} Fields of {where}: {names}. "
+                       f"`show` prints the whole recipe.")
+
+
+def apply_overrides(recipe: Recipe, overrides: dict[str, Any]) -> Recipe:
+    """A copy of `recipe` with {"optim.lr": 0.02, ...} applied, each value type-checked."""
+    recipe = copy.deepcopy(recipe)
+    for path, value in overrides.items():
+        *sections, name = path.split(".")
+        config, walked = recipe, []
+        for section in sections:
+            child = getattr(config, section, None) if dataclasses.is_dataclass(config) else None
+            if not dataclasses.is_dataclass(child):
+                raise _unknown_field(recipe, path, config, ".".join(walked))
+            config, walked = child, walked + [section]
+        types_by_name = _field_types(config)
+        if name not in types_by_name:
+            raise _unknown_field(recipe, path, config, ".".join(walked))
+        if dataclasses.is_dataclass(getattr(config, name)):
+            fields = ", ".join(f"--{path}.{f.name}" for f in dataclasses.fields(getattr(config, name)))
+            raise RecipeError(f"--{path} is a section; set its fields instead: {fields}")
+        setattr(config, name, _coerce(value, types_by_name[name], path))
+    return recipe
+
+
+def recipe_to_dict(recipe: Recipe) -> dict:
+    """JSON-compatible nested dict (tuples become lists), as stored in checkpoints."""
+    return json.loads(json.dumps(dataclasses.asdict(recipe)))
+
+
+def format_recipe(recipe: Recipe) -> str:
+    lines: list[str] = []
+
+    def walk(config: Any, indent: str) -> None:
+        for f in dataclasses.fields(config):
+            value = getattr(config, f.name)
+            if dataclasses.is_dataclass(value):
+                lines.append(f"{indent}{f.name}:")
+                walk(value, indent + "  ")
+            else:
+                lines.append(f"{indent}{f.name}: {value!r}")
+
+    walk(recipe, "")
+    return "\n".join(lines)
+
+
+# Command line ---------------------------------------------------------------------------------
+
+class RecipeCommands:
+    """The commands `python -m recipes.<name> <command> [--section.field=value ...]` offers.
+
+    Recipe files may subclass it to add commands (the demo adds `demo`).
+    """
+
+    def __init__(self, recipe: Recipe) -> None:
+        self._recipe = recipe
+
+    def _resolved(self, overrides: dict[str, Any]) -> Recipe:
+        return apply_overrides(self._recipe, overrides)
+
+    def show(self, **overrides: Any) -> None:
+        """Print the recipe with the overrides applied."""
+        print(format_recipe(self._resolved(overrides)))
+
+    def train(self, resume: Any = None, **overrides: Any) -> None:
+        """Train. --resume continues from the latest checkpoint in output_dir, --resume=PATH from PATH."""
+        from pointrend.engine.commands import train
+
+        train(self._resolved(overrides), resume=resume)
+
+    def eval(self, checkpoint: Optional[str] = None, **overrides: Any) -> None:
+        """Evaluate on the validation split (default checkpoint: best, else latest, in output_dir)."""
+        from pointrend.engine.commands import evaluate
+
+        evaluate(self._resolved(overrides), checkpoint=checkpoint)
+
+    def predict(self, input: str, output: Optional[str] = None, checkpoint: Optional[str] = None,
+                label_format: str = "trainid", save_points: bool = False, **overrides: Any) -> None:
+        """Predict an image or a folder of images into OUTPUT (default: output_dir/predictions)."""
+        from pointrend.engine.commands import predict
+
+        predict(self._resolved(overrides), input, output=output, checkpoint=checkpoint,
+                label_format=label_format, save_points=save_points)
+
+    def export(self, output: Optional[str] = None, checkpoint: Optional[str] = None, **overrides: Any) -> None:
+        """Export a static inference model (default: output_dir/export)."""
+        from pointrend.engine.commands import export
+
+        export(self._resolved(overrides), output=output, checkpoint=checkpoint)
+
+
+def run_cli(commands: RecipeCommands, argv: Optional[list[str]] = None) -> None:
+    """fire's command line over `commands`; known user errors end with one line, not a traceback."""
+    import fire
+
+    from pointrend.engine.errors import USER_ERRORS, exit_code
+
+    try:
+        fire.Fire(commands, command=argv)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(exit_code(error))
