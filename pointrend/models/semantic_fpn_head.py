@@ -26,7 +26,8 @@ class ConvNormReLU(nn.Sequential):
 
 class Upsample2x(nn.Layer):
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        # An explicit size, not scale_factor: paddle2onnx cannot convert the float-array scale attribute.
+        return F.interpolate(x, size=[2 * x.shape[2], 2 * x.shape[3]], mode="bilinear", align_corners=False)
 
 
 class SemanticFPNHead(nn.Layer):

@@ -17,7 +17,9 @@ PointHeadFn = Callable[[paddle.Tensor, paddle.Tensor], paddle.Tensor]
 def scatter_point_logits(logits: paddle.Tensor, indices: paddle.Tensor, point_logits: paddle.Tensor) -> paddle.Tensor:
     """Write `point_logits` [N, K, P] into `logits` [N, K, H, W] at flat cell `indices` [N, P] (y * W + x)."""
     flat = logits.flatten(start_axis=2)
-    index = indices.unsqueeze(1).expand_as(point_logits)
+    # tile, not expand_as: paddle2onnx writes expand_as with the traced shape (-1 for dynamic dims)
+    # as a constant, which ONNX Runtime rejects.
+    index = indices.unsqueeze(1).tile([1, point_logits.shape[1], 1])
     flat = paddle.put_along_axis(flat, index, point_logits.astype(flat.dtype), axis=2, broadcast=False)
     return paddle.reshape(flat, paddle.shape(logits))
 
@@ -41,7 +43,9 @@ def adaptive_subdivision(
     """
     logits = coarse_logits
     for _ in range(num_steps):
-        logits = F.interpolate(logits, scale_factor=2, mode="bilinear", align_corners=False)
+        # An explicit size, not scale_factor: paddle2onnx cannot convert the float-array scale attribute.
+        logits = F.interpolate(logits, size=[2 * logits.shape[2], 2 * logits.shape[3]], mode="bilinear",
+                               align_corners=False)
         indices, coords = uncertain_points_on_grid(uncertainty(logits), num_points)
         point_logits = point_head(point_sample(fine_features, coords), point_sample(coarse_logits, coords))
         logits = scatter_point_logits(logits, indices, point_logits)
