@@ -27,7 +27,8 @@ class BuildExtWithOptionalOpenMP(build_ext):
             super().build_extension(ext)
         except Exception as error:  # noqa: BLE001 - any compiler/linker failure means "retry serial"
             self.warn(f"building {ext.name} with OpenMP failed ({error}); building it single-threaded")
-            ext.extra_compile_args = base_compile
+            serial_only = [] if compiler_type == "msvc" else ["-Wno-unknown-pragmas"]
+            ext.extra_compile_args = base_compile + serial_only
             ext.extra_link_args = []
             super().build_extension(ext)
 

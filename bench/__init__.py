@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench.<name>`; timing helpers shared by all of them live in bench.harness."""
