@@ -115,7 +115,7 @@ def build_train_transforms(
     Padding comes last and happens in normalised space, so padded pixels are 0 and padded labels
     `ignore_index`.
     """
-    steps = [BgrToRgb()] if to_rgb else []
+    steps = []
     if scale_range is not None:
         if scale_step > 0:
             steps.append(SteppedRandomScale(scale_range, scale_step))
@@ -124,6 +124,8 @@ def build_train_transforms(
                                        interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_NEAREST, p=1.0))
     if crop_size is not None:
         steps.append(CatMaxRatioCrop(crop_size[0], crop_size[1], cat_max_ratio, crop_tries, ignore_index))
+    if to_rgb:  # after the crop: reordering channels costs a full pass over the pixels
+        steps.append(BgrToRgb())
     if flip_prob > 0:
         steps.append(A.HorizontalFlip(p=flip_prob))
     if photometric:
