@@ -248,3 +248,10 @@ def test_point_rend_on_another_backbone_and_head():
     model.eval()
     with paddle.no_grad():
         assert model(paddle.randn([1, 3, 50, 60])).shape == [1, NUM_CLASSES, 50, 60]
+
+
+def test_dilated_backbone_feeds_fpn_and_head():
+    model = tiny_model(output_stride=8)
+    assert model.neck.out_strides == [4, 8, 8, 8]
+    model.train()
+    assert model(paddle.randn([1, 3, 64, 128]))[0].shape == [1, NUM_CLASSES, 16, 32]
