@@ -56,7 +56,7 @@ def run(data_root: Optional[str], num_images: int, batch_size: int, warmup: int,
         if root is None:
             root = scratch
             start = time.perf_counter()
-            generate_synthetic_cityscapes(root, num_train=num_images, num_val=0, size=FULL_SIZE)
+            generate_synthetic_cityscapes(root, num_train=num_images, num_val=0, size=FULL_SIZE, workers=2)
             print(f"generated {num_images} synthetic {FULL_SIZE[0]}x{FULL_SIZE[1]} images "
                   f"in {time.perf_counter() - start:.1f} s")
         dataset = CityscapesDataset(root, "train", build_train_transforms(crop_size=CROP_SIZE))

@@ -54,9 +54,10 @@ def test_colour_alone_does_not_separate_classes(synthetic_root):
     assert road.std(axis=0).min() > 3.0  # textured, not a flat colour
 
 
-def test_same_seed_same_files_other_seed_other_files(tmp_path):
-    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
-        generate_synthetic_cityscapes(str(tmp_path / name), num_train=2, num_val=0, size=(64, 128), seed=seed)
+def test_same_seed_same_files_on_any_number_of_workers_other_seed_other_files(tmp_path):
+    for name, seed, workers in (("a", 5, 1), ("b", 5, 2), ("c", 6, 1)):
+        generate_synthetic_cityscapes(str(tmp_path / name), num_train=2, num_val=0, size=(64, 128), seed=seed,
+                                      workers=workers)
     relative = "leftImg8bit/train/arborville/arborville_000000_000019_leftImg8bit.png"
     assert filecmp.cmp(tmp_path / "a" / relative, tmp_path / "b" / relative, shallow=False)
     assert not filecmp.cmp(tmp_path / "a" / relative, tmp_path / "c" / relative, shallow=False)
