@@ -6,7 +6,7 @@ import paddle
 import pytest
 
 from pointrend.deploy import Predictor
-from pointrend.engine.export import export_model
+from pointrend.engine.export import export_model, export_onnx
 from pointrend.models import build_model
 
 SIZES = [(64, 128), (96, 160)]
@@ -68,3 +68,18 @@ def test_predictor_runs_a_bgr_image_end_to_end(exported):
 def test_predictor_rejects_a_folder_without_a_model(tmp_path):
     with pytest.raises(FileNotFoundError, match="not an exported model directory"):
         Predictor(str(tmp_path))
+
+
+def test_onnx_export_runs_in_onnxruntime_with_subdivision(exported):
+    pytest.importorskip("paddle2onnx")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model, directory, _ = exported
+    session = onnxruntime.InferenceSession(export_onnx(directory))
+    for size in SIZES:
+        images = np.random.RandomState(sum(size)).randn(1, 3, *size).astype(np.float32)
+        with paddle.no_grad():
+            expected = model(paddle.to_tensor(images)).numpy()
+        logits = session.run(None, {session.get_inputs()[0].name: images})[0]
+        # ONNX Runtime's kernels round differently from Paddle's; 1e-3 still separates a wrong
+        # point selection (differences of order 1) from rounding.
+        np.testing.assert_allclose(logits, expected, atol=1e-3, rtol=0)

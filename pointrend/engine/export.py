@@ -3,11 +3,12 @@ as a static Paddle inference model with dynamic batch, height and width.
 
 The export directory holds `model.json` (or `model.pdmodel` with the legacy IR) + `model.pdiparams`
 and `preprocess.json`, the image normalisation the model expects, so that `pointrend.deploy.Predictor`
-can run raw images end to end without this package's training code.
+can run raw images end to end without this package's training code. `export_onnx` converts such
+a directory to ONNX with paddle2onnx (an optional dependency).
 """
 import json
 import os
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import paddle
 
@@ -70,3 +71,28 @@ def export_model(
         json.dump(preprocess, handle, indent=2)
         handle.write("\n")
     return {"model": graph, "params": prefix + ".pdiparams", "preprocess": preprocess_path}
+
+
+def export_onnx(model_dir: str, output_path: Optional[str] = None, opset_version: int = 17,
+                optimize: bool = False) -> str:
+    """Convert an `export_model` directory to ONNX (needs `pip install paddle2onnx`); returns the path.
+
+    The ONNX graph has the same input ("images", [N, 3, H, W] dynamic) and logits output, with
+    subdivision included (TopK, ScatterElements, GridSample: opset >= 16). `optimize` runs
+    paddle2onnx's constant folding, several times slower to convert; ONNX Runtime optimises the
+    graph itself when it loads it.
+    """
+    try:
+        import paddle2onnx
+    except ImportError as error:
+        raise ImportError("ONNX export needs paddle2onnx: pip install paddle2onnx") from error
+    if opset_version < 16:
+        raise ValueError(f"opset_version must be >= 16 (GridSample), got {opset_version}")
+    prefix = os.path.join(model_dir, MODEL_PREFIX)
+    graph = next((prefix + ext for ext in (".json", ".pdmodel") if os.path.exists(prefix + ext)), None)
+    if graph is None or not os.path.exists(prefix + ".pdiparams"):
+        raise FileNotFoundError(f"{model_dir} holds no exported model: run export_model first")
+    output_path = output_path or prefix + ".onnx"
+    paddle2onnx.export(graph, prefix + ".pdiparams", output_path, opset_version=opset_version,
+                       enable_onnx_checker=True, enable_optimize=optimize)
+    return output_path
