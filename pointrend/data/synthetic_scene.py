@@ -136,17 +136,17 @@ def _draw_ground(canvas: Canvas, rng: np.random.Generator, street: _Street) -> N
             far = outer + side * street.terrain_width
             canvas.polygon([(vx, hz), (outer, h), (far, h)], TERRAIN, _jitter(rng, (110, 140, 70), 20))
         canvas.polygon([(vx, hz), (inner, h), (outer, h)], SIDEWALK, _jitter(rng, walk, 6))
-        _draw_tiles(canvas, rng, street, side, u)
+    _draw_tiles(canvas, rng, street)
     canvas.polygon([(vx - u, hz), (vx + u, hz), (right, h), (left, h)], ROAD, _gray(rng, 70, 120, 6))
     _draw_lane_marks(canvas, rng, street)
     for _ in range(rng.integers(0, 3)):
         _draw_shadow(canvas, rng, street)
 
 
-def _draw_tiles(canvas: Canvas, rng: np.random.Generator, street: _Street, side: int, u: float) -> None:
+def _draw_tiles(canvas: Canvas, rng: np.random.Generator, street: _Street) -> None:
     y0 = int(street.horizon) + 1
     ys, xs = np.ogrid[y0:street.height, 0:street.width]
-    pitch = max(3, int(rng.uniform(5, 10) * u))
+    pitch = max(3, int(rng.uniform(5, 10) * street.unit))
     joints = ((xs % pitch) == 0) | (((ys - y0) % pitch) == 0)
     region = (slice(y0, street.height), slice(0, street.width))
     joints &= canvas.label[region] == SIDEWALK
