@@ -55,7 +55,7 @@ def test_predict_folder_with_a_corrupt_file(model, image_folder, tmp_path):
         np.testing.assert_array_equal(color, color_prediction(train_ids))
         assert cv2.imread(str(output / "overlay" / f"{stem}.jpg")).shape == (40, 72, 3)
         # One panel per subdivision step, stacked.
-        assert cv2.imread(str(output / "points" / f"{stem}.jpg")).shape == (80, 72, 3)
+        assert cv2.imread(str(output / "points" / f"{stem}.png")).shape == (80, 72, 3)
     assert not (output / "trainid" / "city" / "broken.png").exists()
 
 
@@ -98,5 +98,9 @@ def test_points_picture_marks_the_chosen_cells():
     marked = draw_points(color_prediction(coarse), coords)
     changed = np.argwhere((marked != color_prediction(coarse)).any(axis=2))
     np.testing.assert_array_equal(changed, [[0, 0], [3, 7]])
+    # On a 2x coarser grid every point covers its whole 2x2 cell.
+    cells = np.argwhere((draw_points(color_prediction(coarse), np.array([[1.0 / 8, 1.0 / 4]]), 2)
+                         != color_prediction(coarse)).any(axis=2))
+    np.testing.assert_array_equal(cells, [[0, 0], [0, 1], [1, 0], [1, 1]])
     picture = subdivision_points_picture(coarse, [{"coords": coords, "height": 4, "width": 8}] * 2)
     assert picture.shape == (8, 8, 3)

@@ -4,7 +4,8 @@ Output layout (each folder mirrors the input's relative folder structure):
   <output>/trainid/<rel>/<stem>.png   trainIds 0..18 (or <output>/labelid/ with official labelIds)
   <output>/color/<rel>/<stem>.png     official Cityscapes palette
   <output>/overlay/<rel>/<stem>.jpg   colour map blended over the image
-  <output>/points/<rel>/<stem>.jpg    points chosen at each subdivision step over the coarse prediction
+  <output>/points/<rel>/<stem>.png    points chosen at each subdivision step over the coarse prediction
+                                      (PNG: single-pixel points would smear in a JPEG)
 """
 import os
 import sys
@@ -119,7 +120,7 @@ def predict_paths(
                 if save_overlay:
                     _write_jpeg(os.path.join(output, "overlay", stem + ".jpg"), overlay(image, color))
             if save_points:
-                _write_jpeg(os.path.join(output, "points", stem + ".jpg"), _points_picture(model, tensor))
+                write_png(os.path.join(output, "points", stem + ".png"), _points_picture(model, tensor))
             bar.update()
     return {
         "num_images": len(images),

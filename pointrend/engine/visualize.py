@@ -10,7 +10,8 @@ import numpy as np
 from pointrend.data.classes import colorize_train_ids
 
 POINT_COLOR = (255, 255, 255)
-POINT_OUTLINE = (0, 0, 0)
+# The coarse prediction is darkened so that the white points stand out on every class colour.
+BASE_BRIGHTNESS = 0.55
 
 
 def color_prediction(train_ids: np.ndarray) -> np.ndarray:
@@ -34,32 +35,31 @@ def _caption(picture: np.ndarray, text: str) -> None:
                 cv2.LINE_AA)
 
 
-def draw_points(picture: np.ndarray, coords: np.ndarray) -> np.ndarray:
-    """Mark normalised (x, y) points [P, 2] on a copy of `picture`; points outside the picture are skipped."""
+def draw_points(picture: np.ndarray, coords: np.ndarray, cell_size: int = 1) -> np.ndarray:
+    """Mark normalised (x, y) points [P, 2] on a copy of `picture` as squares of `cell_size` px
+    (the size of a grid cell in the picture); points outside the picture are skipped."""
     height, width = picture.shape[:2]
     marked = picture.copy()
     pixels = np.floor(coords * np.array([width, height])).astype(np.int64)
     inside = (pixels[:, 0] >= 0) & (pixels[:, 0] < width) & (pixels[:, 1] >= 0) & (pixels[:, 1] < height)
     pixels = pixels[inside]
-    radius = max(1, int(round(min(height, width) / 500)))
-    if radius == 1:
-        # Dense point sets (thousands) read best as single bright pixels with no outline.
-        marked[pixels[:, 1], pixels[:, 0]] = POINT_COLOR
-        return marked
-    for x, y in pixels:
-        cv2.circle(marked, (int(x), int(y)), radius + 1, POINT_OUTLINE, thickness=-1)
-        cv2.circle(marked, (int(x), int(y)), radius, POINT_COLOR, thickness=-1)
+    # The point sits at its cell centre; shift so the square covers exactly that cell.
+    offsets = np.arange(cell_size) - cell_size // 2
+    for dy in offsets:
+        for dx in offsets:
+            marked[np.clip(pixels[:, 1] + dy, 0, height - 1), np.clip(pixels[:, 0] + dx, 0, width - 1)] = POINT_COLOR
     return marked
 
 
 def subdivision_points_picture(coarse_train_ids: np.ndarray, trace: Sequence[dict]) -> np.ndarray:
     """One panel per subdivision step, stacked vertically: the coarse prediction [H, W] in colour
     with that step's chosen points (trace entry "coords" [P, 2], normalised to the image) on top."""
-    base = color_prediction(coarse_train_ids)
+    base = (color_prediction(coarse_train_ids) * BASE_BRIGHTNESS).astype(np.uint8)
     panels: List[np.ndarray] = []
     for step, entry in enumerate(trace, start=1):
         coords = np.asarray(entry["coords"], dtype=np.float64)
-        panel = draw_points(base, coords)
+        cell_size = max(1, int(round(base.shape[1] / entry["width"])))
+        panel = draw_points(base, coords, cell_size)
         _caption(panel, f"step {step}: {len(coords)} points on a {entry['height']}x{entry['width']} grid")
         panels.append(panel)
     if not panels:
