@@ -17,6 +17,12 @@ MODEL_PREFIX = "model"
 PREPROCESS_FILE = "preprocess.json"
 
 
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _gpu_present() -> bool:
     return paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
 
@@ -59,10 +65,11 @@ class Predictor:
             config.enable_use_gpu(256, gpu_id)
         else:
             config.disable_gpu()
-            # The oneDNN (MKLDNN) bilinear interpolate kernel rejects the graph's dynamic output
-            # sizes; the plain CPU kernels run it.
+            # Paddle 3.3's oneDNN (MKLDNN) executor cannot run this graph's bilinear_interp ops
+            # ("ConvertPirAttribute2RuntimeAttribute not support ArrayAttribute<DoubleAttribute>");
+            # the plain CPU kernels can.
             config.disable_mkldnn()
-            config.set_cpu_math_library_num_threads(num_threads or len(os.sched_getaffinity(0)))
+            config.set_cpu_math_library_num_threads(num_threads or _usable_cpus())
         config.disable_glog_info()
         self.device = f"gpu:{gpu_id}" if use_gpu else "cpu"
         self._predictor = paddle_infer.create_predictor(config)
