@@ -189,7 +189,9 @@ def _field_types(config: Any) -> dict[str, Any]:
 
 
 def _type_name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+    if typing.get_origin(annotation) is not None:
+        return str(annotation).replace("typing.", "")
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def _coerce(value: Any, annotation: Any, path: str) -> Any:

@@ -186,6 +186,10 @@ class Trainer:
         self._active = everything
         if resume is not None:
             self.restore(resume)
+        else:
+            # Every rank built the same initial weights from `seed`; from here on each rank
+            # draws its own training points.
+            seed_everything(self.seed + rank())
         if self.iteration >= self.max_iters:
             if is_main_process():
                 print(f"nothing to do: the schedule of {self.max_iters} iterations is complete")

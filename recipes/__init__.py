@@ -1,0 +1,1 @@
+"""Recipes: runnable training/evaluation setups, `python -m recipes.<name> <command>`."""

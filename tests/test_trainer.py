@@ -1,0 +1,200 @@
+"""Trainer on hapi: schedule, accumulation, EMA, NaN guard, interrupt, checkpoints, build errors."""
+import math
+import os
+import signal
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import paddle
+import pytest
+
+from pointrend.data import generate_synthetic_cityscapes
+from pointrend.engine.amp import amp_configs
+from pointrend.engine.build import build_dataset, build_loss, build_network, loss_names
+from pointrend.engine.callbacks import (ExponentialMovingAverage, NonFiniteLossError, PeriodicCheckpoint,
+                                        TrainerCallback, TrainingInterrupted)
+from pointrend.engine.checkpoint import (MODEL_FILE, OPTIMIZER_FILE, CheckpointError, read_state_dict,
+                                         read_trainer_state, resolve_checkpoint)
+from pointrend.engine.errors import DatasetError
+from pointrend.engine.trainer import Trainer
+from pointrend.recipe import (CallbacksConfig, DataConfig, EvalConfig, ModelConfig, OptimConfig, Recipe,
+                              ScheduleConfig, recipe_to_dict)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("synthetic"))
+    generate_synthetic_cityscapes(root, num_train=8, num_val=2, size=(64, 128))
+    return root
+
+
+def tiny_recipe(root: str, output_dir: str, **model_overrides) -> Recipe:
+    model = ModelConfig(backbone_depth=18, backbone_base_channels=8, fpn_channels=16, head_channels=8,
+                        point_head_fc_channels=16, train_num_points=64, subdivision_num_points=256)
+    return Recipe(
+        name="tiny", output_dir=output_dir, model=replace(model, **model_overrides),
+        data=DataConfig(root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=(0.75, 1.25)),
+        optim=OptimConfig(lr=0.01, weight_decay=1e-4),
+        schedule=ScheduleConfig(iters=4, warmup_iters=1, checkpoint_interval=2, eval_interval=0, log_interval=2),
+        callbacks=CallbacksConfig(evaluation=False),
+        eval=EvalConfig(num_workers=0), device="cpu")
+
+
+def make_trainer(recipe: Recipe, callbacks=(), loss=None) -> Trainer:
+    paddle.seed(recipe.seed)
+    return Trainer(
+        build_network(recipe.model), loss or build_loss(recipe), build_dataset(recipe.data, train=True),
+        optim=recipe.optim, schedule=recipe.schedule, batch_size=recipe.data.batch_size,
+        output_dir=recipe.output_dir, callbacks=list(callbacks), loss_names=loss_names(recipe.model),
+        seed=recipe.seed, recipe=recipe_to_dict(recipe))
+
+
+def weights(network) -> dict:
+    return {k: v.numpy().copy() for k, v in network.state_dict().items()}
+
+
+class _AtIteration(TrainerCallback):
+    def __init__(self, iteration, action):
+        self.iteration = iteration
+        self.action = action
+
+    def on_iteration_end(self, iteration, logs):
+        if iteration == self.iteration:
+            self.action()
+
+
+def test_accumulated_micro_batches_match_one_full_batch(data_root, tmp_path):
+    # GroupNorm and frozen BN do not depend on how the batch is split, and the baseline has no
+    # random point sampling, so two micro-batches of 2 make the update of one batch of 4 up to
+    # the per-micro-batch normalisation of the loss by its count of labelled pixels.
+    base = tiny_recipe(data_root, str(tmp_path / "a"), norm="frozen_bn", point_head=False)
+    base = replace(base, data=replace(base.data, batch_size=4, scale_range=None),
+                   schedule=replace(base.schedule, iters=3))
+    whole = make_trainer(base)
+    initial = weights(whole.network)
+    whole.fit()
+    split = make_trainer(replace(base, output_dir=str(tmp_path / "b"),
+                                 optim=replace(base.optim, accumulate_steps=2)))
+    split.fit()
+    assert whole.iteration == split.iteration == 3
+    assert whole.lr_scheduler.last_epoch == split.lr_scheduler.last_epoch == 3
+    expected, actual = weights(whole.network), weights(split.network)
+    for name in expected:
+        update = np.abs(expected[name] - initial[name]).max()
+        if update > 0:
+            # Summing instead of averaging the micro-batch gradients would double the update.
+            assert np.abs(actual[name] - expected[name]).max() < 0.1 * update, name
+
+
+def test_checkpoint_stores_the_scheduler_in_step_with_the_weights(data_root, tmp_path):
+    recipe = tiny_recipe(data_root, str(tmp_path))
+    trainer = make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=2, best_metric=None)])
+    trainer.fit()
+    for iteration in (2, 4):
+        checkpoint = tmp_path / "checkpoints" / f"iter_{iteration:07d}"
+        assert read_trainer_state(checkpoint)["iteration"] == iteration
+        assert read_state_dict(checkpoint, OPTIMIZER_FILE)["LR_Scheduler"]["last_epoch"] == iteration
+    assert resolve_checkpoint(str(tmp_path)).name == "iter_0000004"
+    assert trainer.current_lr() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_nan_loss_stops_before_anything_saves_the_broken_weights(data_root, tmp_path):
+    recipe = tiny_recipe(data_root, str(tmp_path))
+    real_loss = build_loss(recipe)
+    calls = []
+
+    def loss_turning_nan(*args):
+        calls.append(1)
+        terms = real_loss(*args)
+        return [t * float("nan") for t in terms] if len(calls) == 3 else terms
+
+    trainer = make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=1, best_metric=None)], loss=loss_turning_nan)
+    with pytest.raises(NonFiniteLossError, match=r"iteration 3 \(coarse_ce=nan.*last good checkpoint is .*iter_0000002"):
+        trainer.fit()
+    assert resolve_checkpoint(str(tmp_path)).name == "iter_0000002"
+    saved = read_state_dict(tmp_path / "checkpoints" / "iter_0000002", MODEL_FILE)
+    assert all(np.isfinite(v.numpy()).all() for v in saved.values())
+
+
+def test_interrupt_saves_at_the_iteration_boundary_and_restores_handlers(data_root, tmp_path):
+    recipe = tiny_recipe(data_root, str(tmp_path))
+    before = signal.getsignal(signal.SIGINT)
+    trainer = make_trainer(recipe, callbacks=[_AtIteration(1, lambda: os.kill(os.getpid(), signal.SIGINT))])
+    with pytest.raises(TrainingInterrupted) as stop:
+        trainer.fit()
+    assert stop.value.iteration == 1 and stop.value.checkpoint.endswith("iter_0000001")
+    assert read_trainer_state(resolve_checkpoint(str(tmp_path)))["iteration"] == 1
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_ema_weights_are_evaluated_and_the_raw_weights_come_back(data_root, tmp_path):
+    ema = ExponentialMovingAverage(decay=0.5, warmup_iters=0)
+    trainer = make_trainer(tiny_recipe(data_root, str(tmp_path)), callbacks=[ema])
+    trainer.fit()
+    raw = weights(trainer.network)
+    with trainer.evaluation_weights():
+        inside = weights(trainer.network)
+    after = weights(trainer.network)
+    name = next(k for k in raw if k.endswith("weight") and "conv" in k)
+    np.testing.assert_array_equal(inside[name], ema.shadow[name].numpy())
+    assert not np.array_equal(inside[name], raw[name])
+    for key in raw:
+        np.testing.assert_array_equal(after[key], raw[key])
+
+
+def test_ema_decay_warms_up():
+    ema = ExponentialMovingAverage(decay=0.999, warmup_iters=100)
+    assert ema.decay_at(0) == 0.0
+    assert ema.decay_at(100) == pytest.approx(0.999 * (1 - math.exp(-1)))
+    assert ema.decay_at(10_000) == pytest.approx(0.999, rel=1e-6)
+
+
+def test_checkpoint_of_another_model_names_the_recipe_difference(data_root, tmp_path):
+    recipe = tiny_recipe(data_root, str(tmp_path))
+    make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=4, best_metric=None)]).fit()
+    baseline = replace(recipe, model=replace(recipe.model, point_head=False, num_classes=8))
+    with pytest.raises(CheckpointError, match=r"does not fit this model: .*model.num_classes=19 \(here 8\), "
+                                              r"model.point_head=True \(here False\)"):
+        make_trainer(baseline).restore(str(tmp_path))
+
+
+def test_optimizer_state_under_other_parameter_names_is_refused(data_root, tmp_path):
+    recipe = tiny_recipe(data_root, str(tmp_path))
+    make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=4, best_metric=None)]).fit()
+    paddle.utils.unique_name.generate("conv2d")  # shift the generated names outside any guard
+    from pointrend.models import build_model
+
+    unguarded = Trainer(build_model(**{**recipe_to_dict(recipe)["model"]}), build_loss(recipe),
+                        build_dataset(recipe.data, train=True), optim=recipe.optim, schedule=recipe.schedule,
+                        batch_size=2, output_dir=str(tmp_path / "other"), recipe=recipe_to_dict(recipe))
+    with pytest.raises(CheckpointError, match="unique_name.guard"):
+        unguarded.restore(str(tmp_path))
+
+
+def test_missing_dataset_names_the_root_and_the_field(tmp_path):
+    recipe = tiny_recipe(str(tmp_path / "nowhere"), str(tmp_path))
+    with pytest.raises(DatasetError, match=r"--data.root=.*nowhere"):
+        build_dataset(recipe.data, train=True)
+
+
+def test_no_checkpoint_to_resume_is_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint found at"):
+        resolve_checkpoint(str(tmp_path))
+
+
+def test_batch_that_does_not_split_over_accumulation_is_refused(data_root, tmp_path):
+    recipe = tiny_recipe(data_root, str(tmp_path))
+    with pytest.raises(ValueError, match="data.batch_size=2 is not divisible"):
+        make_trainer(replace(recipe, optim=replace(recipe.optim, accumulate_steps=4)))
+
+
+def test_amp_on_cpu_warns_once_and_trains_in_float32():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert amp_configs(True, "O1", "float16", on_gpu=False) is None
+    assert len(caught) == 1 and "float32" in str(caught[0].message)
+    assert amp_configs(True, "O2", "float16", on_gpu=True)["use_dynamic_loss_scaling"] is True
+    assert amp_configs(False, "O1", "float16", on_gpu=True) is None
+    with pytest.raises(ValueError, match="O2 with bfloat16"):
+        amp_configs(True, "O2", "bfloat16", on_gpu=True)
