@@ -121,6 +121,8 @@ def environment(threads: Optional[Mapping[str, int]] = None) -> Dict[str, object
         "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "threads": dict(threads or {}),
+        # Other processes competing for the CPUs inflate times; the 1-minute load says how much.
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "pointrend_kernel": native_available(),
         "pointrend_kernel_openmp": native_has_openmp(),
     }

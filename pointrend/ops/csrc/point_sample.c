@@ -12,7 +12,8 @@
  * Speed: the neighbour offsets and weights of every point are computed once per image and shared
  * by all channels. Work is split over the N * C rows, and each row walks its points against one
  * H x W plane, which stays in cache. In the backward pass each row scatters into its own plane
- * only, so the accumulation needs no atomics and its summation order is fixed.
+ * only, so the accumulation needs no atomics and its summation order is fixed. Rows are handed
+ * out with guided scheduling so that a thread delayed by other processes does not hold up the rest.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -120,7 +121,7 @@ static int compute_taps(const float *coords, int64_t n, int64_t height, int64_t 
         return 0;
     }
     int64_t points = n * p;
-#pragma omp parallel for num_threads(threads_for(points * 16, threads)) schedule(static)
+#pragma omp parallel for num_threads(threads_for(points * 16, threads)) schedule(guided)
     for (int64_t q = 0; q < points; ++q) {
         float px = pixel_position(coords[2 * q], width);
         float py = pixel_position(coords[2 * q + 1], height);
@@ -140,7 +141,7 @@ static void free_taps(PointTaps *t) {
 static void forward_rows(const float *features, const PointTaps *t, float *out, int64_t n,
                          int64_t c, int64_t plane_size, int64_t p, int threads) {
     int64_t rows = n * c;
-#pragma omp parallel for num_threads(threads_for(rows * p * t->taps, threads)) schedule(static)
+#pragma omp parallel for num_threads(threads_for(rows * p * t->taps, threads)) schedule(guided)
     for (int64_t row = 0; row < rows; ++row) {
         const float *plane = features + row * plane_size;
         const int32_t *off = t->offset + (row / c) * p * t->taps;
@@ -162,7 +163,7 @@ static void backward_rows(const float *grad_out, const PointTaps *t, float *grad
     /* Zeroing is part of the row loop so that it runs in parallel and leaves the plane in cache
      * for the scatter that follows. */
 #pragma omp parallel for num_threads(threads_for(rows * (p * t->taps + plane_size), threads)) \
-    schedule(static)
+    schedule(guided)
     for (int64_t row = 0; row < rows; ++row) {
         float *plane = grad_features + row * plane_size;
         const int32_t *off = t->offset + (row / c) * p * t->taps;
@@ -263,7 +264,7 @@ static PyObject *py_sample_labels(PyObject *self, PyObject *args) {
     int64_t *out = (int64_t *)(uintptr_t)out_addr;
     int64_t points = n * p;
     Py_BEGIN_ALLOW_THREADS
-#pragma omp parallel for num_threads(threads_for(points * 16, threads)) schedule(static)
+#pragma omp parallel for num_threads(threads_for(points * 16, threads)) schedule(guided)
     for (int64_t q = 0; q < points; ++q) {
         int32_t offset;
         float weight;
