@@ -7,9 +7,11 @@ JSON line (`emit_child_result`).
 
 What is measured:
 - CPU: the growth of the resident set size (RSS) during the measured calls, i.e. the peak RSS
-  (getrusage ru_maxrss) minus the RSS just before the first call. This counts everything the
-  calls allocate, including memory the allocator keeps cached, and excludes the model weights
-  and inputs created before. The absolute peak RSS of the process is reported too.
+  minus the RSS just before the first call. This counts everything the calls allocate, including
+  memory the allocator keeps cached, and excludes the model weights and inputs created before.
+  The peak is the kernel's high-water mark VmHWM, reset just before the calls (Linux
+  /proc/self/clear_refs). Not getrusage's ru_maxrss: Linux carries the parent's peak over
+  fork + exec into it, so a child started by a big parent would report the parent's peak.
 - GPU: paddle.device.cuda.max_memory_allocated after resetting it before the first call
   (tensor allocations only, not the CUDA context).
 """
@@ -35,9 +37,30 @@ def current_rss_mb() -> float:
     return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _status_kib(field: str) -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return float(line.split()[1])
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def reset_peak_rss() -> bool:
+    """Resets this process's RSS high-water mark to its current RSS; False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def peak_rss_mb() -> float:
-    """Largest resident set size this process has had, in MiB (ru_maxrss is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Largest resident set size of this process (since the last reset), in MiB."""
+    try:
+        return _status_kib("VmHWM") / 1024.0
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def _on_gpu() -> bool:
@@ -55,6 +78,7 @@ class PeakMemory:
             import paddle
 
             paddle.device.cuda.reset_max_memory_allocated()
+        self.peak_reset = reset_peak_rss()
         self.rss_before_mb = current_rss_mb()
         return self
 
@@ -66,7 +90,8 @@ class PeakMemory:
             self.kind = "cuda max_memory_allocated"
         else:
             self.peak_mb = max(peak_rss_mb() - self.rss_before_mb, 0.0)
-            self.kind = "peak RSS growth over the RSS before the first call"
+            self.kind = "peak RSS growth over the RSS before the first call" + (
+                "" if self.peak_reset else " (peak not resettable here: an upper bound)")
         self.process_peak_rss_mb = peak_rss_mb()
 
     def record(self) -> Dict[str, object]:

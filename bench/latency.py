@@ -1,7 +1,7 @@
 """End-to-end inference latency and peak memory: SemanticFPN and SemanticFPN + PointRend,
 ResNet-50 and ResNet-101, 512x1024 and 1024x2048 inputs, batch 1.
 
-    python -m bench.latency [--threads 2] [--warmup 1] [--repeats 3] [--quick] [--out FILE]
+    python -m bench.latency [--threads 2] [--warmup 1] [--repeats 2] [--quick] [--out FILE]
 
 Each configuration runs in a fresh process (bench/isolated.py), so that its peak memory is its
 own: the eval forward pass (logits at input resolution, as `model(images)` returns them) is
@@ -78,7 +78,7 @@ def measure(config: Dict[str, object], args) -> Dict[str, object]:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.add_common_arguments(parser)
-    parser.set_defaults(repeats=3, warmup=1)
+    parser.set_defaults(repeats=2, warmup=1)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     paddle.set_device("cpu")

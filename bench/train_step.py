@@ -1,6 +1,6 @@
 """Training step time (images/s) and peak memory of the Cityscapes recipe at batch 2.
 
-    python -m bench.train_step [--threads 2] [--crop 256 512] [--batch-size 2] [--repeats 3] [--quick] [--out FILE]
+    python -m bench.train_step [--threads 2] [--crop 256 512] [--batch-size 2] [--repeats 2] [--quick] [--out FILE]
 
 One step = forward in train mode, PointRendLoss (coarse + point cross-entropy), backward, SGD
 momentum update (lr 0.01, momentum 0.9, weight decay 1e-4) and clearing the gradients; the model
@@ -99,7 +99,7 @@ def measure(config: Dict[str, object], args) -> Dict[str, object]:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.add_common_arguments(parser)
-    parser.set_defaults(repeats=3, warmup=1)
+    parser.set_defaults(repeats=2, warmup=1)
     parser.add_argument("--crop", type=int, nargs=2, default=None, metavar=("H", "W"),
                         help=f"training crop (recipe: {RECIPE_CROP[0]} {RECIPE_CROP[1]}; default 256 512, "
                              "64 128 with --quick)")
