@@ -355,5 +355,6 @@ def run_cli(commands: RecipeCommands, argv: Optional[list[str]] = None) -> None:
     try:
         fire.Fire(commands, command=argv)
     except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(exit_code(error))
+        code = exit_code(error)
+        print(f"error: {error}" if code == 1 else str(error), file=sys.stderr)
+        sys.exit(code)

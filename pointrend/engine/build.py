@@ -105,6 +105,9 @@ def build_trainer(recipe: Recipe, runtime: Runtime, load_pretrained: bool = True
     needs_val = recipe.callbacks.evaluation or recipe.callbacks.tensorboard.enabled
     val_dataset = build_dataset(recipe.data, train=False) if needs_val else None
     network = build_network(recipe.model, load_pretrained=load_pretrained)
+    if load_pretrained and not recipe.model.pretrained and is_main_process():
+        print("note: model.pretrained is not set, the backbone starts from random weights "
+              "(the paper fine-tunes ImageNet weights: --model.pretrained=<.pdparams path or URL>)")
     if runtime.world_size > 1 and runtime.is_gpu and recipe.model.norm == "bn":
         network = convert_to_sync_batchnorm(network)
         if is_main_process():

@@ -22,6 +22,8 @@ from typing import Any
 
 import paddle
 
+from pointrend.recipe import RecipeError
+
 INFO_FILE = "checkpoint.json"
 MODEL_FILE = "model.pdparams"
 EMA_FILE = "ema.pdparams"
@@ -47,7 +49,7 @@ class CheckpointStore:
 
     def __init__(self, directory: str | os.PathLike, keep_last: int = 3) -> None:
         if keep_last < 1:
-            raise ValueError(f"keep_last must be >= 1, got {keep_last}")
+            raise RecipeError(f"callbacks.checkpoint.keep_last must be >= 1, got {keep_last}")
         self.directory = Path(directory)
         self.keep_last = keep_last
 

@@ -9,6 +9,7 @@ import numpy as np
 import paddle
 
 from pointrend.engine.distributed import local_rank, rank, world_size
+from pointrend.recipe import RecipeError
 
 
 class DeviceUnavailableError(RuntimeError):
@@ -35,7 +36,7 @@ def gpu_available() -> bool:
 def select_device(requested: str = "auto") -> str:
     """"auto" -> this process's GPU if Paddle sees one, else "cpu"; "cpu"/"gpu" force a choice."""
     if requested not in ("auto", "cpu", "gpu"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'gpu', got {requested!r}")
+        raise RecipeError(f"--device must be 'auto', 'cpu' or 'gpu', got {requested!r}")
     if requested == "gpu" and not gpu_available():
         raise DeviceUnavailableError(
             "device='gpu' was requested but this PaddlePaddle build sees no GPU "

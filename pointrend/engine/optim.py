@@ -4,6 +4,8 @@ from __future__ import annotations
 import paddle
 from paddle import nn
 
+from pointrend.recipe import RecipeError
+
 _NORM_LAYERS = (nn.BatchNorm, nn.BatchNorm1D, nn.BatchNorm2D, nn.BatchNorm3D, nn.SyncBatchNorm,
                 nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2D)
 
@@ -40,7 +42,7 @@ def poly_with_warmup(
     Stepped once per optimizer update.
     """
     if total_iters <= warmup_iters:
-        raise ValueError(f"schedule.iters ({total_iters}) must exceed schedule.warmup_iters ({warmup_iters})")
+        raise RecipeError(f"schedule.iters ({total_iters}) must exceed schedule.warmup_iters ({warmup_iters})")
     poly = paddle.optimizer.lr.PolynomialDecay(
         learning_rate=base_lr, decay_steps=total_iters - warmup_iters, end_lr=min_lr, power=power)
     if warmup_iters == 0:

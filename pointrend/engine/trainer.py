@@ -26,6 +26,7 @@ from pointrend.engine.device import capture_rng_state, restore_rng_state, seed_e
 from pointrend.engine.distributed import gather_objects, is_main_process, rank, world_size
 from pointrend.engine.optim import build_sgd, poly_with_warmup
 from pointrend.engine.sampler import IterationBatchSampler, SeededSamples
+from pointrend.recipe import RecipeError
 
 if TYPE_CHECKING:
     from pointrend.recipe import AmpConfig, OptimConfig, ScheduleConfig
@@ -133,7 +134,7 @@ class Trainer:
     def _per_device_batch(batch_size: int, accumulate_steps: int) -> int:
         parts = world_size() * accumulate_steps
         if batch_size % parts:
-            raise ValueError(
+            raise RecipeError(
                 f"data.batch_size={batch_size} is not divisible by {world_size()} processes x "
                 f"{accumulate_steps} accumulation steps; pick a multiple of {parts}")
         return batch_size // parts

@@ -8,6 +8,7 @@ from typing import Iterator
 import paddle
 
 from pointrend.engine.callbacks.base import TrainerCallback
+from pointrend.recipe import RecipeError
 
 
 class ExponentialMovingAverage(TrainerCallback):
@@ -20,7 +21,7 @@ class ExponentialMovingAverage(TrainerCallback):
 
     def __init__(self, decay: float = 0.9999, warmup_iters: int = 2000) -> None:
         if not 0.0 < decay < 1.0:
-            raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
+            raise RecipeError(f"callbacks.ema.decay must be in (0, 1), got {decay}")
         self.decay = decay
         self.warmup_iters = warmup_iters
         self.shadow: dict[str, paddle.Tensor] | None = None
@@ -39,14 +40,16 @@ class ExponentialMovingAverage(TrainerCallback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if self.shadow is None:
-            self.shadow = {k: v.detach().clone() for k, v in self._live_state().items()}
+            # float32 even when AMP O2 keeps the live weights in float16: tiny (1 - d) steps
+            # would vanish in float16 rounding.
+            self.shadow = {k: paddle.cast(v.detach(), "float32") for k, v in self._live_state().items()}
 
     @paddle.no_grad()
     def on_iteration_end(self, iteration: int, logs: dict) -> None:
         d = self.decay_at(iteration)
         for name, value in self._live_state().items():
             average = self.shadow[name]
-            paddle.assign(average * d + value.astype(average.dtype) * (1.0 - d), output=average)
+            paddle.assign(average * d + value.astype("float32") * (1.0 - d), output=average)
 
     def state_dict(self) -> dict[str, paddle.Tensor]:
         return dict(self.shadow or {})
@@ -55,14 +58,15 @@ class ExponentialMovingAverage(TrainerCallback):
         live = self._live_state()
         if set(state) != set(live):
             raise ValueError("the EMA state in the checkpoint does not match the model's weights")
-        self.shadow = {k: paddle.to_tensor(v, dtype=live[k].dtype) for k, v in state.items()}
+        self.shadow = {k: paddle.cast(v, "float32") for k, v in state.items()}
 
     @contextmanager
     def swapped_in(self) -> Iterator[None]:
         """The network holds the averaged weights inside the block, its own weights after."""
         network = self.trainer.network
-        raw = {k: v.detach().clone() for k, v in self._live_state().items()}
-        network.set_state_dict(self.shadow)
+        live = self._live_state()
+        raw = {k: v.detach().clone() for k, v in live.items()}
+        network.set_state_dict({k: average.astype(live[k].dtype) for k, average in self.shadow.items()})
         try:
             yield
         finally:
