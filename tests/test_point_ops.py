@@ -318,3 +318,13 @@ def test_sample_points_for_training_ratio_extremes_and_errors():
         sample_points_for_training(logits, 50, oversample_ratio=0.5)
     with pytest.raises(ValueError, match="importance_ratio"):
         sample_points_for_training(logits, 50, importance_ratio=1.5)
+
+
+@pytest.mark.parametrize("sample", SAMPLERS)
+def test_zero_points_give_empty_output(sample):
+    features = paddle.randn([2, 3, 4, 5])
+    features.stop_gradient = False
+    out = sample(features, paddle.zeros([2, 0, 2]), "bilinear")
+    assert out.shape == [2, 3, 0]
+    (grad,) = paddle.grad(out.sum(), features)
+    np.testing.assert_array_equal(grad.numpy(), np.zeros([2, 3, 4, 5], dtype="float32"))

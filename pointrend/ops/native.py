@@ -63,9 +63,13 @@ def get_num_threads() -> int:
     return os.cpu_count() or 1
 
 
-def native_serves(tensor: paddle.Tensor) -> bool:
+def native_serves(*tensors: paddle.Tensor) -> bool:
     """The kernel serves CPU tensors in dynamic mode; static graphs (export) keep grid_sample."""
-    return _native is not None and paddle.in_dynamic_mode() and tensor.place.is_cpu_place()
+    return (
+        _native is not None
+        and paddle.in_dynamic_mode()
+        and all(tensor.place.is_cpu_place() for tensor in tensors)
+    )
 
 
 def _contiguous_float32(tensor: paddle.Tensor) -> paddle.Tensor:
@@ -74,7 +78,8 @@ def _contiguous_float32(tensor: paddle.Tensor) -> paddle.Tensor:
     return tensor if tensor.is_contiguous() else tensor.contiguous()
 
 
-_MODES = {"bilinear": 0, "nearest": 1}
+def _mode_id(mode: str) -> int:
+    return _native.BILINEAR if mode == "bilinear" else _native.NEAREST
 
 
 class _PointSample(PyLayer):
@@ -83,9 +88,9 @@ class _PointSample(PyLayer):
         batch, channels, height, width = features.shape
         num_points = coords.shape[1]
         out = paddle.empty([batch, channels, num_points], dtype="float32")
-        if out.numel() > 0:
+        if batch * channels * num_points > 0:
             _native.forward(
-                _MODES[mode], features.data_ptr(), coords.data_ptr(), out.data_ptr(),
+                _mode_id(mode), features.data_ptr(), coords.data_ptr(), out.data_ptr(),
                 batch, channels, height, width, num_points, get_num_threads(),
             )
         ctx.save_for_backward(coords)
@@ -99,9 +104,9 @@ class _PointSample(PyLayer):
         batch, channels, height, width = ctx.features_shape
         grad_out = _contiguous_float32(grad_out)
         grad_features = paddle.empty([batch, channels, height, width], dtype="float32")
-        if grad_features.numel() > 0:
+        if batch * channels * height * width > 0:
             _native.backward(
-                _MODES[ctx.mode], grad_out.data_ptr(), coords.data_ptr(), grad_features.data_ptr(),
+                _mode_id(ctx.mode), grad_out.data_ptr(), coords.data_ptr(), grad_features.data_ptr(),
                 batch, channels, height, width, coords.shape[1], get_num_threads(),
             )
         # Coordinates receive no gradient, as documented for point_sample.
@@ -123,7 +128,7 @@ def native_sample_labels(labels: paddle.Tensor, coords: paddle.Tensor, ignore_in
     batch, height, width = labels.shape
     num_points = coords.shape[1]
     out = paddle.empty([batch, num_points], dtype="int64")
-    if out.numel() > 0:
+    if batch * num_points > 0:
         _native.sample_labels(
             labels.data_ptr(), coords.data_ptr(), out.data_ptr(),
             batch, height, width, num_points, int(ignore_index), get_num_threads(),

@@ -49,7 +49,7 @@ def point_sample(features: paddle.Tensor, coords: paddle.Tensor, mode: str = "bi
     if mode not in _MODES:
         raise ValueError(f"point_sample: mode must be 'bilinear' or 'nearest', got {mode!r}")
     _check_shapes("point_sample", features, 4, coords)
-    if features.dtype == paddle.float32 and native_serves(features):
+    if features.dtype == paddle.float32 and native_serves(features, coords):
         return native_point_sample(features, coords, mode)
     return grid_sample_points(features, coords.detach(), mode)
 
@@ -68,6 +68,6 @@ def sample_labels(labels: paddle.Tensor, coords: paddle.Tensor, ignore_index: in
     Points that fall outside the map get `ignore_index`, so they never contribute to a loss.
     """
     _check_shapes("sample_labels", labels, 3, coords)
-    if paddle.is_integer(labels) and native_serves(labels):
+    if paddle.is_integer(labels) and native_serves(labels, coords):
         return native_sample_labels(labels, coords, ignore_index)
     return grid_sample_labels(labels, coords, ignore_index)
