@@ -24,7 +24,6 @@
 #include <string.h>
 
 #ifdef _OPENMP
-#include <omp.h>
 #define POINTREND_HAS_OPENMP 1
 #else
 #define POINTREND_HAS_OPENMP 0
@@ -36,7 +35,8 @@ enum { MODE_BILINEAR = 0, MODE_NEAREST = 1 };
 #define MIN_WORK_PER_THREAD 32768
 
 /* Up to four taps per point: plane offsets and weights. Taps that fall outside the map get
- * weight 0 and offset 0, so the inner loops need no bounds checks. */
+ * weight 0 and offset 0, so the inner loops need no bounds checks. (With finite inputs this is
+ * exact; an Inf or NaN in pixel 0 would leak into such taps as 0 * Inf = NaN.) */
 typedef struct {
     int32_t *offset;
     float *weight;
