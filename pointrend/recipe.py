@@ -99,7 +99,10 @@ class OptimConfig:
 
 @dataclass
 class ScheduleConfig:
-    """Poly LR after a linear warm-up; all counts are optimizer updates (iterations)."""
+    """Poly LR after a linear warm-up; all counts are optimizer updates (iterations).
+
+    An interval of 0 means: only at the end of the schedule.
+    """
 
     iters: int = 80000
     warmup_iters: int = 1000

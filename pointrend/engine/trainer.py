@@ -242,7 +242,11 @@ class Trainer:
         load_weights(self.network, checkpoint, read_state_dict(checkpoint, MODEL_FILE), self.recipe)
         optimizer_state = read_state_dict(checkpoint, OPTIMIZER_FILE)
         self._check_optimizer_state(optimizer_state, checkpoint)
-        self.optimizer.set_state_dict(optimizer_state)
+        with warnings.catch_warnings():
+            # LinearWarmup's state nests the poly scheduler's, which Paddle's base class reports
+            # as "unused values" before LinearWarmup restores it.
+            warnings.filterwarnings("ignore", message="There are some unused values in state_dict")
+            self.optimizer.set_state_dict(optimizer_state)
         self._restore_ema(checkpoint)
         scaler_state = read_state_dict(checkpoint, SCALER_FILE)
         if scaler_state is not None and self.model._adapter._amp_level != "O0":
