@@ -2,8 +2,8 @@
 
     python -m recipes.demo_synthetic demo      # generate data if absent, train, evaluate, predict
 
-A narrow ResNet-18 SemanticFPN + PointRend trained on 128x256 street scenes. The images are
-small, so the stride-4 coarse prediction is only 32x64 and bilinear upsampling visibly rounds
+A narrow ResNet-18 SemanticFPN + PointRend trained on 96x192 street scenes. The images are
+small, so the stride-4 coarse prediction is only 24x48 and bilinear upsampling visibly rounds
 off thin poles, signs and object outlines: the evaluation runs twice on the same weights, with
 and without PointRend's adaptive subdivision, and reports mIoU and boundary mIoU for both.
 """
@@ -14,13 +14,13 @@ from dataclasses import replace
 from pointrend.recipe import (CallbacksConfig, CheckpointConfig, DataConfig, EvalConfig, ModelConfig,
                               OptimConfig, Recipe, RecipeCommands, ScheduleConfig, TensorBoardConfig, run_cli)
 
-IMAGE_SIZE = (128, 256)
+IMAGE_SIZE = (96, 192)
 NUM_TRAIN_IMAGES = 96
 NUM_VAL_IMAGES = 16
 
 RECIPE = Recipe(
     name="demo_synthetic",
-    output_dir="outputs/demo_synthetic",
+    output_dir="output/demo_synthetic",
     model=ModelConfig(
         backbone_depth=18,
         backbone_base_channels=16,
@@ -29,11 +29,11 @@ RECIPE = Recipe(
         head_norm="gn",
         point_head_fc_channels=64,
         train_num_points=512,
-        # 2 steps from the 32x64 coarse map reach 128x256. 2048 points per step is 1/16 of the
+        # 2 steps from the 24x48 coarse map reach 96x192. 1152 points per step is 1/16 of the
         # output pixels (the paper's 8192 are 1/256 of 1024x2048): boundaries cover a far larger
         # share of a small image.
         subdivision_steps=2,
-        subdivision_num_points=2048,
+        subdivision_num_points=1152,
     ),
     data=DataConfig(
         root="data/synthetic_cityscapes",
@@ -44,7 +44,7 @@ RECIPE = Recipe(
         photometric=False,
     ),
     optim=OptimConfig(lr=0.05, momentum=0.9, weight_decay=1e-4),
-    schedule=ScheduleConfig(iters=300, warmup_iters=30, power=0.9, eval_interval=0, checkpoint_interval=100,
+    schedule=ScheduleConfig(iters=250, warmup_iters=25, power=0.9, eval_interval=0, checkpoint_interval=100,
                             log_interval=20),
     callbacks=CallbacksConfig(
         evaluation=True,

@@ -8,7 +8,7 @@ from recipes.semfpn_pointrend_cityscapes import RECIPE as POINTREND_RECIPE
 RECIPE = replace(
     POINTREND_RECIPE,
     name="semfpn_cityscapes",
-    output_dir="outputs/semfpn_cityscapes",
+    output_dir="output/semfpn_cityscapes",
     model=replace(POINTREND_RECIPE.model, point_head=False),
 )
 

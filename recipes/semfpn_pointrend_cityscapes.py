@@ -15,7 +15,7 @@ from pointrend.recipe import (CallbacksConfig, DataConfig, EvalConfig, ModelConf
 
 RECIPE = Recipe(
     name="semfpn_pointrend_cityscapes",
-    output_dir="outputs/semfpn_pointrend_cityscapes",
+    output_dir="output/semfpn_pointrend_cityscapes",
     model=ModelConfig(
         backbone_depth=101,
         backbone_stem="classic",
