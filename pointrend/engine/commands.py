@@ -24,9 +24,9 @@ def _write_recipe(recipe: Recipe) -> None:
 
 
 def train(recipe: Recipe, resume: Any = None) -> None:
-    """resume: None (fresh run), True (latest checkpoint in output_dir) or a checkpoint path."""
+    """resume: None/False (fresh run), True (latest checkpoint in output_dir) or a checkpoint path."""
     runtime = setup_runtime(recipe.device, recipe.seed, recipe.threads)
-    resume_from = recipe.output_dir if resume is True else resume
+    resume_from = recipe.output_dir if resume is True else (resume or None)
     trainer = build_trainer(recipe, runtime, load_pretrained=resume_from is None)
     if is_main_process():
         _write_recipe(recipe)
