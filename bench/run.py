@@ -31,8 +31,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--results-dir", type=Path, default=None,
                         help="folder for <name>.json (default bench/results, or bench/results/quick with --quick)")
     args = parser.parse_args(argv)
-    results_dir = args.results_dir or BENCH_DIR / "results" / ("quick" if args.quick else "")
+    repo_root = BENCH_DIR.parent
+    results_dir = (args.results_dir or BENCH_DIR / "results" / ("quick" if args.quick else "")).resolve()
     results_dir.mkdir(parents=True, exist_ok=True)
+    if results_dir.is_relative_to(repo_root):  # the scripts run from the repository root
+        results_dir = results_dir.relative_to(repo_root)
     print(f"threads={args.threads}, results in {results_dir}", flush=True)
 
     failed = []
@@ -41,7 +44,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                    "--out", str(results_dir / f"{name}.json")] + (["--quick"] if args.quick else [])
         print(f"\n=== {' '.join(command[1:])}", flush=True)
         start = time.perf_counter()
-        status = subprocess.call(command, cwd=BENCH_DIR.parent)
+        status = subprocess.call(command, cwd=repo_root)
         print(f"=== bench.{name}: exit status {status}, {time.perf_counter() - start:.0f} s", flush=True)
         if status != 0:
             failed.append(name)
