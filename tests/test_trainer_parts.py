@@ -48,6 +48,21 @@ def test_seeded_samples_repeat_their_randomness():
     assert samples[(2, 7)] != samples[(2, 8)]
 
 
+def test_seeded_samples_give_the_same_augmentations_with_and_without_workers(tmp_path):
+    from pointrend.data import CityscapesDataset, build_train_transforms, generate_synthetic_cityscapes
+
+    generate_synthetic_cityscapes(str(tmp_path), num_train=4, num_val=0, size=(64, 128))
+    dataset = CityscapesDataset(str(tmp_path), "train", build_train_transforms(crop_size=(32, 64)))
+    keys = [[(index, 1000 + index)] for index in range(4)]
+
+    def crops(num_workers):
+        loader = paddle.io.DataLoader(SeededSamples(dataset), batch_sampler=keys, num_workers=num_workers)
+        return [label.numpy() for _, label in loader]
+
+    for in_process, in_worker in zip(crops(0), crops(2)):
+        np.testing.assert_array_equal(in_process, in_worker)
+
+
 def test_poly_schedule_with_linear_warmup():
     scheduler = poly_with_warmup(base_lr=0.01, total_iters=110, warmup_iters=10, power=0.9, min_lr=0.0,
                                  warmup_start_factor=0.1)

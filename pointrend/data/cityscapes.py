@@ -61,6 +61,9 @@ class CityscapesDataset(paddle.io.Dataset):
         self.labelled = self.label_paths is not None
         if self.labelled:
             check_train_id_label(read_label(self.label_paths[0]), self.label_paths[0], root)
+        # Off when the caller seeds the transforms for every sample itself (the Trainer does,
+        # so that a resumed run repeats the same augmentations whatever the worker count).
+        self.reseed_transforms_per_worker = True
         self._seeded_worker_pid: Optional[int] = None
 
     def __len__(self) -> int:
@@ -91,7 +94,7 @@ class CityscapesDataset(paddle.io.Dataset):
         # Forked DataLoader workers inherit identical augmentation RNG states and would all draw
         # the same crops; derive each worker's stream from the seed paddle gives that worker.
         pid = os.getpid()
-        if pid == self._seeded_worker_pid:
+        if not self.reseed_transforms_per_worker or pid == self._seeded_worker_pid:
             return
         self._seeded_worker_pid = pid
         worker = paddle.io.get_worker_info()

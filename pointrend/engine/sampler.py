@@ -80,6 +80,10 @@ class SeededSamples(paddle.io.Dataset):
 
     def __init__(self, dataset: paddle.io.Dataset) -> None:
         self.dataset = dataset
+        if hasattr(dataset, "reseed_transforms_per_worker"):
+            # Per-sample seeds make the dataset's own per-worker reseeding redundant, and it would
+            # override the seed of the first sample each worker reads.
+            dataset.reseed_transforms_per_worker = False
 
     def __len__(self) -> int:
         return len(self.dataset)
