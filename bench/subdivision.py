@@ -77,12 +77,12 @@ def head_flops_per_point(head: PointHead) -> int:
     return sum(2 * layer.weight.shape[0] * layer.weight.shape[1] for layer in layers)
 
 
-def work_estimate(config: Dict[str, object], head: PointHead) -> Dict[str, float]:
+def work_estimate(config: Dict[str, object]) -> Dict[str, float]:
     """FLOPs of the point head and MB of logits each approach has to produce."""
     height, width = coarse_size(config)
     steps, points = config["steps"], config["num_points"]
     out_height, out_width = height * 2 ** steps, width * 2 ** steps
-    per_point = head_flops_per_point(head)
+    per_point = head_flops_per_point(PointHead(config["fpn_channels"], NUM_CLASSES))
     logits_written = sum(NUM_CLASSES * height * width * 4 ** step * 4 for step in range(1, steps + 1))
     return {
         "head_gflop_subdivision": steps * points * per_point / 1e9,
@@ -223,8 +223,7 @@ def main(argv: Optional[List[str]] = None) -> int:
           "peak_mem_mb = peak RSS growth during the calls)")
     print(harness.format_table(comparison, ["method", "points", "median_ms", "spread_ms", "repeats", "peak_mem_mb",
                                             "process_peak_rss_mb"]))
-    _, _, head = make_inputs(config)
-    work = work_estimate(config, head)
+    work = work_estimate(config)
     print(f"dense / subdivision: time {speedup:.1f}x, peak memory {memory_ratio:.1f}x; point-head GFLOP "
           f"{work['head_gflop_subdivision']:.2f} vs {work['head_gflop_dense']:.1f}; upsampled logits written by "
           f"subdivision {work['upsampled_logits_mb_subdivision']:.0f} MB (dense output {work['logits_mb_dense']:.0f} MB)")
