@@ -18,7 +18,7 @@ ifeq ($(DEVICE),gpu)
 else
 	$(PY) -m pip install "$(PADDLE_CPU)"
 endif
-	$(PY) -m pip install -e ".[test]"
+	$(PY) -m pip install -e ".[test,onnx]"
 	touch $@
 
 venv: $(VENV)/.installed
