@@ -32,19 +32,27 @@ class TrainerCallback(Callback):
         return iteration == self.trainer.max_iters or (interval > 0 and iteration % interval == 0)
 
 
-class WindowAverage:
-    """Means of named values since the last `pop()`: loss terms averaged over a log window."""
+class LogWindow:
+    """What a log line covers: loss terms averaged since the last report, and the iterations per
+    second over that span (from the trainer's clock)."""
 
     def __init__(self) -> None:
         self._sums: dict[str, float] = {}
         self._count = 0
+        self._mark: tuple[int, float] = (0, 0.0)
+
+    def start(self, iteration: int, now: float) -> None:
+        self._mark = (iteration, now)
 
     def add(self, values: dict[str, float]) -> None:
         for name, value in values.items():
             self._sums[name] = self._sums.get(name, 0.0) + value
         self._count += 1
 
-    def pop(self) -> dict[str, float]:
+    def pop(self, iteration: int, now: float) -> tuple[dict[str, float], float]:
+        """(mean of each loss term, iterations per second) since the last pop, and start anew."""
         means = {name: total / self._count for name, total in self._sums.items()} if self._count else {}
-        self._sums, self._count = {}, 0
-        return means
+        start_iteration, start_time = self._mark
+        rate = (iteration - start_iteration) / max(now - start_time, 1e-9)
+        self._sums, self._count, self._mark = {}, 0, (iteration, now)
+        return means, rate

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime
 
-from pointrend.engine.callbacks.base import TrainerCallback, WindowAverage
+from pointrend.engine.callbacks.base import LogWindow, TrainerCallback
 from pointrend.engine.distributed import is_main_process
 
 
@@ -12,28 +12,23 @@ class ProgressLogger(TrainerCallback):
 
     def __init__(self, interval: int = 50) -> None:
         self.interval = interval
-        self._losses = WindowAverage()
-        self._mark: tuple[int, float] = (0, 0.0)
+        self._window = LogWindow()
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self._mark = (self.trainer.iteration, self.trainer.clock.elapsed())
+        self._window.start(self.trainer.iteration, self.trainer.clock.elapsed())
         if is_main_process():
             print(f"training iterations {self.trainer.iteration + 1}..{self.trainer.max_iters} "
                   f"on {self.trainer.describe_setup()}", flush=True)
 
     def on_train_batch_end(self, step: int, logs: dict | None = None) -> None:
-        self._losses.add(self.trainer.loss_terms(logs or {}))
+        self._window.add(self.trainer.loss_terms(logs or {}))
 
     def on_iteration_end(self, iteration: int, logs: dict) -> None:
         if not self.is_due(iteration, self.interval):
             return
-        losses = self._losses.pop()
-        start_iteration, start_time = self._mark
-        now = self.trainer.clock.elapsed()
-        self._mark = (iteration, now)
+        losses, rate = self._window.pop(iteration, self.trainer.clock.elapsed())
         if not is_main_process():
             return
-        rate = (iteration - start_iteration) / max(now - start_time, 1e-9)
         eta = datetime.timedelta(seconds=round((self.trainer.max_iters - iteration) / rate))
         total = sum(losses.values())
         terms = " ".join(f"{name} {value:.4f}" for name, value in losses.items())

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import paddle
 
-from pointrend.engine.callbacks.base import TrainerCallback, WindowAverage
+from pointrend.engine.callbacks.base import LogWindow, TrainerCallback
 from pointrend.engine.distributed import is_main_process
 from pointrend.engine.visualize import color_prediction, overlay
 
@@ -20,38 +20,33 @@ class TensorBoardLogger(TrainerCallback):
         self.val_dataset = val_dataset
         self.num_images = num_images if val_dataset is not None else 0
         self.writer = None
-        self._losses = WindowAverage()
-        self._mark: tuple[int, float] = (0, 0.0)
+        self._window = LogWindow()
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if is_main_process():
             from tensorboardX import SummaryWriter
 
             self.writer = SummaryWriter(self.log_dir)
-        self._mark = (self.trainer.iteration, self.trainer.clock.elapsed())
+        self._window.start(self.trainer.iteration, self.trainer.clock.elapsed())
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.writer is not None:
             self.writer.close()
 
     def on_train_batch_end(self, step: int, logs: dict | None = None) -> None:
-        self._losses.add(self.trainer.loss_terms(logs or {}))
+        self._window.add(self.trainer.loss_terms(logs or {}))
 
     def on_iteration_end(self, iteration: int, logs: dict) -> None:
         if not self.is_due(iteration, self.interval):
             return
-        losses = self._losses.pop()
-        start_iteration, start_time = self._mark
-        now = self.trainer.clock.elapsed()
-        self._mark = (iteration, now)
+        losses, rate = self._window.pop(iteration, self.trainer.clock.elapsed())
         if self.writer is None:
             return
         for name, value in losses.items():
             self.writer.add_scalar(f"train/{name}", value, iteration)
         self.writer.add_scalar("train/loss", sum(losses.values()), iteration)
         self.writer.add_scalar("train/lr", self.trainer.current_lr(), iteration)
-        images_per_second = (iteration - start_iteration) * self.trainer.global_batch_size / max(now - start_time, 1e-9)
-        self.writer.add_scalar("train/images_per_second", images_per_second, iteration)
+        self.writer.add_scalar("train/images_per_second", rate * self.trainer.global_batch_size, iteration)
 
     def on_eval_results(self, iteration: int, results: dict) -> None:
         if self.writer is None:
