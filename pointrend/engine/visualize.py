@@ -30,6 +30,10 @@ def _caption(picture: np.ndarray, text: str) -> None:
     scale = max(0.4, picture.shape[0] / 600)
     thickness = max(1, int(round(scale * 1.5)))
     (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    if width + 8 > picture.shape[1]:
+        # Small images: shrink the caption to the panel's width rather than cut it off.
+        scale *= (picture.shape[1] - 8) / width
+        (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     cv2.rectangle(picture, (0, 0), (width + 8, height + baseline + 8), (0, 0, 0), thickness=-1)
     cv2.putText(picture, text, (4, height + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness,
                 cv2.LINE_AA)
