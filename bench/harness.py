@@ -146,6 +146,21 @@ def format_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -
     return "\n".join([join(columns), separator] + [join(line) for line in cells])
 
 
+def begin(args: argparse.Namespace) -> Dict[str, object]:
+    """The common start of a run: --quick caps the repeats, threads are set, and the environment
+    record is printed and returned."""
+    if args.quick:
+        args.repeats, args.warmup = min(args.repeats, 2), min(args.warmup, 1)
+    record = environment(set_threads(args.threads))
+    print_environment(record)
+    return record
+
+
+def command_line(name: str, argv: Optional[Sequence[str]]) -> str:
+    """How this run was started, for the JSON record."""
+    return " ".join([f"python -m bench.{name}", *(sys.argv[1:] if argv is None else argv)])
+
+
 def print_environment(record: Mapping[str, object]) -> None:
     for key, value in record.items():
         print(f"{key:>24}: {value}")

@@ -85,12 +85,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.child is not None:
         run_child(json.loads(args.child))
         return 0
-    if args.quick:
-        args.repeats, args.warmup = min(args.repeats, 2), min(args.warmup, 1)
-
-    threads = harness.set_threads(args.threads)
-    env = harness.environment(threads)
-    harness.print_environment(env)
+    env = harness.begin(args)
     rows = []
     for config in QUICK_CONFIGS if args.quick else FULL_CONFIGS:
         rows.append(measure(config, args))
@@ -99,8 +94,8 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"threads={args.threads}; peak_mem_mb = {rows[0]['memory_measure']}, fresh process per row")
     print(harness.format_table(rows, COLUMNS))
 
-    command = "python -m bench.latency " + " ".join(sys.argv[1:] if argv is None else argv)
-    path = harness.write_json("latency", {"command": command.strip(), "environment": env, "rows": rows}, args.out)
+    path = harness.write_json("latency", {"command": harness.command_line("latency", argv), "environment": env,
+                                          "rows": rows}, args.out)
     print(f"\nwrote {path}")
     return 0
 

@@ -197,12 +197,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     config = QUICK if args.quick else FULL
     if args.quick:
-        args.repeats, args.warmup = min(args.repeats, 2), min(args.warmup, 1)
         args.dense_chunk = min(args.dense_chunk, 65536)
-
-    threads = harness.set_threads(args.threads)
-    env = harness.environment(threads)
-    harness.print_environment(env)
+    env = harness.begin(args)
     height, width = coarse_size(config)
     print(f"\ncoarse 1x{NUM_CLASSES}x{height}x{width}, P2 1x{config['fpn_channels']}x{height}x{width}, "
           f"{config['steps']} steps x {config['num_points']} points, threads={args.threads}")
@@ -228,9 +224,9 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"{work['head_gflop_subdivision']:.2f} vs {work['head_gflop_dense']:.1f}; upsampled logits written by "
           f"subdivision {work['upsampled_logits_mb_subdivision']:.0f} MB (dense output {work['logits_mb_dense']:.0f} MB)")
 
-    command = "python -m bench.subdivision " + " ".join(sys.argv[1:] if argv is None else argv)
     path = harness.write_json("subdivision", {
-        "command": command.strip(), "environment": env, "config": config, "dense_chunk": args.dense_chunk,
+        "command": harness.command_line("subdivision", argv), "environment": env, "config": config,
+        "dense_chunk": args.dense_chunk,
         "stages": stages, "share": share, "comparison": comparison,
         "dense_over_subdivision_time": speedup, "dense_over_subdivision_memory": memory_ratio, "work": work,
         # The targets are stated for the full-size R-50 configuration only.

@@ -112,12 +112,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     if args.crop is None:
         args.crop = [64, 128] if args.quick else [256, 512]
-    if args.quick:
-        args.repeats, args.warmup = min(args.repeats, 2), min(args.warmup, 1)
-
-    threads = harness.set_threads(args.threads)
-    env = harness.environment(threads)
-    harness.print_environment(env)
+    env = harness.begin(args)
     rows = []
     for config in QUICK_MODELS if args.quick else FULL_MODELS:
         rows.append(measure(config, args))
@@ -129,8 +124,7 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"peak_mem_mb = {rows[0]['memory_measure']}, fresh process per row")
     print(harness.format_table(rows, COLUMNS))
 
-    command = "python -m bench.train_step " + " ".join(sys.argv[1:] if argv is None else argv)
-    path = harness.write_json("train_step", {"command": command.strip(), "environment": env,
+    path = harness.write_json("train_step", {"command": harness.command_line("train_step", argv), "environment": env,
                                              "crop": list(args.crop), "recipe_crop": list(RECIPE_CROP),
                                              "batch_size": args.batch_size, "rows": rows}, args.out)
     print(f"\nwrote {path}")
