@@ -7,7 +7,8 @@ import paddle
 import pytest
 
 from pointrend.models import ResNet, load_pretrained_backbone
-from pointrend.models.pretrained import detectron2_name, paddleclas_name, parse_name, torchvision_name
+from pointrend.models.pretrained import (PADDLE_NORM_SUFFIX, detectron2_name, paddleclas_name, parse_name,
+                                         torchvision_name)
 
 
 def tiny_resnet(stem="vd", depth=18):
@@ -52,6 +53,20 @@ def test_torchvision_and_detectron2_names():
     assert torchvision_name(parse_name("res3.0.shortcut.norm._mean"), vd) == "layer2.0.downsample.2.running_mean"
     assert detectron2_name(parse_name("res3.0.shortcut.norm._mean")) == "res3.0.shortcut.norm.running_mean"
     assert detectron2_name(parse_name("res4.1.conv2.weight")) == "res4.1.conv2.weight"
+
+
+def test_load_paddle_vision_names(tmp_path):
+    """paddle.vision's ResNet: torchvision's layout, Paddle's `_mean` / `_variance` statistics."""
+    source = tiny_resnet("classic")
+    state = {torchvision_name(parse_name(k), source, PADDLE_NORM_SUFFIX): v.numpy()
+             for k, v in source.state_dict().items()}
+    assert {"bn1._mean", "layer2.0.downsample.1._variance", "layer1.0.conv1.weight"} <= set(state)
+    state["fc.weight"] = np.zeros([64, 1000], dtype="float32")
+    target = ResNet(18, stem="classic", base_channels=8)
+    report = load_pretrained_backbone(target, str(save(state, tmp_path / "resnet18.pdparams")))
+    assert report.layout == "paddle.vision" and not report.missing and not report.unexpected
+    for name, value in source.state_dict().items():
+        np.testing.assert_array_equal(target.state_dict()[name].numpy(), value.numpy())
 
 
 def test_load_paddleclas_file_and_report(tmp_path):

@@ -1,9 +1,11 @@
 """Loading ImageNet-pretrained weights into a `ResNet` backbone.
 
-Understands four parameter-name layouts and maps them onto ours:
+Understands five parameter-name layouts and maps them onto ours:
   "paddleclas":  PaddleClas ResNet / ResNet_vd (conv1_1_weights, bn_conv1_1_scale, res2a_branch2a_weights,
                  bn2a_branch2a_offset, res4b22_branch1_weights, ... ; the fc_0 classifier is skipped),
   "torchvision": conv1.weight, bn1.running_mean, layer1.0.downsample.0.weight, ... (fc skipped),
+  "paddle.vision": torchvision's names with Paddle's norm statistics (bn1._mean, bn1._variance), as
+                 saved by `paddle.vision.models.resnet50(pretrained=True)` (fc skipped),
   "detectron2":  stem.conv1.norm.weight, res2.0.conv1.weight, res2.0.shortcut.norm.weight, ...,
   "native":      this package's own names (a saved `ResNet.state_dict()`).
 Every backbone parameter without a source is "missing", every source tensor that was not used
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "pointrend")
 PADDLECLAS_NORM_SUFFIX = {"weight": "scale", "bias": "offset", "_mean": "mean", "_variance": "variance"}
 TORCHVISION_NORM_SUFFIX = {"weight": "weight", "bias": "bias", "_mean": "running_mean", "_variance": "running_var"}
+PADDLE_NORM_SUFFIX = {"weight": "weight", "bias": "bias", "_mean": "_mean", "_variance": "_variance"}
 
 
 @dataclass
@@ -109,6 +112,7 @@ def detect_layout(backbone: ResNet, names: List[str], source: Dict[str, np.ndarr
         "native": lambda name: name,
         "paddleclas": lambda name: paddleclas_name(parse_name(name), backbone),
         "torchvision": lambda name: torchvision_name(parse_name(name), backbone),
+        "paddle.vision": lambda name: torchvision_name(parse_name(name), backbone, PADDLE_NORM_SUFFIX),
         "detectron2": lambda name: detectron2_name(parse_name(name)),
     }
     scores = {layout: sum(rename(name) in source for name in names) for layout, rename in candidates.items()}
@@ -161,10 +165,12 @@ def paddleclas_name(param: ParamName, backbone: ResNet) -> str:
     return f"{conv}_weights"
 
 
-def torchvision_name(param: ParamName, backbone: ResNet) -> str:
+def torchvision_name(param: ParamName, backbone: ResNet,
+                     norm_suffix: Dict[str, str] = TORCHVISION_NORM_SUFFIX) -> str:
     """torchvision names; a deep stem follows mmseg's ResNetV1c/V1d (stem.0, stem.1, stem.3, ...)
-    and a "vd" shortcut mmseg's ResNetV1d (downsample.0 is the average pool)."""
-    attribute = TORCHVISION_NORM_SUFFIX[param.attribute] if param.is_norm else param.attribute
+    and a "vd" shortcut mmseg's ResNetV1d (downsample.0 is the average pool). `norm_suffix` names
+    the norm tensors (paddle.vision keeps Paddle's `_mean` / `_variance`)."""
+    attribute = norm_suffix[param.attribute] if param.is_norm else param.attribute
     if param.stage == 1:
         if backbone.stem.num_convs == 1:
             return f"{'bn' if param.is_norm else 'conv'}1.{attribute}"
