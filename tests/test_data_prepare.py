@@ -1,5 +1,7 @@
 import glob
+import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,7 +13,7 @@ from pointrend.data import generate_synthetic_cityscapes
 from pointrend.data.check import check_dataset
 from pointrend.data.convert import write_train_ids
 from pointrend.data.image_io import write_png
-from pointrend.data.parallel import ProgressBar
+from pointrend.progress import ProgressBar
 from pointrend.data.prepare import check, lists, trainids
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -129,7 +131,7 @@ def test_cli_exit_codes(root):
     assert run("check", "--decode=False").returncode == 0
 
 
-def test_progress_bar_final_line():
+def test_progress_bar_in_a_log_file():
     class Stream:
         def __init__(self):
             self.text = ""
@@ -141,8 +143,27 @@ def test_progress_bar_final_line():
             pass
 
     stream = Stream()
-    bar = ProgressBar(4, "files", stream=stream, width=4)
-    for _ in range(4):
+    bar = ProgressBar(20, "labels", unit="files", stream=stream, width=4)
+    for _ in range(20):
         bar.update()
     bar.close()
-    assert stream.text == "files [####] 4/4\n"
+    lines = stream.text.splitlines()
+    # Not a terminal: no carriage returns, one line per tenth of the way, the last one once.
+    assert "\r" not in stream.text and len(lines) == 10
+    assert re.fullmatch(r"labels \[----\] 2/20, [0-9.]+ files/s, \d\d:\d\d:\d\d left", lines[0])
+    assert lines[4].startswith("labels [##--] 10/20, ")
+    assert re.fullmatch(r"labels \[####\] 20/20, [0-9.]+ files/s, done in \d\d:\d\d:\d\d", lines[-1])
+
+
+def test_progress_bar_on_a_terminal_redraws_one_line():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    bar = ProgressBar(3, "eval", unit="images", stream=stream, width=3)
+    for _ in range(3):
+        bar.update()
+    text = stream.getvalue()
+    assert text.startswith("\reval [#--] 1/3, ") and text.count("\n") == 1 and text.endswith("\n")
+    assert "\reval [###] 3/3, " in text and "done in" in text

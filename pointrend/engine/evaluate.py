@@ -6,10 +6,7 @@ results.
 """
 import contextlib
 import json
-import math
 import os
-import sys
-import time
 from typing import Dict, Iterator, Optional, Sequence
 
 import numpy as np
@@ -19,30 +16,7 @@ import paddle.nn.functional as F
 
 from pointrend.engine.inference import check_inference_options, describe_inference, eval_mode, predict_probabilities
 from pointrend.engine.metrics import SegmentationMetrics
-
-
-class ProgressBar:
-    """One self-overwriting line on stderr: done/total, images per second, time left."""
-
-    def __init__(self, total: int, label: str, enabled: bool = True, stream=sys.stderr):
-        self.total = total
-        self.label = label
-        self.enabled = enabled and total > 0
-        self.stream = stream
-        self.start = time.perf_counter()
-        self.done = 0
-
-    def update(self, count: int = 1) -> None:
-        self.done += count
-        if not self.enabled:
-            return
-        elapsed = max(time.perf_counter() - self.start, 1e-9)
-        rate = self.done / elapsed
-        remaining = (self.total - self.done) / rate if rate > 0 else math.inf
-        eta = time.strftime("%H:%M:%S", time.gmtime(remaining)) if math.isfinite(remaining) else "--:--:--"
-        end = "\n" if self.done >= self.total else ""
-        self.stream.write(f"\r{self.label} {self.done}/{self.total} [{rate:.2f} images/s, {eta} left]{end}")
-        self.stream.flush()
+from pointrend.progress import ProgressBar
 
 
 def _unwrap(model: paddle.nn.Layer) -> paddle.nn.Layer:
@@ -96,7 +70,7 @@ def evaluate_dataset(
     loader = paddle.io.DataLoader(paddle.io.Subset(dataset, indices), batch_size=1, shuffle=False,
                                   num_workers=num_workers)
     metrics = SegmentationMetrics(num_classes, ignore_index, boundary_width)
-    bar = ProgressBar(len(indices), "eval", enabled=progress and rank == 0)
+    bar = ProgressBar(len(indices), "eval", unit="images", enabled=progress and rank == 0)
     with eval_mode(model):
         for item in loader:
             if len(item) < 2:

@@ -17,9 +17,10 @@ import paddle
 
 from pointrend.data.classes import train_ids_to_label_ids
 from pointrend.data.image_io import write_png
-from pointrend.engine.evaluate import ProgressBar, subdivision_steps
+from pointrend.engine.evaluate import subdivision_steps
 from pointrend.engine.inference import check_inference_options, eval_mode, predict_labels
 from pointrend.engine.visualize import color_prediction, overlay, subdivision_points_picture
+from pointrend.progress import ProgressBar
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 LABEL_FORMATS = ("trainid", "labelid")
@@ -97,7 +98,7 @@ def predict_paths(
         _check_points_supported(model)
     images = find_images(input)
     failed = []
-    bar = ProgressBar(len(images), "predict", enabled=progress)
+    bar = ProgressBar(len(images), "predict", unit="images", enabled=progress)
     with eval_mode(model):
         for path, relative in images:
             try:
