@@ -56,3 +56,27 @@ class LogWindow:
         rate = (iteration - start_iteration) / max(now - start_time, 1e-9)
         self._sums, self._count, self._mark = {}, 0, (iteration, now)
         return means, rate
+
+
+class IntervalLogger(TrainerCallback):
+    """Reports every `interval` iterations on what happened since the last report: the mean of
+    each loss term and the iterations per second (from the trainer's clock, which excludes
+    evaluation and checkpoint time). Subclasses write the report."""
+
+    def __init__(self, interval: int) -> None:
+        self.interval = interval
+        self._window = LogWindow()
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._window.start(self.trainer.iteration, self.trainer.clock.elapsed())
+
+    def on_train_batch_end(self, step: int, logs: dict[str, Any] | None = None) -> None:
+        self._window.add(self.trainer.loss_terms(logs or {}))
+
+    def on_iteration_end(self, iteration: int, logs: dict[str, Any]) -> None:
+        if self.is_due(iteration, self.interval):
+            losses, rate = self._window.pop(iteration, self.trainer.clock.elapsed())
+            self.report(iteration, losses, rate)
+
+    def report(self, iteration: int, losses: dict[str, float], rate: float) -> None:
+        raise NotImplementedError

@@ -3,30 +3,23 @@ from __future__ import annotations
 
 import datetime
 
-from pointrend.engine.callbacks.base import LogWindow, TrainerCallback
+from pointrend.engine.callbacks.base import IntervalLogger
 from pointrend.engine.distributed import is_main_process
 
 
-class ProgressLogger(TrainerCallback):
+class ProgressLogger(IntervalLogger):
     """Speeds come from the trainer's clock, which excludes evaluation and checkpoint time."""
 
     def __init__(self, interval: int = 50) -> None:
-        self.interval = interval
-        self._window = LogWindow()
+        super().__init__(interval)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self._window.start(self.trainer.iteration, self.trainer.clock.elapsed())
+        super().on_train_begin(logs)
         if is_main_process():
             print(f"training iterations {self.trainer.iteration + 1}..{self.trainer.max_iters} "
                   f"on {self.trainer.describe_setup()}", flush=True)
 
-    def on_train_batch_end(self, step: int, logs: dict | None = None) -> None:
-        self._window.add(self.trainer.loss_terms(logs or {}))
-
-    def on_iteration_end(self, iteration: int, logs: dict) -> None:
-        if not self.is_due(iteration, self.interval):
-            return
-        losses, rate = self._window.pop(iteration, self.trainer.clock.elapsed())
+    def report(self, iteration: int, losses: dict[str, float], rate: float) -> None:
         if not is_main_process():
             return
         eta = datetime.timedelta(seconds=round((self.trainer.max_iters - iteration) / rate))

@@ -5,41 +5,34 @@ import cv2
 import numpy as np
 import paddle
 
-from pointrend.engine.callbacks.base import LogWindow, TrainerCallback
+from pointrend.engine.callbacks.base import IntervalLogger
 from pointrend.engine.distributed import is_main_process
 from pointrend.engine.visualize import color_prediction, overlay
 
 
-class TensorBoardLogger(TrainerCallback):
+class TensorBoardLogger(IntervalLogger):
     """Writes under `log_dir` on rank 0 only. Pictures: photo | ground truth | prediction for
     the first `num_images` items of `val_dataset` (None disables them), at every evaluation."""
 
     def __init__(self, log_dir: str, interval: int = 50, val_dataset=None, num_images: int = 4) -> None:
+        super().__init__(interval)
         self.log_dir = log_dir
-        self.interval = interval
         self.val_dataset = val_dataset
         self.num_images = num_images if val_dataset is not None else 0
         self.writer = None
-        self._window = LogWindow()
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if is_main_process():
             from tensorboardX import SummaryWriter
 
             self.writer = SummaryWriter(self.log_dir)
-        self._window.start(self.trainer.iteration, self.trainer.clock.elapsed())
+        super().on_train_begin(logs)
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.writer is not None:
             self.writer.close()
 
-    def on_train_batch_end(self, step: int, logs: dict | None = None) -> None:
-        self._window.add(self.trainer.loss_terms(logs or {}))
-
-    def on_iteration_end(self, iteration: int, logs: dict) -> None:
-        if not self.is_due(iteration, self.interval):
-            return
-        losses, rate = self._window.pop(iteration, self.trainer.clock.elapsed())
+    def report(self, iteration: int, losses: dict[str, float], rate: float) -> None:
         if self.writer is None:
             return
         for name, value in losses.items():
