@@ -82,8 +82,8 @@ class CatBottleneck(nn.Layer):
         reduced = self.conv_list[0](x)
         out = self.avd_layer(reduced) if self.stride == 2 else reduced
         outputs = [self.skip(reduced) if self.stride == 2 else reduced]
-        for conv in self.conv_list[1:]:
-            out = conv(out)
+        for index in range(1, len(self.conv_list)):
+            out = self.conv_list[index](out)
             outputs.append(out)
         return paddle.concat(outputs, axis=1)
 

@@ -66,7 +66,8 @@ def read_pdparams(path: str) -> dict[str, np.ndarray]:
                 raise ValueError(
                     f"{path}: expected one .pdparams file in the archive, found {names}"
                 )
-            data = archive.extractfile(members[0]).read()
+            with archive.extractfile(members[0]) as member:  # type: ignore[union-attr]  # a file
+                data = member.read()
         state = paddle.load(io.BytesIO(data), return_numpy=True)
     if not isinstance(state, dict):
         raise ValueError(f"{path}: not a state dict (got {type(state).__name__})")
@@ -148,5 +149,5 @@ def load_stdc_pretrained(
             f"load anyway.\n{report}"
         )
     (logger.warning if report.missing or report.unexpected else logger.info)("%s", report)
-    backbone.set_state_dict(new_state)
+    backbone.set_state_dict({name: paddle.to_tensor(value) for name, value in new_state.items()})
     return report
