@@ -1,13 +1,21 @@
 """Loading ImageNet-pretrained weights into a `ResNet` backbone.
 
-Understands five parameter-name layouts and maps them onto ours:
+Reads .pdparams (paddle.save), .pkl (Caffe2 / detectron2) and .pth (torch.save) files through the
+restricted unpickler of `pointrend.utils`, so a weights file never runs code. Understands six
+parameter-name layouts and maps them onto ours:
   "paddleclas":  PaddleClas ResNet / ResNet_vd (conv1_1_weights, bn_conv1_1_scale, res2a_branch2a_weights,
                  bn2a_branch2a_offset, res4b22_branch1_weights, ... ; the fc_0 classifier is skipped),
   "torchvision": conv1.weight, bn1.running_mean, layer1.0.downsample.0.weight, ... (fc skipped),
   "paddle.vision": torchvision's names with Paddle's norm statistics (bn1._mean, bn1._variance), as
                  saved by `paddle.vision.models.resnet50(pretrained=True)` (fc skipped),
   "detectron2":  stem.conv1.norm.weight, res2.0.conv1.weight, res2.0.shortcut.norm.weight, ...,
-  "native":      this package's own names (a saved `ResNet.state_dict()`).
+  "native":      this package's own names (a saved `ResNet.state_dict()`),
+  "caffe2":      Detectron's Caffe2 blobs, the MSRA ImageNet weights detectron2 starts from (R-50.pkl,
+                 R-101.pkl): conv1_w, res_conv1_bn_s / _b, res2_0_branch2a_w, res2_0_branch2a_bn_s,
+                 res2_0_branch1_w, ... (the fc1000 classifier is skipped). Their AffineChannel scale and
+                 bias already contain the BatchNorm statistics, so the statistics become the identity
+                 (mean 0, variance 1 - eps). These weights expect BGR input on the 0-255 scale, minus
+                 MSRA_PIXEL_MEAN, divided by MSRA_PIXEL_STD.
 Every backbone parameter without a source is "missing", every source tensor that was not used
 (other than a classifier) is "unexpected"; both are reported by name.
 """
@@ -18,12 +26,12 @@ import tempfile
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
-import paddle
 
 from pointrend.models.resnet import ResNet
+from pointrend.utils.weight_files import load_weights_file
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +39,22 @@ DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "pointrend")
 PADDLECLAS_NORM_SUFFIX = {"weight": "scale", "bias": "offset", "_mean": "mean", "_variance": "variance"}
 TORCHVISION_NORM_SUFFIX = {"weight": "weight", "bias": "bias", "_mean": "running_mean", "_variance": "running_var"}
 PADDLE_NORM_SUFFIX = {"weight": "weight", "bias": "bias", "_mean": "_mean", "_variance": "_variance"}
+CAFFE2_AFFINE_SUFFIX = {"weight": "s", "bias": "b"}
+# detectron2's ImageNet starting points (MODEL.WEIGHTS of its configs) and their input convention:
+# BGR channel order, 0-255 scale (detectron2's PIXEL_MEAN / PIXEL_STD defaults).
+MSRA_RESNET_URLS = {
+    50: "https://dl.fbaipublicfiles.com/detectron2/ImageNetPretrained/MSRA/R-50.pkl",
+    101: "https://dl.fbaipublicfiles.com/detectron2/ImageNetPretrained/MSRA/R-101.pkl",
+}
+MSRA_PIXEL_MEAN = (103.53, 116.28, 123.675)
+MSRA_PIXEL_STD = (1.0, 1.0, 1.0)
 
 
 @dataclass
 class LoadReport:
     """What `load_pretrained_backbone` did; names are the backbone's for `loaded`/`missing` and the
-    file's for `unexpected`/`skipped`."""
+    file's for `unexpected`/`skipped`; `derived` are norm statistics that the file folds into the
+    norm's scale and bias (Caffe2), set to the identity."""
 
     source: str
     layout: str
@@ -44,10 +62,13 @@ class LoadReport:
     missing: List[str] = field(default_factory=list)
     unexpected: List[str] = field(default_factory=list)
     skipped: List[str] = field(default_factory=list)
+    derived: List[str] = field(default_factory=list)
 
     def __str__(self) -> str:
+        derived = (f", set {len(self.derived)} folded norm statistics to the identity"
+                   if self.derived else "")
         lines = [f"{self.source} ({self.layout} names): loaded {len(self.loaded)} tensors, "
-                 f"skipped {len(self.skipped)} classifier tensors"]
+                 f"skipped {len(self.skipped)} classifier tensors{derived}"]
         if self.missing:
             lines.append(f"missing in the file ({len(self.missing)}): {', '.join(self.missing)}")
         if self.unexpected:
@@ -57,14 +78,15 @@ class LoadReport:
 
 def load_pretrained_backbone(backbone: ResNet, path_or_url: str, sha256: Optional[str] = None,
                              cache_dir: Optional[str] = None, strict: bool = True) -> LoadReport:
-    """Load a .pdparams file (local path, or http(s):// / file:// URL downloaded into `cache_dir`,
-    ~/.cache/pointrend by default) into `backbone`, checking `sha256` when given.
+    """Load a weights file (.pdparams, .pkl or .pth; a local path, or an http(s):// / file:// URL
+    downloaded into `cache_dir`, ~/.cache/pointrend by default) into `backbone`, checking `sha256`
+    when given.
 
     With `strict` any missing or unexpected tensor raises a ValueError listing them; otherwise
     they are logged as warnings. Shape mismatches always raise. Returns a LoadReport.
     """
     path = resolve_weights(path_or_url, sha256, cache_dir)
-    source = {name: np.asarray(value) for name, value in paddle.load(path, return_numpy=True).items()}
+    source = weight_arrays(load_weights_file(path), path_or_url)
     ours = backbone.state_dict()
     layout, rename = detect_layout(backbone, list(ours), source, path_or_url)
     report = LoadReport(source=path_or_url, layout=layout)
@@ -72,6 +94,10 @@ def load_pretrained_backbone(backbone: ResNet, path_or_url: str, sha256: Optiona
     mismatched = []
     for name, tensor in ours.items():
         their_name = rename(name)
+        if their_name is None:
+            new_state[name] = identity_statistic(backbone, name, tuple(tensor.shape))
+            report.derived.append(name)
+            continue
         if their_name not in source:
             report.missing.append(name)
             continue
@@ -99,14 +125,44 @@ def load_pretrained_backbone(backbone: ResNet, path_or_url: str, sha256: Optiona
     return report
 
 
+def weight_arrays(loaded: Any, origin: str) -> Dict[str, np.ndarray]:
+    """{name: array} of a loaded weights file: the file itself, or the entry holding the weights
+    ("model" of detectron2 files, "blobs" of Caffe2 / Detectron ones, "state_dict" of others)."""
+    if isinstance(loaded, dict):
+        for key in ("model", "blobs", "state_dict"):
+            if isinstance(loaded.get(key), dict):
+                loaded = loaded[key]
+                break
+    if not isinstance(loaded, dict) or not loaded:
+        raise ValueError(f"{origin}: expected a dict of weight arrays, found {type(loaded).__name__} "
+                         f"with {len(loaded) if isinstance(loaded, dict) else 'no'} entries")
+    for name, value in loaded.items():
+        if not isinstance(name, str) or not isinstance(value, np.ndarray):
+            raise ValueError(f"{origin}: expected a dict of weight arrays, but entry {name!r} "
+                             f"holds a {type(value).__name__}")
+    return loaded
+
+
+def identity_statistic(backbone: ResNet, name: str, shape: Tuple[int, ...]) -> np.ndarray:
+    """Mean 0 or variance 1 - eps for a norm whose statistics the file folds into its scale and
+    bias, so that (x - mean) / sqrt(var + eps) is x and the norm computes x * scale + bias, as
+    Caffe2's AffineChannel does."""
+    if name.endswith("._mean"):
+        return np.zeros(shape, dtype=np.float32)
+    norm = dict(backbone.named_sublayers())[name.rsplit(".", 1)[0]]
+    epsilon = getattr(norm, "epsilon", None) or norm._epsilon
+    return np.full(shape, 1.0 - epsilon, dtype=np.float32)
+
+
 def is_classifier(name: str) -> bool:
-    """ImageNet classifier tensors and bookkeeping entries that a backbone has no use for."""
-    return (name.startswith(("fc.", "fc_", "linear.")) or name.endswith("num_batches_tracked")
-            or name == "StructuredToParameterName@@")
+    """ImageNet classifier tensors and bookkeeping entries that a backbone has no use for
+    (Caffe2's `_momentum` blobs are SGD state, which detectron2 drops as well)."""
+    return (name.startswith(("fc.", "fc_", "fc1000_", "linear.")) or name.endswith("_momentum")
+            or name.endswith("num_batches_tracked") or name == "StructuredToParameterName@@")
 
 
 def detect_layout(backbone: ResNet, names: List[str], source: Dict[str, np.ndarray],
-                  origin: str) -> Tuple[str, Callable[[str], str]]:
+                  origin: str) -> Tuple[str, Callable[[str], Optional[str]]]:
     """The name layout whose renaming of our names matches the most keys of `source`."""
     candidates = {
         "native": lambda name: name,
@@ -114,6 +170,7 @@ def detect_layout(backbone: ResNet, names: List[str], source: Dict[str, np.ndarr
         "torchvision": lambda name: torchvision_name(parse_name(name), backbone),
         "paddle.vision": lambda name: torchvision_name(parse_name(name), backbone, PADDLE_NORM_SUFFIX),
         "detectron2": lambda name: detectron2_name(parse_name(name)),
+        "caffe2": lambda name: caffe2_name(parse_name(name)),
     }
     scores = {layout: sum(rename(name) in source for name in names) for layout, rename in candidates.items()}
     best = max(scores, key=scores.get)
@@ -189,13 +246,30 @@ def detectron2_name(param: ParamName) -> str:
     return f"{prefix}.{conv}.norm.{attribute}" if param.is_norm else f"{prefix}.{conv}.{attribute}"
 
 
+def caffe2_name(param: ParamName) -> Optional[str]:
+    """Detectron's Caffe2 blob names (its ResNet.py: conv1 + AffineChannel res_conv1_bn, blocks
+    res<stage>_<block>_branch2a/b/c and _branch1, each conv `<name>_w`, each affine `<name>_bn_s`
+    and `_bn_b`). None for norm statistics: AffineChannel has none."""
+    if param.is_norm and param.attribute not in CAFFE2_AFFINE_SUFFIX:
+        return None
+    if param.stage == 1:
+        suffix = "" if param.layer == 1 else f"_{param.layer}"
+        conv, norm = f"conv1{suffix}", f"res_conv1{suffix}_bn"
+    else:
+        branch = "branch1" if param.layer == 0 else "branch2" + "abc"[param.layer - 1]
+        conv = f"res{param.stage}_{param.block}_{branch}"
+        norm = f"{conv}_bn"
+    return f"{norm}_{CAFFE2_AFFINE_SUFFIX[param.attribute]}" if param.is_norm else f"{conv}_w"
+
+
 def resolve_weights(path_or_url: str, sha256: Optional[str] = None, cache_dir: Optional[str] = None) -> str:
     """A local path to the weights: the file itself, or the cached download of a URL."""
     scheme = urllib.parse.urlparse(path_or_url).scheme
     if scheme in ("http", "https", "file"):
         return download(path_or_url, sha256, cache_dir or DEFAULT_CACHE_DIR)
     if not os.path.isfile(path_or_url):
-        raise FileNotFoundError(f"pretrained weights not found: {path_or_url} (give a .pdparams path or a URL)")
+        raise FileNotFoundError(f"pretrained weights not found: {path_or_url} "
+                                "(give a .pdparams, .pkl or .pth path, or a URL)")
     if sha256 is not None:
         check_sha256(path_or_url, sha256)
     return path_or_url
