@@ -1,0 +1,1 @@
+"""Converting published checkpoints of other codebases into this package's models."""
