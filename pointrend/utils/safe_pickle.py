@@ -18,7 +18,7 @@ import os
 import pickle
 import struct
 from collections.abc import Callable, Mapping
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import numpy as np
 
@@ -77,7 +77,7 @@ def numpy_globals(origin: str) -> dict[tuple[str, str], Callable[..., Any]]:
         # Protocol 5 form of an array (numpy's `_frombuffer`).
         if not isinstance(buffer, (bytes, bytearray, pickle.PickleBuffer)):
             raise refuse(origin, f"an array built from {type(buffer).__name__}")
-        flat = np.frombuffer(buffer, dtype=_array_dtype(dtype, origin))
+        flat = np.frombuffer(memoryview(buffer), dtype=_array_dtype(dtype, origin))
         return flat.reshape(shape, order="F" if order == "F" else "C")
 
     stand_ins: dict[tuple[str, str], Callable[..., Any]] = {
@@ -117,7 +117,7 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def __init__(
         self,
-        file: BinaryIO,
+        file: IO[bytes],
         origin: str,
         allowed: Globals,
         persistent_load: Callable[[Any], Any] | None = None,
@@ -144,7 +144,7 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 def restricted_load(
-    file: BinaryIO,
+    file: IO[bytes],
     origin: str,
     extra_globals: Globals | None = None,
     persistent_load: Callable[[Any], Any] | None = None,

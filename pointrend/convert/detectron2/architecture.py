@@ -24,9 +24,9 @@ from typing import Any
 BOTTOM_UP = "backbone.bottom_up."
 COARSE_HEAD = "sem_seg_head.coarse_sem_seg_head."
 POINT_HEAD = "sem_seg_head.point_head."
-BOTTLENECK_DEPTHS = {(3, 4, 6, 3): 50, (3, 4, 23, 3): 101}
-BASIC_DEPTHS = {(2, 2, 2, 2): 18, (3, 4, 6, 3): 34}
-OTHER_DEPTHS = {(3, 8, 36, 3): "ResNet-152"}
+BOTTLENECK_DEPTHS: dict[tuple[int, ...], int] = {(3, 4, 6, 3): 50, (3, 4, 23, 3): 101}
+BASIC_DEPTHS: dict[tuple[int, ...], int] = {(2, 2, 2, 2): 18, (3, 4, 6, 3): 34}
+OTHER_DEPTHS: dict[tuple[int, ...], str] = {(3, 8, 36, 3): "ResNet-152"}
 FPN_LEVELS = (2, 3, 4, 5)
 
 Shapes = Mapping[str, Sequence[int]]

@@ -86,18 +86,19 @@ def map_detectron2_names(
     Raises one ValueError naming every tensor of ours without a source, every source tensor left
     over, and every pair whose shapes differ.
     """
-    pairs = {name: detectron2_name(name) for name in ours}
-    missing = [name for name, their in pairs.items() if their not in theirs]
-    used = {their for their in pairs.values() if their in theirs}
+    named = {name: detectron2_name(name) for name in ours}
+    pairs = {name: their for name, their in named.items() if their is not None and their in theirs}
+    missing = [name for name in ours if name not in pairs]
+    used = set(pairs.values())
     left_over = [
         name for name in theirs if name not in used and not name.endswith(f".{STEP_COUNTER}")
     ]
     mismatched = [
         f"{their} {tuple(theirs[their])} vs {name} {tuple(ours[name])}"
         for name, their in pairs.items()
-        if their in theirs and tuple(theirs[their]) != tuple(ours[name])
+        if tuple(theirs[their]) != tuple(ours[name])
     ]
-    uses = Counter(their for their in pairs.values() if their is not None)
+    uses = Counter(pairs.values())
     shared = sorted(their for their, count in uses.items() if count > 1)
     problems = [
         describe(f"{len(missing)} tensors of the model have no source", missing),
