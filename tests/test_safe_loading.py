@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import io
 import os
 import pickle
 import re
@@ -373,3 +374,18 @@ def test_crafted_pretrained_weights_are_refused_by_the_backbone_loader(tmp_path)
     with pytest.raises(UnsafePickleError, match="refused to load 'posix.system'"):
         load_pretrained_backbone(ResNet(18, stem="vd", base_channels=8), str(path))
     assert not marker.exists()
+
+
+def test_open_files_read_like_paths_and_are_named_by_their_origin(tmp_path):
+    """Weights inside an archive are read from memory (e.g. PaddleSeg's STDCNet1.tar.gz)."""
+    path = tmp_path / "model.pdparams"
+    paddle.save(small_model().state_dict(), str(path))
+    from_memory = load_paddle_object(io.BytesIO(path.read_bytes()), origin="STDCNet1.tar.gz/model")
+    assert_same(from_memory, load_pdparams(path))
+    crafted = tmp_path / "crafted.pdparams"
+    write_crafted("pdparams", crafted, gadgets(tmp_path / "executed")["posix.system"])
+    with pytest.raises(
+        UnsafePickleError, match=r"^STDCNet1\.tar\.gz/model: refused to load 'posix"
+    ):
+        load_paddle_object(io.BytesIO(crafted.read_bytes()), origin="STDCNet1.tar.gz/model")
+    assert not (tmp_path / "executed").exists()

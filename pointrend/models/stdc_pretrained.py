@@ -26,6 +26,7 @@ import paddle
 
 from pointrend.models.pretrained import LoadReport, resolve_weights
 from pointrend.models.stdc import STDCNet
+from pointrend.utils.paddle_files import load_paddle_object
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class STDCLoadReport(LoadReport):
 def read_pdparams(path: str) -> dict[str, np.ndarray]:
     """The tensors of a .pdparams file, or of the single .pdparams inside a (gzipped) tar."""
     if not tarfile.is_tarfile(path):
-        state = paddle.load(path, return_numpy=True)
+        state = load_paddle_object(path)
     else:
         with tarfile.open(path) as archive:
             members = [
@@ -68,7 +69,7 @@ def read_pdparams(path: str) -> dict[str, np.ndarray]:
                 )
             with archive.extractfile(members[0]) as member:  # type: ignore[union-attr]  # a file
                 data = member.read()
-        state = paddle.load(io.BytesIO(data), return_numpy=True)
+        state = load_paddle_object(io.BytesIO(data), origin=f"{path}/{members[0].name}")
     if not isinstance(state, dict):
         raise ValueError(f"{path}: not a state dict (got {type(state).__name__})")
     return {name: np.asarray(value) for name, value in state.items()}

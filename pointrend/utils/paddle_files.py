@@ -19,7 +19,7 @@ returns: the name table dropped, slices joined, (name, array) pairs replaced by 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -47,12 +47,17 @@ def paddle_globals(origin: str) -> dict[tuple[str, str], Any]:
     return {("builtins", "tuple"): tuple, ("builtins", "eval"): saved_dense_tensor}
 
 
-def load_paddle_object(path: str | os.PathLike) -> Any:
-    """What paddle.save wrote to `path`, with numpy arrays in place of Tensors (as
-    `paddle.load(path, return_numpy=True)` returns it)."""
-    origin = str(path)
-    with open(path, "rb") as handle:
-        loaded = restricted_load(handle, origin, paddle_globals(origin))
+def load_paddle_object(source: str | os.PathLike | IO[bytes], origin: str | None = None) -> Any:
+    """What paddle.save wrote to `source` (a path or an open binary file, named `origin` in
+    messages), with numpy arrays in place of Tensors, as `paddle.load(source, return_numpy=True)`
+    returns it."""
+    if isinstance(source, (str, os.PathLike)):
+        origin = origin or str(source)
+        with open(source, "rb") as handle:
+            loaded = restricted_load(handle, origin, paddle_globals(origin))
+    else:
+        origin = origin or str(getattr(source, "name", "an open file"))
+        loaded = restricted_load(source, origin, paddle_globals(origin))
     if isinstance(loaded, dict):
         loaded = join_big_array_slices(loaded, origin)
         if NAME_TABLE_KEY in loaded:
