@@ -36,11 +36,15 @@ class UnsafePickleError(ValueError):
     """A pickle asked for something other than arrays and plain containers."""
 
 
+class CheckpointFormatError(ValueError):
+    """A stand-in found data that breaks its format's rules (e.g. a tensor outside its storage)."""
+
+
 def refuse(origin: str, what: str) -> UnsafePickleError:
     return UnsafePickleError(f"{origin}: refused to load {what}: {REFUSAL_REASON}")
 
 
-def _array_dtype(spec: Any, origin: str) -> np.dtype:
+def checked_dtype(spec: Any, origin: str) -> np.dtype:
     try:
         dtype = np.dtype(spec)
     except TypeError as error:
@@ -57,16 +61,16 @@ def numpy_globals(origin: str) -> dict[tuple[str, str], Callable[..., Any]]:
         # numpy's `_reconstruct(ndarray, (0,), b"b")`: an empty array that BUILD then fills.
         if subtype is not np.ndarray:
             raise refuse(origin, f"an array of type {subtype!r}")
-        return np.ndarray.__new__(np.ndarray, shape, _array_dtype(typecode, origin))
+        return np.ndarray.__new__(np.ndarray, shape, checked_dtype(typecode, origin))
 
     def new_dtype(spec: Any, align: bool = False, copy: bool = True) -> np.dtype:
         # Always a copy: BUILD sets the byte order on the result, and numpy's cached dtype
         # singletons must not be changed by a file.
-        _array_dtype(spec, origin)
+        checked_dtype(spec, origin)
         return np.dtype(spec, bool(align), True)
 
     def scalar(dtype: Any, data: Any = None) -> np.generic:
-        dtype = _array_dtype(dtype, origin)
+        dtype = checked_dtype(dtype, origin)
         if isinstance(data, str):
             data = data.encode("latin1")
         if not isinstance(data, bytes) or len(data) != dtype.itemsize:
@@ -77,7 +81,7 @@ def numpy_globals(origin: str) -> dict[tuple[str, str], Callable[..., Any]]:
         # Protocol 5 form of an array (numpy's `_frombuffer`).
         if not isinstance(buffer, (bytes, bytearray, pickle.PickleBuffer)):
             raise refuse(origin, f"an array built from {type(buffer).__name__}")
-        flat = np.frombuffer(memoryview(buffer), dtype=_array_dtype(dtype, origin))
+        flat = np.frombuffer(memoryview(buffer), dtype=checked_dtype(dtype, origin))
         return flat.reshape(shape, order="F" if order == "F" else "C")
 
     stand_ins: dict[tuple[str, str], Callable[..., Any]] = {
@@ -158,7 +162,7 @@ def restricted_load(
     unpickler = RestrictedUnpickler(file, origin, allowed, persistent_load)
     try:
         loaded = unpickler.load()
-    except UnsafePickleError:
+    except (UnsafePickleError, CheckpointFormatError):
         raise
     except (
         pickle.UnpicklingError,
@@ -187,7 +191,7 @@ def ensure_plain(obj: Any, origin: str) -> None:
         item = pending.pop()
         # Exact types: a subclass (np.matrix, np.memmap, a float subclass...) is not plain data.
         if type(item) is np.ndarray or isinstance(item, np.generic):
-            _array_dtype(item.dtype, origin)
+            checked_dtype(item.dtype, origin)
         elif type(item) in PLAIN_LEAVES:
             continue
         elif type(item) in PLAIN_CONTAINERS:

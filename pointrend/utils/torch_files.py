@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pointrend.utils.safe_pickle import refuse, restricted_load
+from pointrend.utils.safe_pickle import CheckpointFormatError, refuse, restricted_load
 
 # Pickle protocol 2 of torch's magic number 0x1950a86a20f9469cfc6c: how a pre-1.6 file starts.
 LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
@@ -142,10 +142,12 @@ class TorchArchiveReader:
         try:
             raw = self.archive.read(record)
         except KeyError as error:
-            raise ValueError(f"{self.origin}: storage record {record} is missing") from error
+            raise CheckpointFormatError(
+                f"{self.origin}: storage record {record} is missing"
+            ) from error
         dtype = storage_type.dtype.newbyteorder(">" if self.big_endian else "<")
         if len(raw) < numel * dtype.itemsize:
-            raise ValueError(
+            raise CheckpointFormatError(
                 f"{self.origin}: storage record {record} holds {len(raw)} bytes, "
                 f"{numel} x {storage_type.name} need {numel * dtype.itemsize}"
             )
@@ -175,7 +177,7 @@ class TorchArchiveReader:
             and offset >= 0
             and min(size + stride, default=0) >= 0
         ):
-            raise ValueError(
+            raise CheckpointFormatError(
                 f"{self.origin}: invalid tensor layout offset={offset!r} size={size!r} "
                 f"stride={stride!r}"
             )
@@ -183,7 +185,7 @@ class TorchArchiveReader:
             return np.zeros(size, dtype=storage.dtype)
         last = offset + sum((extent - 1) * step for extent, step in zip(size, stride, strict=True))
         if last >= storage.size:
-            raise ValueError(
+            raise CheckpointFormatError(
                 f"{self.origin}: a tensor of size {size} and stride {stride} at offset "
                 f"{offset} reaches element {last} of a storage of {storage.size}"
             )
