@@ -181,6 +181,11 @@ def test_semantic_fpn_without_point_head_and_imagenet_blobs_are_named(tmp_path, 
     blobs.write_bytes(pickle.dumps({"conv1_w": np.zeros((64, 3, 7, 7), np.float32)}))
     with pytest.raises(ValueError, match="this is an ImageNet backbone in Caffe2 names"):
         read_detectron2_checkpoint(blobs)
+    detectron1 = tmp_path / "model_final_detectron1.pkl"
+    blob = np.zeros((4, 4), np.float32)
+    detectron1.write_bytes(pickle.dumps({"blobs": {"conv1_w": blob, "bbox_pred_w": blob}}))
+    with pytest.raises(ValueError, match="this is a Detectron \\(Caffe2\\) detection model"):
+        read_detectron2_checkpoint(detectron1)
 
 
 def test_a_deeper_resnet_is_named_with_the_depths_this_package_builds(weights):

@@ -81,7 +81,7 @@ def other_kind(names: Iterable[str]) -> str | None:
     """What a checkpoint holds when it is not a PointRend semantic-segmentation model, else None."""
     names = list(names)
 
-    def has(prefix: str) -> bool:
+    def has(prefix: str | tuple[str, ...]) -> bool:
         return any(name.startswith(prefix) for name in names)
 
     if has("roi_heads.") and has("sem_seg_head."):
@@ -95,6 +95,8 @@ def other_kind(names: Iterable[str]) -> str | None:
     if has("sem_seg_head.") and not has("sem_seg_head.point_head."):
         return "a semantic-segmentation model without a point head (Semantic FPN or DeepLab)"
     if any(name.endswith("_branch2a_w") or name == "conv1_w" for name in names):
+        if has(("bbox_pred", "cls_score", "rpn_", "conv_rpn", "mask_fcn", "fpn_")):
+            return "a Detectron (Caffe2) detection model"
         return "an ImageNet backbone in Caffe2 names (use it as the backbone's pretrained weights)"
     if has("stem.") or has("res2."):
         return "an ImageNet backbone (use it as the backbone's pretrained weights)"
