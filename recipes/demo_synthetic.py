@@ -11,8 +11,18 @@ import os
 import shutil
 from dataclasses import replace
 
-from pointrend.recipe import (CallbacksConfig, CheckpointConfig, DataConfig, EvalConfig, ModelConfig,
-                              OptimConfig, Recipe, RecipeCommands, ScheduleConfig, TensorBoardConfig, run_cli)
+from pointrend.app.cli import RecipeCommands, run_cli
+from pointrend.config.recipe import (
+    CallbacksConfig,
+    CheckpointConfig,
+    DataConfig,
+    EvalConfig,
+    ModelConfig,
+    OptimConfig,
+    Recipe,
+    ScheduleConfig,
+    TensorBoardConfig,
+)
 
 IMAGE_SIZE = (96, 192)
 NUM_TRAIN_IMAGES = 96
@@ -60,9 +70,9 @@ class DemoCommands(RecipeCommands):
     def demo(self, fresh: bool = False, **overrides) -> None:
         """Generate the data (if absent), train (or finish an interrupted demo run), evaluate with
         and without subdivision, and predict the validation images. --fresh discards an earlier run."""
+        from pointrend.app.commands import evaluate, predict, train
         from pointrend.data import generate_synthetic_cityscapes
-        from pointrend.engine.checkpoint import resolve_checkpoint
-        from pointrend.engine.commands import evaluate, predict, train
+        from pointrend.train.checkpoint import resolve_checkpoint
 
         recipe = self._resolved(overrides)
         if not os.path.isfile(os.path.join(recipe.data.root, "val.txt")):

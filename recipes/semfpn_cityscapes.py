@@ -2,7 +2,7 @@
 the stride-4 coarse prediction), for a like-for-like comparison."""
 from dataclasses import replace
 
-from pointrend.recipe import RecipeCommands, run_cli
+from pointrend.app.cli import RecipeCommands, run_cli
 from recipes.semfpn_pointrend_cityscapes import RECIPE as POINTREND_RECIPE
 
 RECIPE = replace(

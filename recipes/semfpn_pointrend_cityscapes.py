@@ -10,8 +10,16 @@ Semantic FPN head at stride 4, point head of 3 FC layers x 256 on P2 + coarse lo
 (1024x2048 from the stride-4 coarse map). The schedule is the 80k-iteration poly schedule of the
 mmsegmentation/Paddle reproductions (batch 8, lr 0.01, power 0.9, 1000 warm-up iterations).
 """
-from pointrend.recipe import (CallbacksConfig, DataConfig, EvalConfig, ModelConfig, OptimConfig, Recipe,
-                              RecipeCommands, ScheduleConfig, run_cli)
+from pointrend.app.cli import RecipeCommands, run_cli
+from pointrend.config.recipe import (
+    CallbacksConfig,
+    DataConfig,
+    EvalConfig,
+    ModelConfig,
+    OptimConfig,
+    Recipe,
+    ScheduleConfig,
+)
 
 RECIPE = Recipe(
     name="semfpn_pointrend_cityscapes",

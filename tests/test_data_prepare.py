@@ -13,7 +13,7 @@ from pointrend.data import generate_synthetic_cityscapes
 from pointrend.data.check import check_dataset
 from pointrend.data.convert import write_train_ids
 from pointrend.data.image_io import write_png
-from pointrend.progress import ProgressBar
+from pointrend.utils.progress import ProgressBar
 from pointrend.data.prepare import check, lists, trainids
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -14,10 +14,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAINING_SCRIPT = """
 import sys
 import numpy as np
-from pointrend.engine.build import build_trainer
-from pointrend.engine.device import setup_runtime
-from pointrend.engine.distributed import rank
-from pointrend.recipe import *
+from pointrend.app.build import build_trainer
+from pointrend.app.runtime import setup_runtime
+from pointrend.utils.distributed import rank
+from pointrend.config.recipe import *
 
 root, output_dir = sys.argv[1], sys.argv[2]
 recipe = Recipe(

@@ -4,10 +4,10 @@ import numpy as np
 import paddle
 import pytest
 
-from pointrend.engine import evaluate as evaluate_module
-from pointrend.engine.evaluate import (evaluate_dataset, evaluate_with_and_without_subdivision,
+from pointrend.inference import evaluate as evaluate_module
+from pointrend.inference.evaluate import (evaluate_dataset, evaluate_with_and_without_subdivision,
                                        format_comparison_table, format_results_table, write_results_json)
-from pointrend.engine.metrics import SegmentationMetrics
+from pointrend.inference.metrics import SegmentationMetrics
 
 NUM_CLASSES = 3
 # Hand-computed counts[label, prediction] over the two images of `ToyDataset` (see there).
@@ -123,8 +123,8 @@ def test_unlabelled_dataset_is_a_clear_error():
 
 def test_pointrend_on_synthetic_cityscapes_matches_an_independent_count(tmp_path):
     from pointrend.data import CITYSCAPES_CLASSES, CityscapesDataset, build_val_transforms, generate_synthetic_cityscapes
-    from pointrend.engine.inference import predict_labels
-    from pointrend.engine.metrics import boundary_band
+    from pointrend.inference.modes import predict_labels
+    from pointrend.inference.metrics import boundary_band
     from pointrend.models import build_model
 
     generate_synthetic_cityscapes(str(tmp_path), num_train=0, num_val=2, size=(64, 128))

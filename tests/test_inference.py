@@ -3,7 +3,7 @@ import paddle
 import paddle.nn.functional as F
 import pytest
 
-from pointrend.engine.inference import eval_mode, predict_probabilities
+from pointrend.inference.modes import eval_mode, predict_probabilities
 
 
 class PixelwiseModel(paddle.nn.Layer):

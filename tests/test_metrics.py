@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pointrend.engine.metrics import ConfusionMatrix, SegmentationMetrics, boundary_band
+from pointrend.inference.metrics import ConfusionMatrix, SegmentationMetrics, boundary_band
 
 
 def test_confusion_matrix_counts_label_rows_prediction_columns_and_skips_ignore():

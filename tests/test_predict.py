@@ -7,8 +7,8 @@ import pytest
 
 from pointrend.data import build_val_transforms
 from pointrend.data.classes import CITYSCAPES_PALETTE, train_ids_to_label_ids
-from pointrend.engine.predict import find_images, predict_paths
-from pointrend.engine.visualize import color_prediction, draw_points, overlay, subdivision_points_picture
+from pointrend.inference.predict_files import find_images, predict_paths
+from pointrend.inference.visualize import color_prediction, draw_points, overlay, subdivision_points_picture
 from pointrend.models import build_model
 
 

@@ -4,10 +4,10 @@ import inspect
 
 import pytest
 
-from pointrend.engine.checkpoint import recipe_differences
+from pointrend.train.checkpoint import recipe_differences
 from pointrend.models import build_model
-from pointrend.recipe import (ModelConfig, Recipe, RecipeCommands, RecipeError, apply_overrides, format_recipe,
-                              recipe_to_dict, run_cli, valid_fields)
+from pointrend.app.cli import RecipeCommands, run_cli
+from pointrend.config.recipe import ModelConfig, Recipe, RecipeError, apply_overrides, format_recipe, recipe_to_dict, valid_fields
 from recipes.demo_synthetic import RECIPE as DEMO
 from recipes.semfpn_cityscapes import RECIPE as BASELINE
 from recipes.semfpn_pointrend_cityscapes import RECIPE as POINTREND

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from pointrend.data import generate_synthetic_cityscapes
-from pointrend.engine.commands import evaluate, predict, train
-from pointrend.recipe import (CallbacksConfig, DataConfig, EvalConfig, ModelConfig, Recipe, RecipeCommands,
-                              ScheduleConfig, TensorBoardConfig, run_cli)
+from pointrend.app.commands import evaluate, predict, train
+from pointrend.app.cli import RecipeCommands, run_cli
+from pointrend.config.recipe import CallbacksConfig, DataConfig, EvalConfig, ModelConfig, Recipe, ScheduleConfig, TensorBoardConfig
 
 
 @pytest.fixture(scope="module")

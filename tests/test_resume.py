@@ -18,10 +18,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the run between two checkpoints; it does not touch the weights.
 TRAINING_SCRIPT = """
 import sys, time
-from pointrend.engine.build import build_trainer
-from pointrend.engine.callbacks import TrainerCallback
-from pointrend.engine.device import setup_runtime
-from pointrend.recipe import *
+from pointrend.app.build import build_trainer
+from pointrend.train.callbacks import TrainerCallback
+from pointrend.app.runtime import setup_runtime
+from pointrend.config.recipe import *
 
 root, output_dir, resume = sys.argv[1], sys.argv[2], sys.argv[3] == "resume"
 

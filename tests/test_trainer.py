@@ -10,15 +10,15 @@ import paddle
 import pytest
 
 from pointrend.data import generate_synthetic_cityscapes
-from pointrend.engine.amp import amp_configs
-from pointrend.engine.build import build_dataset, build_loss, build_network, loss_names
-from pointrend.engine.callbacks import (ExponentialMovingAverage, NonFiniteLossError, PeriodicCheckpoint,
+from pointrend.train.amp import amp_configs
+from pointrend.app.build import build_dataset, build_loss, build_network, loss_names
+from pointrend.train.callbacks import (ExponentialMovingAverage, NonFiniteLossError, PeriodicCheckpoint,
                                         TrainerCallback, TrainingInterrupted)
-from pointrend.engine.checkpoint import (MODEL_FILE, OPTIMIZER_FILE, CheckpointError, read_state_dict,
+from pointrend.train.checkpoint import (MODEL_FILE, OPTIMIZER_FILE, CheckpointError, read_state_dict,
                                          read_trainer_state, resolve_checkpoint)
-from pointrend.engine.errors import DatasetError
-from pointrend.engine.trainer import Trainer
-from pointrend.recipe import (CallbacksConfig, DataConfig, EvalConfig, ModelConfig, OptimConfig, Recipe,
+from pointrend.app.errors import DatasetError
+from pointrend.train.trainer import Trainer
+from pointrend.config.recipe import (CallbacksConfig, DataConfig, EvalConfig, ModelConfig, OptimConfig, Recipe,
                               ScheduleConfig, recipe_to_dict)
 
 

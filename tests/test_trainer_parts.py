@@ -5,10 +5,10 @@ import numpy as np
 import paddle
 import pytest
 
-from pointrend.engine import checkpoint as checkpoint_module
-from pointrend.engine.checkpoint import CheckpointStore, read_trainer_state, resolve_checkpoint
-from pointrend.engine.optim import poly_with_warmup, split_decay_groups
-from pointrend.engine.sampler import IterationBatchSampler, SeededSamples
+from pointrend.train import checkpoint as checkpoint_module
+from pointrend.train.checkpoint import CheckpointStore, read_trainer_state, resolve_checkpoint
+from pointrend.train.optim import poly_with_warmup, split_decay_groups
+from pointrend.train.sampler import IterationBatchSampler, SeededSamples
 
 
 def test_resumed_sampler_yields_exactly_the_remaining_batches():

@@ -3,7 +3,7 @@ import multiprocessing
 import os
 from typing import Callable, Iterable, List, Optional, Sequence, TypeVar
 
-from pointrend.progress import ProgressBar
+from pointrend.utils.progress import ProgressBar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")

@@ -13,8 +13,7 @@ import numpy as np
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import albumentations as A  # noqa: E402
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from pointrend.config.recipe import IMAGENET_MEAN, IMAGENET_STD
 
 
 class BgrToRgb(A.ImageOnlyTransform):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import signal
 import sys
 
-from pointrend.engine.callbacks.base import TrainerCallback
-from pointrend.engine.distributed import any_rank, is_main_process
+from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.utils.distributed import any_rank, is_main_process
 
 
 class TrainingInterrupted(Exception):

@@ -16,20 +16,20 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import paddle
 from paddle import nn
 
-from pointrend.engine.amp import amp_configs, use_bfloat16
-from pointrend.engine.callbacks import (SaveOnInterrupt, ScheduleClock, StopOnNonFiniteLoss,
+from pointrend.train.amp import amp_configs, use_bfloat16
+from pointrend.train.callbacks import (SaveOnInterrupt, ScheduleClock, StopOnNonFiniteLoss,
                                         TrainerCallback)
-from pointrend.engine.checkpoint import (EMA_FILE, MODEL_FILE, OPTIMIZER_FILE, SCALER_FILE,
+from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, OPTIMIZER_FILE, SCALER_FILE,
                                         CheckpointError, CheckpointStore, load_weights,
                                         read_state_dict, read_trainer_state, resolve_checkpoint)
-from pointrend.engine.device import capture_rng_state, restore_rng_state, seed_everything
-from pointrend.engine.distributed import gather_objects, is_main_process, rank, world_size
-from pointrend.engine.optim import build_sgd, poly_with_warmup
-from pointrend.engine.sampler import IterationBatchSampler, SeededSamples
-from pointrend.recipe import RecipeError
+from pointrend.train.rng import capture_rng_state, restore_rng_state, seed_everything
+from pointrend.utils.distributed import gather_objects, is_main_process, rank, world_size
+from pointrend.train.optim import build_sgd, poly_with_warmup
+from pointrend.train.sampler import IterationBatchSampler, SeededSamples
+from pointrend.config.recipe import RecipeError
 
 if TYPE_CHECKING:
-    from pointrend.recipe import AmpConfig, OptimConfig, ScheduleConfig
+    from pointrend.config.recipe import AmpConfig, OptimConfig, ScheduleConfig
 
 
 class TrainingClock:
@@ -271,7 +271,7 @@ class Trainer:
             raise CheckpointError(
                 f"the optimizer state in {checkpoint} belongs to differently named parameters "
                 f"(e.g. {foreign[0]}): the model must be built inside paddle.utils.unique_name.guard(), "
-                "as pointrend.engine.build does")
+                "as pointrend.app.build does")
 
     def _restore_ema(self, checkpoint: Path) -> None:
         if self.ema is None:

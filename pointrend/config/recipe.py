@@ -1,6 +1,6 @@
-"""Recipes: one training/evaluation setup as nested dataclasses, plus the command line.
+"""Recipes: one training/evaluation setup as nested dataclasses, and their overrides.
 
-A recipe file builds a `Recipe` in plain Python and hands it to `run_cli`:
+A recipe file builds a `Recipe` in plain Python and hands it to `pointrend.app.cli.run_cli`:
 
     python -m recipes.semfpn_pointrend_cityscapes train --optim.lr=0.02 --data.root=/data/cityscapes
     python -m recipes.semfpn_pointrend_cityscapes show --schedule.iters=40000
@@ -14,7 +14,6 @@ import copy
 import dataclasses
 import difflib
 import json
-import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -302,62 +301,3 @@ def format_recipe(recipe: Recipe) -> str:
 
     walk(recipe, "")
     return "\n".join(lines)
-
-
-# Command line ---------------------------------------------------------------------------------
-
-class RecipeCommands:
-    """The commands `python -m recipes.<name> <command> [--section.field=value ...]` offers.
-
-    Recipe files may subclass it to add commands (the demo adds `demo`).
-    """
-
-    def __init__(self, recipe: Recipe) -> None:
-        self._recipe = recipe
-
-    def _resolved(self, overrides: dict[str, Any]) -> Recipe:
-        return apply_overrides(self._recipe, overrides)
-
-    def show(self, **overrides: Any) -> None:
-        """Print the recipe with the overrides applied."""
-        print(format_recipe(self._resolved(overrides)))
-
-    def train(self, resume: Any = None, **overrides: Any) -> None:
-        """Train. --resume continues from the latest checkpoint in output_dir, --resume=PATH from PATH."""
-        from pointrend.engine.commands import train
-
-        train(self._resolved(overrides), resume=resume)
-
-    def eval(self, checkpoint: Optional[str] = None, **overrides: Any) -> None:
-        """Evaluate on the validation split (default checkpoint: best, else latest, in output_dir)."""
-        from pointrend.engine.commands import evaluate
-
-        evaluate(self._resolved(overrides), checkpoint=checkpoint)
-
-    def predict(self, input: str, output: Optional[str] = None, checkpoint: Optional[str] = None,
-                label_format: str = "trainid", save_points: bool = False, **overrides: Any) -> None:
-        """Predict an image or a folder of images into OUTPUT (default: output_dir/predictions)."""
-        from pointrend.engine.commands import predict
-
-        predict(self._resolved(overrides), input, output=output, checkpoint=checkpoint,
-                label_format=label_format, save_points=save_points)
-
-    def export(self, output: Optional[str] = None, checkpoint: Optional[str] = None, **overrides: Any) -> None:
-        """Export a static inference model (default: output_dir/export)."""
-        from pointrend.engine.commands import export
-
-        export(self._resolved(overrides), output=output, checkpoint=checkpoint)
-
-
-def run_cli(commands: RecipeCommands, argv: Optional[list[str]] = None) -> None:
-    """fire's command line over `commands`; known user errors end with one line, not a traceback."""
-    import fire
-
-    from pointrend.engine.errors import USER_ERRORS, exit_code
-
-    try:
-        fire.Fire(commands, command=argv)
-    except USER_ERRORS as error:
-        code = exit_code(error)
-        print(f"error: {error}" if code == 1 else str(error), file=sys.stderr)
-        sys.exit(code)

@@ -17,10 +17,10 @@ import paddle
 
 from pointrend.data.classes import train_ids_to_label_ids
 from pointrend.data.image_io import write_png
-from pointrend.engine.evaluate import subdivision_steps
-from pointrend.engine.inference import check_inference_options, eval_mode, predict_labels
-from pointrend.engine.visualize import color_prediction, overlay, subdivision_points_picture
-from pointrend.progress import ProgressBar
+from pointrend.inference.evaluate import subdivision_steps
+from pointrend.inference.modes import check_inference_options, eval_mode, predict_labels
+from pointrend.inference.visualize import color_prediction, overlay, subdivision_points_picture
+from pointrend.utils.progress import ProgressBar
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 LABEL_FORMATS = ("trainid", "labelid")

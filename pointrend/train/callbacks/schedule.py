@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from paddle.callbacks import LRScheduler
 
-from pointrend.engine.callbacks.base import TrainerCallback
+from pointrend.train.callbacks.base import TrainerCallback
 
 
 class ScheduleClock(LRScheduler, TrainerCallback):

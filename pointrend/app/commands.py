@@ -9,11 +9,11 @@ from typing import Any, Optional
 import paddle
 import paddle.distributed as dist
 
-from pointrend.engine.build import build_dataset, build_network, build_trainer, evaluation_options, val_transforms
-from pointrend.engine.checkpoint import EMA_FILE, MODEL_FILE, load_weights, read_state_dict, resolve_checkpoint
-from pointrend.engine.device import setup_runtime
-from pointrend.engine.distributed import is_main_process, world_size
-from pointrend.recipe import Recipe, recipe_to_dict
+from pointrend.app.build import build_dataset, build_network, build_trainer, evaluation_options, val_transforms
+from pointrend.train.checkpoint import EMA_FILE, MODEL_FILE, load_weights, read_state_dict, resolve_checkpoint
+from pointrend.app.runtime import setup_runtime
+from pointrend.utils.distributed import is_main_process, world_size
+from pointrend.config.recipe import Recipe, recipe_to_dict
 
 
 def _write_recipe(recipe: Recipe) -> None:
@@ -56,7 +56,7 @@ def load_for_inference(recipe: Recipe, checkpoint: Optional[str] = None) -> tupl
 def evaluate(recipe: Recipe, checkpoint: Optional[str] = None) -> dict:
     """Evaluate on the val split; with eval.compare_without_subdivision, also without the
     PointRend subdivision (same weights). Prints a table, writes JSON next to the checkpoints."""
-    from pointrend.engine.evaluate import (evaluate_dataset, evaluate_with_and_without_subdivision,
+    from pointrend.inference.evaluate import (evaluate_dataset, evaluate_with_and_without_subdivision,
                                            format_comparison_table, format_results_table, write_results_json)
 
     dataset = build_dataset(recipe.data, train=False)
@@ -80,7 +80,7 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None) -> dict:
 
 def predict(recipe: Recipe, input: str, output: Optional[str] = None, checkpoint: Optional[str] = None,
             label_format: str = "trainid", save_points: bool = False) -> dict:
-    from pointrend.engine.predict import predict_paths
+    from pointrend.inference.predict_files import predict_paths
 
     network, _ = load_for_inference(recipe, checkpoint)
     output = output or os.path.join(recipe.output_dir, "predictions")
@@ -94,7 +94,7 @@ def predict(recipe: Recipe, input: str, output: Optional[str] = None, checkpoint
 
 
 def export(recipe: Recipe, output: Optional[str] = None, checkpoint: Optional[str] = None) -> dict:
-    from pointrend.engine.export import export_model
+    from pointrend.inference.export import export_model
 
     network, _ = load_for_inference(recipe, checkpoint)
     output = output or os.path.join(recipe.output_dir, "export")

@@ -2,11 +2,11 @@
 in one line (no traceback) and exits with a non-zero status."""
 from __future__ import annotations
 
-from pointrend.engine.callbacks.interrupt import TrainingInterrupted
-from pointrend.engine.callbacks.nan_guard import NonFiniteLossError
-from pointrend.engine.checkpoint import CheckpointError
-from pointrend.engine.device import DeviceUnavailableError
-from pointrend.recipe import RecipeError
+from pointrend.train.callbacks.interrupt import TrainingInterrupted
+from pointrend.train.callbacks.nan_guard import NonFiniteLossError
+from pointrend.train.checkpoint import CheckpointError
+from pointrend.app.runtime import DeviceUnavailableError
+from pointrend.config.recipe import RecipeError
 
 
 class DatasetError(RuntimeError):

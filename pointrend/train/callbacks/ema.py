@@ -7,8 +7,8 @@ from typing import Iterator
 
 import paddle
 
-from pointrend.engine.callbacks.base import TrainerCallback
-from pointrend.recipe import RecipeError
+from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.config.recipe import RecipeError
 
 
 class ExponentialMovingAverage(TrainerCallback):

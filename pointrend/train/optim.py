@@ -4,7 +4,7 @@ from __future__ import annotations
 import paddle
 from paddle import nn
 
-from pointrend.recipe import RecipeError
+from pointrend.config.recipe import RecipeError
 
 _NORM_LAYERS = (nn.BatchNorm, nn.BatchNorm1D, nn.BatchNorm2D, nn.BatchNorm3D, nn.SyncBatchNorm,
                 nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2D)

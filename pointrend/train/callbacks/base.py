@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from paddle.callbacks import Callback
 
 if TYPE_CHECKING:
-    from pointrend.engine.trainer import Trainer
+    from pointrend.train.trainer import Trainer
 
 
 class TrainerCallback(Callback):

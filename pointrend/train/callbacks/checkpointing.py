@@ -1,7 +1,7 @@
 """Periodic checkpoints, plus one whenever an evaluation sets a new best score."""
 from __future__ import annotations
 
-from pointrend.engine.callbacks.base import TrainerCallback
+from pointrend.train.callbacks.base import TrainerCallback
 
 
 class PeriodicCheckpoint(TrainerCallback):

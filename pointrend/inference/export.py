@@ -2,7 +2,7 @@
 as a static Paddle inference model with dynamic batch, height and width.
 
 The export directory holds `model.json` (or `model.pdmodel` with the legacy IR) + `model.pdiparams`
-and `preprocess.json`, the image normalisation the model expects, so that `pointrend.deploy.Predictor`
+and `preprocess.json`, the image normalisation the model expects, so that `pointrend.inference.predictor.Predictor`
 can run raw images end to end without this package's training code. `export_onnx` converts such
 a directory to ONNX with paddle2onnx (an optional dependency).
 """
@@ -12,12 +12,9 @@ from typing import Dict, Optional, Sequence
 
 import paddle
 
-from pointrend.engine.inference import eval_mode
-
-MODEL_PREFIX = "model"
-PREPROCESS_FILE = "preprocess.json"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from pointrend.config.recipe import IMAGENET_MEAN, IMAGENET_STD
+from pointrend.inference.modes import eval_mode
+from pointrend.inference.predictor import MODEL_PREFIX, PREPROCESS_FILE
 
 
 class _EvalPipeline(paddle.nn.Layer):
@@ -96,3 +93,4 @@ def export_onnx(model_dir: str, output_path: Optional[str] = None, opset_version
     paddle2onnx.export(graph, prefix + ".pdiparams", output_path, opset_version=opset_version,
                        enable_onnx_checker=True, enable_optimize=optimize)
     return output_path
+

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 
-from pointrend.engine.callbacks.base import TrainerCallback
-from pointrend.engine.distributed import any_rank
+from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.utils.distributed import any_rank
 
 
 class NonFiniteLossError(RuntimeError):

@@ -22,7 +22,7 @@ from typing import Any
 
 import paddle
 
-from pointrend.recipe import RecipeError
+from pointrend.config.recipe import RecipeError
 
 INFO_FILE = "checkpoint.json"
 MODEL_FILE = "model.pdparams"

@@ -6,13 +6,13 @@ import os
 
 import paddle
 
-from pointrend.engine.callbacks import (ExponentialMovingAverage, PeriodicCheckpoint, PeriodicEvaluation,
+from pointrend.train.callbacks import (ExponentialMovingAverage, PeriodicCheckpoint, PeriodicEvaluation,
                                         ProgressLogger, TensorBoardLogger, TrainerCallback)
-from pointrend.engine.device import Runtime
-from pointrend.engine.distributed import convert_to_sync_batchnorm, is_main_process
-from pointrend.engine.errors import DatasetError
-from pointrend.engine.trainer import Trainer
-from pointrend.recipe import DataConfig, ModelConfig, Recipe, recipe_to_dict
+from pointrend.app.runtime import Runtime
+from pointrend.utils.distributed import convert_to_sync_batchnorm, is_main_process
+from pointrend.app.errors import DatasetError
+from pointrend.train.trainer import Trainer
+from pointrend.config.recipe import DataConfig, ModelConfig, Recipe, recipe_to_dict
 
 
 def build_network(config: ModelConfig, load_pretrained: bool = True) -> paddle.nn.Layer:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pointrend.engine.callbacks.base import TrainerCallback
-from pointrend.engine.distributed import is_main_process
-from pointrend.engine.evaluate import evaluate_dataset, format_results_table, write_results_json
+from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.utils.distributed import is_main_process
+from pointrend.inference.evaluate import evaluate_dataset, format_results_table, write_results_json
 
 
 class PeriodicEvaluation(TrainerCallback):

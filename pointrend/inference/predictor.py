@@ -1,4 +1,4 @@
-"""Run an exported model (see `pointrend.engine.export`) with the Paddle Inference engine.
+"""Run an exported model (see `pointrend.inference.export`) with the Paddle Inference engine.
 
     predictor = Predictor("exported/")              # GPU when present, else CPU
     train_ids = predictor.predict(cv2.imread(path))  # uint8 [H, W], trainIds 0..18
@@ -10,8 +10,9 @@ import os
 from typing import Optional
 
 import numpy as np
-import paddle
 import paddle.inference as paddle_infer
+
+from pointrend.utils.system import gpu_available
 
 MODEL_PREFIX = "model"
 PREPROCESS_FILE = "preprocess.json"
@@ -23,19 +24,15 @@ def _usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
-def _gpu_present() -> bool:
-    return paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
-
-
 def _parse_device(device: Optional[str]):
     """'cpu' | 'gpu' | 'gpu:<id>' | None (GPU 0 when present) -> (use_gpu, gpu_id)."""
     if device is None:
-        return _gpu_present(), 0
+        return gpu_available(), 0
     name, _, index = device.partition(":")
     if name == "cpu" and not index:
         return False, 0
     if name == "gpu" and (not index or index.isdigit()):
-        if not _gpu_present():
+        if not gpu_available():
             raise ValueError(f"device={device!r} but this PaddlePaddle build sees no GPU; use device='cpu'")
         return True, int(index or 0)
     raise ValueError(f"device must be 'cpu', 'gpu' or 'gpu:<id>', got {device!r}")

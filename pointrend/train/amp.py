@@ -5,7 +5,7 @@ import warnings
 
 import paddle
 
-from pointrend.recipe import RecipeError
+from pointrend.config.recipe import RecipeError
 
 AMP_LEVELS = ("O1", "O2")
 AMP_DTYPES = ("float16", "bfloat16")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime
 
-from pointrend.engine.callbacks.base import IntervalLogger
-from pointrend.engine.distributed import is_main_process
+from pointrend.train.callbacks.base import IntervalLogger
+from pointrend.utils.distributed import is_main_process
 
 
 class ProgressLogger(IntervalLogger):

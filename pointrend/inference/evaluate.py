@@ -14,9 +14,9 @@ import paddle
 import paddle.distributed as dist
 import paddle.nn.functional as F
 
-from pointrend.engine.inference import check_inference_options, describe_inference, eval_mode, predict_probabilities
-from pointrend.engine.metrics import SegmentationMetrics
-from pointrend.progress import ProgressBar
+from pointrend.inference.modes import check_inference_options, describe_inference, eval_mode, predict_probabilities
+from pointrend.inference.metrics import SegmentationMetrics
+from pointrend.utils.progress import ProgressBar
 
 
 def _unwrap(model: paddle.nn.Layer) -> paddle.nn.Layer:

@@ -1,0 +1,56 @@
+"""The command line of a recipe file: `python -m recipes.<name> <command> [--section.field=value ...]`."""
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+from pointrend.app.commands import evaluate, export, predict, train
+from pointrend.app.errors import USER_ERRORS, exit_code
+from pointrend.config.recipe import Recipe, apply_overrides, format_recipe
+
+
+class RecipeCommands:
+    """The commands `python -m recipes.<name> <command> [--section.field=value ...]` offers.
+
+    Recipe files may subclass it to add commands (the demo adds `demo`).
+    """
+
+    def __init__(self, recipe: Recipe) -> None:
+        self._recipe = recipe
+
+    def _resolved(self, overrides: dict[str, Any]) -> Recipe:
+        return apply_overrides(self._recipe, overrides)
+
+    def show(self, **overrides: Any) -> None:
+        """Print the recipe with the overrides applied."""
+        print(format_recipe(self._resolved(overrides)))
+
+    def train(self, resume: Any = None, **overrides: Any) -> None:
+        """Train. --resume continues from the latest checkpoint in output_dir, --resume=PATH from PATH."""
+        train(self._resolved(overrides), resume=resume)
+
+    def eval(self, checkpoint: Optional[str] = None, **overrides: Any) -> None:
+        """Evaluate on the validation split (default checkpoint: best, else latest, in output_dir)."""
+        evaluate(self._resolved(overrides), checkpoint=checkpoint)
+
+    def predict(self, input: str, output: Optional[str] = None, checkpoint: Optional[str] = None,
+                label_format: str = "trainid", save_points: bool = False, **overrides: Any) -> None:
+        """Predict an image or a folder of images into OUTPUT (default: output_dir/predictions)."""
+        predict(self._resolved(overrides), input, output=output, checkpoint=checkpoint,
+                label_format=label_format, save_points=save_points)
+
+    def export(self, output: Optional[str] = None, checkpoint: Optional[str] = None, **overrides: Any) -> None:
+        """Export a static inference model (default: output_dir/export)."""
+        export(self._resolved(overrides), output=output, checkpoint=checkpoint)
+
+
+def run_cli(commands: RecipeCommands, argv: Optional[list[str]] = None) -> None:
+    """fire's command line over `commands`; known user errors end with one line, not a traceback."""
+    import fire
+
+    try:
+        fire.Fire(commands, command=argv)
+    except USER_ERRORS as error:
+        code = exit_code(error)
+        print(f"error: {error}" if code == 1 else str(error), file=sys.stderr)
+        sys.exit(code)
