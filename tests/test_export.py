@@ -5,8 +5,8 @@ import numpy as np
 import paddle
 import pytest
 
-from pointrend.deploy import Predictor
-from pointrend.engine.export import export_model, export_onnx
+from pointrend.inference.predictor import Predictor
+from pointrend.inference.export import export_model, export_onnx
 from pointrend.models import build_model
 
 SIZES = [(64, 128), (96, 160)]
@@ -80,6 +80,6 @@ def test_onnx_export_runs_in_onnxruntime_with_subdivision(exported):
         with paddle.no_grad():
             expected = model(paddle.to_tensor(images)).numpy()
         logits = session.run(None, {session.get_inputs()[0].name: images})[0]
-        # ONNX Runtime's kernels round differently from Paddle's; 1e-3 still separates a wrong
-        # point selection (differences of order 1) from rounding.
-        np.testing.assert_allclose(logits, expected, atol=1e-3, rtol=0)
+        # ONNX Runtime's kernels round differently from Paddle's (measured 2e-5); a GroupNorm
+        # epsilon misread as 1e-43 instead of 1e-5 already moves the logits by 2e-4.
+        np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)

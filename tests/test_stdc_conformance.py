@@ -25,6 +25,11 @@ if not CASE.is_dir():
     pytest.skip(f"PaddleSeg reference outputs not found at {CASE}", allow_module_level=True)
 
 LOGITS_TOLERANCE = 1e-4
+# Training-mode BatchNorm normalises the stride-32 maps of this small input over 16 values per
+# channel, which amplifies the CPU kernels' rounding: measured 8e-7 on an AVX2 machine and
+# 2.4e-4 on an AVX-512 one, the same code and weights. Eval mode (running statistics) is not
+# affected and keeps LOGITS_TOLERANCE.
+TRAIN_OUTPUTS_TOLERANCE = 1e-3
 LOSS_TOLERANCE = 1e-5
 OHEM_OUTPUTS = ("out", "out8", "out16")
 
@@ -89,7 +94,7 @@ def test_training_outputs_and_total_loss_match_paddleseg(paddleseg_state, refere
     outputs = model(paddle.to_tensor(case_array("input_train")))
     names = ("train_feat_out", "train_feat_out8", "train_feat_out16", "train_sp8")
     for output, name in zip(outputs, names, strict=True):
-        assert_close(output.numpy(), reference[name], LOGITS_TOLERANCE, name)
+        assert_close(output.numpy(), reference[name], TRAIN_OUTPUTS_TOLERANCE, name)
     loss = STDCLoss(fuse_weights=reference["detail_fuse_kernel"].ravel().tolist())
     total = paddle.add_n(loss(*outputs, paddle.to_tensor(case_array("label_train"))))
     assert_close(total.numpy(), reference["loss_total"], LOSS_TOLERANCE, "loss_total")

@@ -8,6 +8,7 @@ a directory to ONNX with paddle2onnx (an optional dependency).
 """
 import json
 import os
+import tempfile
 from typing import Dict, Optional, Sequence
 
 import paddle
@@ -90,7 +91,35 @@ def export_onnx(model_dir: str, output_path: Optional[str] = None, opset_version
     if graph is None or not os.path.exists(prefix + ".pdiparams"):
         raise FileNotFoundError(f"{model_dir} holds no exported model: run export_model first")
     output_path = output_path or prefix + ".onnx"
-    paddle2onnx.export(graph, prefix + ".pdiparams", output_path, opset_version=opset_version,
-                       enable_onnx_checker=True, enable_optimize=optimize)
+    with tempfile.TemporaryDirectory() as scratch:
+        if graph.endswith(".json"):
+            graph = _with_float32_attributes(graph, os.path.join(scratch, os.path.basename(graph)))
+        paddle2onnx.export(graph, prefix + ".pdiparams", output_path, opset_version=opset_version,
+                           enable_onnx_checker=True, enable_optimize=optimize)
     return output_path
 
+
+# (op, attribute) pairs Paddle 3.3 stores as float64 in a PIR program but paddle2onnx 2.x reads
+# as float32: it then writes whatever memory lies there (seen: GroupNorm epsilon 3.8e33, a pad
+# value of NaN), different on every conversion.
+_FLOAT32_ATTRIBUTES = {("1.group_norm", "epsilon"), ("1.pad3d", "pad_value")}
+
+
+def _with_float32_attributes(graph_path: str, output_path: str) -> str:
+    """Copy of the PIR program at `graph_path` with `_FLOAT32_ATTRIBUTES` typed float32."""
+    with open(graph_path, encoding="utf-8") as handle:
+        program = json.load(handle)
+    pending = [program]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, dict):
+            op = node.get("#")
+            for attribute in node.get("A", ()) if isinstance(op, str) else ():
+                if isinstance(attribute, dict) and (op, attribute.get("N")) in _FLOAT32_ATTRIBUTES:
+                    attribute["AT"]["#"] = "0.a_f32"
+            pending.extend(node.values())
+    with open(output_path, "w", encoding="utf-8") as handle:
+        json.dump(program, handle)
+    return output_path
