@@ -31,17 +31,17 @@ class RecipeCommands:
 
     def eval(self, checkpoint: Optional[str] = None, **overrides: Any) -> None:
         """Evaluate on the validation split (default checkpoint: best, else latest, in output_dir)."""
-        evaluate(self._resolved(overrides), checkpoint=checkpoint)
+        evaluate(self._resolved(overrides), checkpoint=checkpoint, explicit=overrides)
 
     def predict(self, input: str, output: Optional[str] = None, checkpoint: Optional[str] = None,
                 label_format: str = "trainid", save_points: bool = False, **overrides: Any) -> None:
         """Predict an image or a folder of images into OUTPUT (default: output_dir/predictions)."""
         predict(self._resolved(overrides), input, output=output, checkpoint=checkpoint,
-                label_format=label_format, save_points=save_points)
+                label_format=label_format, save_points=save_points, explicit=overrides)
 
     def export(self, output: Optional[str] = None, checkpoint: Optional[str] = None, **overrides: Any) -> None:
         """Export a static inference model (default: output_dir/export)."""
-        export(self._resolved(overrides), output=output, checkpoint=checkpoint)
+        export(self._resolved(overrides), output=output, checkpoint=checkpoint, explicit=overrides)
 
 
 def run_cli(commands: RecipeCommands, argv: Optional[list[str]] = None) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any, Optional
 
 import paddle
 import paddle.distributed as dist
 
+from pointrend.app.checkpoints import recipe_for_checkpoint
 from pointrend.app.build import build_dataset, build_network, build_trainer, evaluation_options, val_transforms
-from pointrend.train.checkpoint import EMA_FILE, MODEL_FILE, load_weights, read_state_dict, resolve_checkpoint
+from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, CheckpointError, load_weights, read_state_dict,
+                                        resolve_checkpoint)
 from pointrend.app.runtime import setup_runtime
 from pointrend.utils.distributed import is_main_process, world_size
 from pointrend.config.recipe import Recipe, recipe_to_dict
@@ -53,12 +56,22 @@ def load_for_inference(recipe: Recipe, checkpoint: Optional[str] = None) -> tupl
     return network, path
 
 
-def evaluate(recipe: Recipe, checkpoint: Optional[str] = None) -> dict:
+def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collection[str] = ()) -> dict:
     """Evaluate on the val split; with eval.compare_without_subdivision, also without the
-    PointRend subdivision (same weights). Prints a table, writes JSON next to the checkpoints."""
+    PointRend subdivision (same weights). Prints a table, writes JSON next to the checkpoints.
+    A converted checkpoint brings its model settings and normalisation (see
+    `recipe_for_checkpoint`; `explicit` names the fields set on the command line)."""
     from pointrend.inference.evaluate import (evaluate_dataset, evaluate_with_and_without_subdivision,
                                            format_comparison_table, format_results_table, write_results_json)
 
+    converted = recipe_for_checkpoint(recipe, checkpoint, explicit)
+    if converted.model.num_classes != recipe.model.num_classes:
+        raise CheckpointError(
+            f"{checkpoint} predicts {converted.model.num_classes} classes, the recipe's dataset has "
+            f"{recipe.model.num_classes}: evaluate it on data labelled with its classes "
+            f"(--model.num_classes={converted.model.num_classes} with such a --data.root); "
+            "predict and export take it as it is")
+    recipe = converted
     dataset = build_dataset(recipe.data, train=False)
     network, path = load_for_inference(recipe, checkpoint)
     if world_size() > 1:
@@ -79,9 +92,16 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None) -> dict:
 
 
 def predict(recipe: Recipe, input: str, output: Optional[str] = None, checkpoint: Optional[str] = None,
-            label_format: str = "trainid", save_points: bool = False) -> dict:
+            label_format: str = "trainid", save_points: bool = False, explicit: Collection[str] = ()) -> dict:
+    """Predict image files; a converted checkpoint brings its model settings and normalisation."""
     from pointrend.inference.predict_files import predict_paths
 
+    converted = recipe_for_checkpoint(recipe, checkpoint, explicit)
+    if label_format == "labelid" and converted.model.num_classes != recipe.model.num_classes:
+        raise CheckpointError(
+            f"{checkpoint} predicts {converted.model.num_classes} classes, not the recipe's "
+            f"{recipe.model.num_classes}, so their Cityscapes labelIds are unknown: use --label_format=trainid")
+    recipe = converted
     network, _ = load_for_inference(recipe, checkpoint)
     output = output or os.path.join(recipe.output_dir, "predictions")
     ev = recipe.eval
@@ -93,9 +113,12 @@ def predict(recipe: Recipe, input: str, output: Optional[str] = None, checkpoint
     return summary
 
 
-def export(recipe: Recipe, output: Optional[str] = None, checkpoint: Optional[str] = None) -> dict:
+def export(recipe: Recipe, output: Optional[str] = None, checkpoint: Optional[str] = None,
+           explicit: Collection[str] = ()) -> dict:
+    """Export the eval pipeline; a converted checkpoint brings its model settings and normalisation."""
     from pointrend.inference.export import export_model
 
+    recipe = recipe_for_checkpoint(recipe, checkpoint, explicit)
     network, _ = load_for_inference(recipe, checkpoint)
     output = output or os.path.join(recipe.output_dir, "export")
     data = recipe.data

@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 import paddle.inference as paddle_infer
 
+from pointrend.inference.normalization import normalize_image
 from pointrend.utils.system import gpu_available
 
 MODEL_PREFIX = "model"
@@ -85,15 +86,9 @@ class Predictor:
 
     def normalize(self, image_bgr: np.ndarray) -> np.ndarray:
         """uint8 BGR image [H, W, 3] (as from cv2.imread) -> normalised [1, 3, H, W] float32."""
-        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
-            raise ValueError(f"expected a colour image [H, W, 3], got shape {image_bgr.shape}")
         settings = self.preprocess_config
-        image = image_bgr[..., ::-1] if settings["to_rgb"] else image_bgr
-        scale = settings["max_pixel_value"]
-        mean = np.asarray(settings["mean"], dtype=np.float32) * scale
-        std = np.asarray(settings["std"], dtype=np.float32) * scale
-        normalised = (image.astype(np.float32) - mean) / std
-        return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None])
+        return normalize_image(image_bgr, settings["mean"], settings["std"], settings["to_rgb"],
+                               settings["max_pixel_value"])
 
     def predict(self, image_bgr: np.ndarray) -> np.ndarray:
         """uint8 BGR image [H, W, 3] -> trainId map [H, W] uint8."""

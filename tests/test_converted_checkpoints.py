@@ -1,0 +1,242 @@
+"""Converted checkpoints end to end: `python -m pointrend.convert` writes a checkpoint directory
+that `pointrend.load_checkpoint` and the recipes' eval / predict / export take, with the model
+settings and image normalisation of its source.
+
+The narrow detectron2 reference (a folder beside the repository; skipped when absent) checks the
+numbers; detectron2-format files written here (random weights, detectron2's names) check the
+commands on other architectures, a 5-class model included.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import cv2
+import numpy as np
+import paddle
+import pytest
+
+import pointrend
+from pointrend.app.cli import RecipeCommands, run_cli
+from pointrend.app.convert import main as convert_main
+from pointrend.convert.detectron2 import PIXEL_MEAN, PIXEL_STD, detectron2_name
+from pointrend.data import generate_synthetic_cityscapes
+from pointrend.models import build_model
+from pointrend.train.checkpoint import INFO_FILE, MODEL_FILE
+from pointrend.utils.paddle_files import load_pdparams
+from recipes.semfpn_pointrend_cityscapes import RECIPE as PAPER_RECIPE
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+NARROW = REFERENCE / "detectron2_pointrend_narrow"
+# A small detectron2-style PointRend: what the synthetic files hold.
+SMALL = {
+    "backbone_depth": 18,
+    "backbone_base_channels": 8,
+    "norm": "frozen_bn",
+    "fpn_channels": 16,
+    "head_channels": 8,
+    "point_head_fc_channels": 16,
+}
+
+
+def convert(source: str, path: Path, out: Path, capsys) -> str:
+    convert_main([source, str(path), "--out", str(out)])
+    return capsys.readouterr().out
+
+
+def write_detectron2_pickle(path: Path, num_classes: int, seed: int) -> None:
+    """A detectron2 model-zoo file ({"model": {detectron2 name: array}}) of a random SMALL model."""
+    random = np.random.default_rng(seed)
+    model = build_model(**SMALL, num_classes=num_classes)
+    weights = {}
+    for name, tensor in model.state_dict().items():
+        value = random.normal(0.0, 0.3, tuple(tensor.shape)).astype(np.float32)
+        weights[detectron2_name(name)] = (
+            np.abs(value) + 0.5 if name.endswith("_variance") else value
+        )
+    path.write_bytes(pickle.dumps({"model": weights, "__author__": "test"}, protocol=4))
+
+
+def one_line_error(capsys, argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        convert_main(argv)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> str:
+    root = str(tmp_path_factory.mktemp("data"))
+    generate_synthetic_cityscapes(root, num_train=1, num_val=2, size=(64, 128))
+    return root
+
+
+@pytest.fixture(scope="module")
+def small19(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("small19")
+    write_detectron2_pickle(folder / "model_final.pkl", num_classes=19, seed=0)
+    convert_main(
+        ["detectron2", str(folder / "model_final.pkl"), "--out", str(folder / "converted")]
+    )
+    return folder / "converted"
+
+
+def recipe_cli(argv: list[str]) -> None:
+    run_cli(RecipeCommands(PAPER_RECIPE), argv=argv)
+
+
+def test_narrow_reference_converts_and_loads_with_detectron2s_outputs(tmp_path, capsys):
+    if not (NARROW / "reference.npz").is_file():
+        pytest.skip(f"detectron2 reference outputs not found in {NARROW}")
+    printed = convert("detectron2", NARROW / "model_final.pkl", tmp_path / "narrow", capsys)
+    assert "312 tensors" in printed and "BGR input" in printed
+    info = json.loads((tmp_path / "narrow" / INFO_FILE).read_text())
+    assert info["converted_from"]["source"] == "detectron2"
+    assert info["recipe"]["model"]["backbone_base_channels"] == 8
+    assert len(load_pdparams(tmp_path / "narrow" / MODEL_FILE)) == 312
+
+    reference = np.load(NARROW / "reference.npz")
+    network = pointrend.load_checkpoint(tmp_path / "narrow", subdivision_num_points=512)
+    assert not network.training
+    assert network.normalization.mean == PIXEL_MEAN and network.normalization.std == PIXEL_STD
+    assert not network.normalization.to_rgb and network.normalization.max_pixel_value == 1.0
+    images = paddle.to_tensor(reference["image"])
+    with paddle.no_grad():
+        _, coarse = network.extract(images)
+        final = network(images).numpy()
+    theirs = reference["eval.coarse"]
+    assert np.abs(coarse.numpy() - theirs).max() <= 1e-4 * np.abs(theirs).max()
+    assert final.shape == reference["eval.final"].shape
+    assert (final.argmax(1) == reference["eval.final"].argmax(1)).mean() >= 0.999
+
+
+def test_load_checkpoint_normalization_is_the_sources(small19):
+    network = pointrend.load_checkpoint(small19)
+    image = np.random.default_rng(1).integers(0, 256, (32, 64, 3), dtype=np.uint8)
+    expected = (image.astype(np.float32) - np.array(PIXEL_MEAN, np.float32)).transpose(2, 0, 1)
+    np.testing.assert_allclose(network.normalization(image)[0], expected, rtol=1e-6)
+    with paddle.no_grad():
+        logits = network(paddle.to_tensor(network.normalization(image)))
+    assert logits.shape == [1, 19, 32, 64]
+
+
+def test_paper_recipe_eval_and_predict_take_the_converted_settings(
+    small19, data_root, tmp_path, capsys
+):
+    common = [f"--checkpoint={small19}", "--device=cpu", f"--output_dir={tmp_path}"]
+    recipe_cli(["eval", *common, f"--data.root={data_root}", "--eval.num_workers=0"])
+    out = capsys.readouterr().out
+    (note,) = [line for line in out.splitlines() if "using its settings" in line]
+    for change in (
+        "model.backbone_depth=18 (recipe 101)",
+        "model.norm='frozen_bn'",
+        "data.to_rgb=False (recipe True)",
+        "data.max_pixel_value=1.0",
+    ):
+        assert change in note
+    assert "mIoU" in out and (tmp_path / "eval" / "converted.json").is_file()
+
+    images = Path(data_root) / "leftImg8bit" / "val"
+    recipe_cli(
+        [
+            "predict",
+            *common,
+            f"--input={images}",
+            f"--output={tmp_path / 'pred'}",
+            "--model.subdivision_steps=1",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "model.subdivision_steps" not in out and "2 of 2 images predicted" in out
+    network = pointrend.load_checkpoint(small19, subdivision_steps=1)
+    for image_path in sorted(images.rglob("*.png")):
+        (written,) = (tmp_path / "pred" / "trainid").rglob(image_path.name)
+        with paddle.no_grad():
+            logits = network(paddle.to_tensor(network.normalization(cv2.imread(str(image_path)))))
+        expected = logits.numpy()[0].argmax(0)
+        np.testing.assert_array_equal(cv2.imread(str(written), cv2.IMREAD_UNCHANGED), expected)
+
+
+def test_export_of_a_converted_checkpoint_records_its_normalisation(small19, tmp_path, capsys):
+    recipe_cli(
+        [
+            "export",
+            f"--checkpoint={small19}",
+            "--device=cpu",
+            f"--output={tmp_path / 'exported'}",
+            "--model.subdivision_steps=1",
+        ]
+    )
+    preprocess = json.loads((tmp_path / "exported" / "preprocess.json").read_text())
+    assert preprocess["mean"] == list(PIXEL_MEAN) and preprocess["to_rgb"] is False
+    assert preprocess["subdivision_steps"] == 1
+
+
+def test_five_class_model_converts_predicts_and_refuses_a_19_class_eval(
+    tmp_path, data_root, capsys
+):
+    write_detectron2_pickle(tmp_path / "five.pkl", num_classes=5, seed=2)
+    printed = convert("detectron2", tmp_path / "five.pkl", tmp_path / "five", capsys)
+    assert "5 classes" in printed
+    network = pointrend.load_checkpoint(tmp_path / "five")
+    with paddle.no_grad():
+        assert network(paddle.zeros([1, 3, 32, 64])).shape == [1, 5, 32, 64]
+    with pytest.raises(SystemExit):
+        recipe_cli(
+            [
+                "eval",
+                f"--checkpoint={tmp_path / 'five'}",
+                "--device=cpu",
+                f"--data.root={data_root}",
+                f"--output_dir={tmp_path}",
+            ]
+        )
+    err = capsys.readouterr().err
+    assert "predicts 5 classes, the recipe's dataset has 19" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "make, argv_source, expected",
+    [
+        (None, "detectron2", "no such file"),
+        (lambda p: p.write_bytes(b"\x80\x04garbage"), "detectron2", "x.pkl"),
+        (
+            lambda p: p.write_bytes(
+                pickle.dumps(
+                    {"model": {"roi_heads.box_predictor.weight": np.zeros((2, 2), np.float32)}}
+                )
+            ),
+            "detectron2",
+            "object-detection model",
+        ),
+        (lambda p: p.write_bytes(b"\0"), "caffe", "unknown source 'caffe'; known: detectron2"),
+    ],
+)
+def test_bad_files_are_one_line_errors_and_write_nothing(
+    tmp_path, capsys, make, argv_source, expected
+):
+    path = tmp_path / "x.pkl"
+    if make:
+        make(path)
+    err = one_line_error(capsys, [argv_source, str(path), "--out", str(tmp_path / "out")])
+    assert expected in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_occupied_output_directory_is_refused_before_converting(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    err = one_line_error(
+        capsys, ["detectron2", str(tmp_path / "missing.pkl"), "--out", str(tmp_path / "out")]
+    )
+    assert "no such file" in err
+    write_detectron2_pickle(tmp_path / "m.pkl", num_classes=19, seed=3)
+    err = one_line_error(
+        capsys, ["detectron2", str(tmp_path / "m.pkl"), "--out", str(tmp_path / "out")]
+    )
+    assert "exists and is not a converted checkpoint" in err
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
