@@ -5,6 +5,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from pointrend.ops.resize import upsample_nearest
+
 
 class FPN(nn.Layer):
     """1x1 lateral convs, nearest-neighbour top-down pathway, 3x3 output convs.
@@ -33,8 +35,22 @@ class FPN(nn.Layer):
         outputs = [self.output_convs[-1](merged)]
         for level in range(len(features) - 2, -1, -1):
             lateral = self.lateral_convs[level](features[level])
-            # Upsampling to the lateral's size (not by 2) also covers dilated backbones, where
-            # neighbouring levels share a stride.
-            merged = lateral + F.interpolate(merged, size=lateral.shape[2:], mode="nearest")
+            merged = lateral + self._upsample_to(merged, lateral, level)
             outputs.insert(0, self.output_convs[level](merged))
         return outputs
+
+    def _upsample_to(self, coarser: paddle.Tensor, lateral: paddle.Tensor, level: int) -> paddle.Tensor:
+        """Nearest upsampling of `coarser` [N, C, h, w] to `lateral`'s H x W.
+
+        When H x W is the stride ratio times h x w (always, for inputs padded to a multiple of the
+        coarsest stride, as eval and export pad them; 1 for the dilated levels of a dilated
+        backbone) the interpolation-free repeat is used, which an exported graph can run under
+        oneDNN; a traced graph has no static sizes to compare and relies on that padding.
+        """
+        ratio, remainder = divmod(self.out_strides[level + 1], self.out_strides[level])
+        exact = remainder == 0 and (
+            not paddle.in_dynamic_mode()
+            or list(lateral.shape[2:]) == [ratio * coarser.shape[2], ratio * coarser.shape[3]])
+        if exact:
+            return upsample_nearest(coarser, ratio)
+        return F.interpolate(coarser, size=lateral.shape[2:], mode="nearest")

@@ -10,6 +10,7 @@ import paddle.nn.functional as F
 
 from pointrend.models.subdivision import adaptive_subdivision
 from pointrend.ops import point_sample, sample_points_for_training
+from pointrend.ops.resize import upsample_bilinear
 
 
 class PointRendSegmentor(nn.Layer):
@@ -99,11 +100,32 @@ class PointRendSegmentor(nn.Layer):
             logits = coarse_logits
         # The logits cover the padded input, so resize to the padded size before cropping: resizing
         # straight to the input size would stretch the image content over the padding.
-        # An exported graph has a dynamic H x W, so the shapes cannot be compared: it always resizes
-        # (a same-size bilinear resize returns its input unchanged).
-        if not paddle.in_dynamic_mode() or logits.shape[2:] != padded.shape[2:]:
-            logits = F.interpolate(logits, size=padded.shape[2:], mode="bilinear", align_corners=False)
-        return logits[:, :, :height, :width]
+        return self._resize_to(logits, padded)[:, :, :height, :width]
+
+    def _logits_stride(self) -> Optional[int]:
+        """Input pixels per eval logit (1 when subdivision reaches full resolution), when it is a
+        whole number known from the modules; None otherwise."""
+        stride = getattr(self.coarse_head, "output_stride", None)
+        if not isinstance(stride, int):
+            return None
+        if self.point_head is not None and self.subdivision_steps > 0:
+            stride, remainder = divmod(stride, 2**self.subdivision_steps)
+            return stride if remainder == 0 and stride > 0 else None
+        return stride
+
+    def _resize_to(self, logits: paddle.Tensor, padded: paddle.Tensor) -> paddle.Tensor:
+        """Bilinear resize of logits [N, K, h, w] to the padded input's H x W.
+
+        An exported graph has a dynamic H x W, so the shapes cannot be compared there: it
+        upsamples by the stride the modules define, without an interpolation op (see
+        `pointrend.ops.resize`), or, when that stride is unknown, resizes to the size.
+        """
+        stride = self._logits_stride()
+        if paddle.in_dynamic_mode() and logits.shape[2:] == padded.shape[2:]:
+            return logits
+        if not paddle.in_dynamic_mode() and stride is not None:
+            return upsample_bilinear(logits, stride)
+        return F.interpolate(logits, size=padded.shape[2:], mode="bilinear", align_corners=False)
 
     @paddle.no_grad()
     def inference_with_trace(self, images: paddle.Tensor) -> Tuple[paddle.Tensor, List[dict]]:

@@ -4,7 +4,8 @@ from typing import Sequence
 
 import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
+
+from pointrend.ops.resize import upsample_bilinear_any_mode
 
 HEAD_NORMS = ("gn", "bn")
 
@@ -26,8 +27,7 @@ class ConvNormReLU(nn.Sequential):
 
 class Upsample2x(nn.Layer):
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        # An explicit size, not scale_factor: paddle2onnx cannot convert the float-array scale attribute.
-        return F.interpolate(x, size=[2 * x.shape[2], 2 * x.shape[3]], mode="bilinear", align_corners=False)
+        return upsample_bilinear_any_mode(x, 2)
 
 
 class SemanticFPNHead(nn.Layer):

@@ -7,9 +7,9 @@ traced by `paddle.jit.to_static`.
 from typing import Callable, List, Optional
 
 import paddle
-import paddle.nn.functional as F
 
 from pointrend.ops import point_sample, uncertain_points_on_grid, uncertainty
+from pointrend.ops.resize import upsample_bilinear_any_mode
 
 PointHeadFn = Callable[[paddle.Tensor, paddle.Tensor], paddle.Tensor]
 
@@ -53,9 +53,7 @@ def adaptive_subdivision(
     """
     logits = coarse_logits
     for _ in range(num_steps):
-        # An explicit size, not scale_factor: paddle2onnx cannot convert the float-array scale attribute.
-        logits = F.interpolate(logits, size=[2 * logits.shape[2], 2 * logits.shape[3]], mode="bilinear",
-                               align_corners=False)
+        logits = upsample_bilinear_any_mode(logits, 2)
         indices, coords = uncertain_points_on_grid(uncertainty(logits), num_points)
         point_logits = point_head(point_sample(fine_features, coords), point_sample(coarse_logits, coords))
         logits = scatter_point_logits(logits, indices, point_logits)
