@@ -83,3 +83,98 @@ def test_onnx_export_runs_in_onnxruntime_with_subdivision(exported):
         # ONNX Runtime's kernels round differently from Paddle's (measured 2e-5); a GroupNorm
         # epsilon misread as 1e-43 instead of 1e-5 already moves the logits by 2e-4.
         np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)
+
+
+def _graph_text(directory):
+    with open(os.path.join(directory, "model.json"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_exported_graph_has_no_interpolation_op_and_runs_with_onednn(exported):
+    model, directory, _ = exported
+    assert "_interp" not in _graph_text(directory)
+    images = np.random.RandomState(3).randn(1, 3, 64, 96).astype(np.float32)
+    with paddle.no_grad():
+        expected = model(paddle.to_tensor(images)).numpy()
+    predictor = Predictor(directory, device="cpu", num_threads=1)
+    assert predictor.onednn
+    np.testing.assert_allclose(predictor.logits(images), expected, atol=1e-4, rtol=0)
+    assert predictor.onednn
+
+
+def test_semantic_fpn_export_has_no_interpolation_op(tmp_path):
+    paddle.seed(0)
+    model = build_model(backbone_depth=18, backbone_base_channels=16, fpn_channels=32, head_channels=16,
+                        num_classes=5, point_head=False).eval()
+    export_model(model, str(tmp_path))
+    assert "_interp" not in _graph_text(str(tmp_path))
+    images = np.random.RandomState(4).randn(1, 3, 70, 90).astype(np.float32)
+    with paddle.no_grad():
+        expected = model(paddle.to_tensor(images)).numpy()
+    predictor = Predictor(str(tmp_path), device="cpu", num_threads=1)
+    np.testing.assert_allclose(predictor.logits(images), expected, atol=1e-4, rtol=0)
+    assert predictor.onednn
+
+
+def test_predictor_falls_back_from_onednn_with_a_warning(tmp_path):
+    model = _tiny_pointrend()
+    # Three steps end at stride 1/2: the final resize is a downsampling, an interpolation op.
+    model.subdivision_steps = 3
+    export_model(model, str(tmp_path))
+    assert "bilinear_interp" in _graph_text(str(tmp_path))
+    with pytest.warns(RuntimeWarning, match="without oneDNN.*bilinear_interp"):
+        predictor = Predictor(str(tmp_path), device="cpu", num_threads=1)
+    assert not predictor.onednn
+    images = np.random.RandomState(5).randn(1, 3, 64, 64).astype(np.float32)
+    with paddle.no_grad():
+        expected = model(paddle.to_tensor(images)).numpy()
+    np.testing.assert_allclose(predictor.logits(images), expected, atol=1e-4, rtol=0)
+
+
+def test_onnxruntime_engine_matches_dynamic_model_and_caches_the_conversion(exported):
+    pytest.importorskip("paddle2onnx")
+    pytest.importorskip("onnxruntime")
+    model, directory, _ = exported
+    predictor = Predictor(directory, device="cpu", num_threads=1, engine="onnxruntime")
+    onnx_path = os.path.join(directory, "model.onnx")
+    converted_at = os.path.getmtime(onnx_path)
+    images = np.random.RandomState(6).randn(2, 3, 64, 96).astype(np.float32)
+    with paddle.no_grad():
+        expected = model(paddle.to_tensor(images)).numpy()
+    np.testing.assert_allclose(predictor.logits(images), expected, atol=1e-4, rtol=0)
+    image = np.random.RandomState(7).randint(0, 256, size=(40, 50, 3), dtype=np.uint8)
+    assert predictor.predict(image).shape == (40, 50)
+    Predictor(directory, device="cpu", num_threads=1, engine="onnxruntime")
+    assert os.path.getmtime(onnx_path) == converted_at
+
+
+def test_onnxruntime_engine_missing_package_is_a_clear_error(exported, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ImportError, match="pip install onnxruntime"):
+        Predictor(exported[1], device="cpu", engine="onnxruntime")
+
+
+def test_predictor_rejects_an_unknown_engine(exported):
+    with pytest.raises(ValueError, match="engine must be one of"):
+        Predictor(exported[1], engine="tensorrt")
+
+
+def test_predictor_falls_back_when_the_first_onednn_run_fails(tmp_path, monkeypatch):
+    from pointrend.inference import paddle_runner
+
+    model = _tiny_pointrend()
+    model.subdivision_steps = 3
+    export_model(model, str(tmp_path))
+    # Skip the graph scan: the interpolation op now reaches the oneDNN executor, which rejects it.
+    monkeypatch.setattr(paddle_runner, "graph_ops_unsupported_by_onednn", lambda path: [])
+    predictor = Predictor(str(tmp_path), device="cpu", num_threads=1)
+    assert predictor.onednn
+    images = np.random.RandomState(8).randn(1, 3, 64, 64).astype(np.float32)
+    with pytest.warns(RuntimeWarning, match="first run with oneDNN failed"):
+        logits = predictor.logits(images)
+    assert not predictor.onednn
+    with paddle.no_grad():
+        expected = model(paddle.to_tensor(images)).numpy()
+    np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)
