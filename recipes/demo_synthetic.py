@@ -71,10 +71,12 @@ class DemoCommands(RecipeCommands):
         """Generate the data (if absent), train (or finish an interrupted demo run), evaluate with
         and without subdivision, and predict the validation images. --fresh discards an earlier run."""
         from pointrend.app.commands import evaluate, predict, train
+        from pointrend.config.validate import validate
         from pointrend.data import generate_synthetic_cityscapes
         from pointrend.train.checkpoint import resolve_checkpoint
 
         recipe = self._resolved(overrides)
+        validate(recipe)
         if not os.path.isfile(os.path.join(recipe.data.root, "val.txt")):
             print(f"generating the synthetic dataset in {recipe.data.root}")
             generate_synthetic_cityscapes(recipe.data.root, num_train=NUM_TRAIN_IMAGES, num_val=NUM_VAL_IMAGES,

@@ -6,13 +6,13 @@ import os
 
 import paddle
 
-from pointrend.train.callbacks import (ExponentialMovingAverage, PeriodicCheckpoint, PeriodicEvaluation,
+from pointrend.train.callbacks import (BestCheckpoint, ExponentialMovingAverage, PeriodicCheckpoint, PeriodicEvaluation,
                                         ProgressLogger, TensorBoardLogger, TrainerCallback)
 from pointrend.app.runtime import Runtime
 from pointrend.utils.distributed import convert_to_sync_batchnorm, is_main_process
 from pointrend.app.errors import DatasetError
 from pointrend.train.trainer import Trainer
-from pointrend.config.recipe import DataConfig, ModelConfig, Recipe, recipe_to_dict
+from pointrend.config.recipe import DataConfig, ModelConfig, Recipe, RecipeError, recipe_to_dict
 
 
 def build_network(config: ModelConfig, load_pretrained: bool = True) -> paddle.nn.Layer:
@@ -72,6 +72,15 @@ def build_dataset(data: DataConfig, train: bool):
         raise DatasetError(f"cannot load the {split} split (--data.root={data.root}): {error}") from error
 
 
+def check_num_classes(recipe: Recipe, dataset) -> None:
+    """The network must predict as many classes as the dataset labels (checked before building it)."""
+    classes = getattr(dataset, "num_classes", None)
+    if classes is not None and classes != recipe.model.num_classes:
+        raise RecipeError(f"--model.num_classes={recipe.model.num_classes} but the dataset at "
+                          f"--data.root={recipe.data.root} has {classes} classes; set "
+                          f"--model.num_classes={classes}")
+
+
 def evaluation_options(recipe: Recipe) -> dict:
     """Keyword arguments of evaluate_dataset for this recipe."""
     ev = recipe.eval
@@ -81,21 +90,23 @@ def evaluation_options(recipe: Recipe) -> dict:
 
 
 def build_callbacks(recipe: Recipe, val_dataset) -> list[TrainerCallback]:
-    """In the order they must run after each iteration: the EMA update first (evaluation sees
-    it), the log line, evaluation, TensorBoard, then checkpointing (which needs the new score)."""
+    """In the order they must run after each iteration: the EMA update first (checkpoints and
+    evaluation see it), the log line, the periodic checkpoint (safe before evaluation starts),
+    evaluation, TensorBoard, then the best-checkpoint pointer (which needs the new score)."""
     cb, schedule = recipe.callbacks, recipe.schedule
     callbacks: list[TrainerCallback] = []
     if cb.ema.enabled:
         callbacks.append(ExponentialMovingAverage(cb.ema.decay, cb.ema.warmup_iters))
     callbacks.append(ProgressLogger(schedule.log_interval))
+    callbacks.append(PeriodicCheckpoint(schedule.checkpoint_interval))
     if cb.evaluation:
         callbacks.append(PeriodicEvaluation(val_dataset, schedule.eval_interval, recipe.output_dir,
                                             **evaluation_options(recipe)))
     if cb.tensorboard.enabled:
         callbacks.append(TensorBoardLogger(os.path.join(recipe.output_dir, "tensorboard"), schedule.log_interval,
                                            val_dataset, cb.tensorboard.num_images))
-    callbacks.append(PeriodicCheckpoint(schedule.checkpoint_interval,
-                                        cb.checkpoint.best_metric if cb.evaluation else None))
+    if cb.evaluation:
+        callbacks.append(BestCheckpoint(cb.checkpoint.best_metric))
     return callbacks
 
 
@@ -104,6 +115,7 @@ def build_trainer(recipe: Recipe, runtime: Runtime, load_pretrained: bool = True
     train_dataset = build_dataset(recipe.data, train=True)
     needs_val = recipe.callbacks.evaluation or recipe.callbacks.tensorboard.enabled
     val_dataset = build_dataset(recipe.data, train=False) if needs_val else None
+    check_num_classes(recipe, train_dataset)
     network = build_network(recipe.model, load_pretrained=load_pretrained)
     if load_pretrained and not recipe.model.pretrained and is_main_process():
         print("note: model.pretrained is not set, the backbone starts from random weights "

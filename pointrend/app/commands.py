@@ -11,12 +11,13 @@ import paddle
 import paddle.distributed as dist
 
 from pointrend.app.checkpoints import recipe_for_checkpoint
-from pointrend.app.build import build_dataset, build_network, build_trainer, evaluation_options, val_transforms
+from pointrend.app.build import build_dataset, build_network, check_num_classes, build_trainer, evaluation_options, val_transforms
 from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, CheckpointError, load_weights, read_state_dict,
                                         resolve_checkpoint)
 from pointrend.app.runtime import setup_runtime
 from pointrend.utils.distributed import is_main_process, world_size
 from pointrend.config.recipe import Recipe, recipe_to_dict
+from pointrend.config.validate import validate
 
 
 def _write_recipe(recipe: Recipe) -> None:
@@ -28,6 +29,7 @@ def _write_recipe(recipe: Recipe) -> None:
 
 def train(recipe: Recipe, resume: Any = None) -> None:
     """resume: None/False (fresh run), True (latest checkpoint in output_dir) or a checkpoint path."""
+    validate(recipe, processes=world_size())
     runtime = setup_runtime(recipe.device, recipe.seed, recipe.threads)
     resume_from = recipe.output_dir if resume is True else (resume or None)
     trainer = build_trainer(recipe, runtime, load_pretrained=resume_from is None)
@@ -64,6 +66,7 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collect
     from pointrend.inference.evaluate import (evaluate_dataset, evaluate_with_and_without_subdivision,
                                            format_comparison_table, format_results_table, write_results_json)
 
+    validate(recipe)
     converted = recipe_for_checkpoint(recipe, checkpoint, explicit)
     if converted.model.num_classes != recipe.model.num_classes:
         raise CheckpointError(
@@ -73,6 +76,7 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collect
             "predict and export take it as it is")
     recipe = converted
     dataset = build_dataset(recipe.data, train=False)
+    check_num_classes(recipe, dataset)
     network, path = load_for_inference(recipe, checkpoint)
     if world_size() > 1:
         dist.init_parallel_env()
@@ -96,6 +100,7 @@ def predict(recipe: Recipe, input: str, output: Optional[str] = None, checkpoint
     """Predict image files; a converted checkpoint brings its model settings and normalisation."""
     from pointrend.inference.predict_files import predict_paths
 
+    validate(recipe)
     converted = recipe_for_checkpoint(recipe, checkpoint, explicit)
     if label_format == "labelid" and converted.model.num_classes != recipe.model.num_classes:
         raise CheckpointError(
@@ -118,6 +123,7 @@ def export(recipe: Recipe, output: Optional[str] = None, checkpoint: Optional[st
     """Export the eval pipeline; a converted checkpoint brings its model settings and normalisation."""
     from pointrend.inference.export import export_model
 
+    validate(recipe)
     recipe = recipe_for_checkpoint(recipe, checkpoint, explicit)
     network, _ = load_for_inference(recipe, checkpoint)
     output = output or os.path.join(recipe.output_dir, "export")

@@ -11,6 +11,9 @@ from pointrend.utils.distributed import local_rank, rank, world_size
 from pointrend.utils.system import cpu_threads_per_process, gpu_available
 
 
+DEVICES = ("auto", "cpu", "gpu")
+
+
 class DeviceUnavailableError(RuntimeError):
     """The requested device does not exist in this PaddlePaddle build or machine."""
 
@@ -30,7 +33,7 @@ class Runtime:
 
 def select_device(requested: str = "auto") -> str:
     """"auto" -> this process's GPU if Paddle sees one, else "cpu"; "cpu"/"gpu" force a choice."""
-    if requested not in ("auto", "cpu", "gpu"):
+    if requested not in DEVICES:
         raise RecipeError(f"--device must be 'auto', 'cpu' or 'gpu', got {requested!r}")
     if requested == "gpu" and not gpu_available():
         raise DeviceUnavailableError(
