@@ -1,4 +1,6 @@
 """Trainer on hapi: schedule, accumulation, EMA, NaN guard, interrupt, checkpoints, build errors."""
+import itertools
+import json
 import math
 import os
 import signal
@@ -12,7 +14,8 @@ import pytest
 from pointrend.data import generate_synthetic_cityscapes
 from pointrend.train.amp import amp_configs
 from pointrend.app.build import build_dataset, build_loss, build_network, loss_names
-from pointrend.train.callbacks import (ExponentialMovingAverage, NonFiniteLossError, PeriodicCheckpoint,
+from pointrend.train.callbacks import (BestCheckpoint, ExponentialMovingAverage, NonFiniteLossError,
+                                        PeriodicCheckpoint, PeriodicEvaluation,
                                         TrainerCallback, TrainingInterrupted)
 from pointrend.train.checkpoint import (MODEL_FILE, OPTIMIZER_FILE, CheckpointError, read_state_dict,
                                          read_trainer_state, resolve_checkpoint)
@@ -89,7 +92,7 @@ def test_accumulated_micro_batches_match_one_full_batch(data_root, tmp_path):
 
 def test_checkpoint_stores_the_scheduler_in_step_with_the_weights(data_root, tmp_path):
     recipe = tiny_recipe(data_root, str(tmp_path))
-    trainer = make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=2, best_metric=None)])
+    trainer = make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=2)])
     trainer.fit()
     for iteration in (2, 4):
         checkpoint = tmp_path / "checkpoints" / f"iter_{iteration:07d}"
@@ -97,6 +100,47 @@ def test_checkpoint_stores_the_scheduler_in_step_with_the_weights(data_root, tmp
         assert read_state_dict(checkpoint, OPTIMIZER_FILE)["LR_Scheduler"]["last_epoch"] == iteration
     assert resolve_checkpoint(str(tmp_path)).name == "iter_0000004"
     assert trainer.current_lr() == pytest.approx(0.0, abs=1e-12)
+
+
+def _evaluation_callbacks(monkeypatch, tmp_path, scores: dict, checkpoint_interval: int) -> list:
+    """Periodic checkpoint, evaluation every iteration scoring `scores[iteration]` (an exception
+    instance is raised instead), best-checkpoint pointer: the order build_callbacks uses."""
+    from pointrend.train.callbacks import evaluation
+
+    evaluations = itertools.count(1)
+
+    def fake_evaluate(network, dataset, progress, **options):
+        score = scores[next(evaluations)]
+        if isinstance(score, Exception):
+            raise score
+        return {"mIoU": score, "num_images": 2}
+
+    monkeypatch.setattr(evaluation, "evaluate_dataset", fake_evaluate)
+    monkeypatch.setattr(evaluation, "format_results_table", lambda results: f"mIoU {results['mIoU']}")
+    return [PeriodicCheckpoint(interval=checkpoint_interval),
+            PeriodicEvaluation(None, 1, str(tmp_path)), BestCheckpoint("mIoU")]
+
+
+def test_a_failing_evaluation_keeps_the_checkpoint_of_its_iteration(data_root, tmp_path, monkeypatch):
+    callbacks = _evaluation_callbacks(monkeypatch, tmp_path, {1: 0.5, 2: RuntimeError("broken eval")}, 2)
+    with pytest.raises(RuntimeError, match="broken eval"):
+        make_trainer(tiny_recipe(data_root, str(tmp_path)), callbacks=callbacks).fit()
+    assert resolve_checkpoint(str(tmp_path)).name == "iter_0000002"
+    assert read_trainer_state(tmp_path / "checkpoints" / "iter_0000002")["iteration"] == 2
+
+
+def test_the_best_pointer_follows_the_evaluations(data_root, tmp_path, monkeypatch):
+    # A new best at iteration 1 has no periodic checkpoint: one is saved for it. Iteration 2
+    # scores lower: its checkpoint records the score, best.json stays.
+    callbacks = _evaluation_callbacks(monkeypatch, tmp_path, {1: 0.5, 2: 0.4, 3: 0.7, 4: 0.6}, 2)
+    make_trainer(tiny_recipe(data_root, str(tmp_path)), callbacks=callbacks).fit()
+    directory = tmp_path / "checkpoints"
+    assert json.loads((directory / "best.json").read_text()) == {
+        "checkpoint": "iter_0000003", "iteration": 3, "mIoU": 0.7}
+    for iteration, score in ((2, 0.4), (3, 0.7), (4, 0.6)):
+        info = json.loads((directory / f"iter_{iteration:07d}" / "checkpoint.json").read_text())
+        assert info["metrics"]["mIoU"] == score, iteration
+    assert resolve_checkpoint(str(tmp_path), prefer="best").name == "iter_0000003"
 
 
 def test_nan_loss_stops_before_anything_saves_the_broken_weights(data_root, tmp_path):
@@ -109,7 +153,7 @@ def test_nan_loss_stops_before_anything_saves_the_broken_weights(data_root, tmp_
         terms = real_loss(*args)
         return [t * float("nan") for t in terms] if len(calls) == 3 else terms
 
-    trainer = make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=1, best_metric=None)], loss=loss_turning_nan)
+    trainer = make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=1)], loss=loss_turning_nan)
     with pytest.raises(NonFiniteLossError, match=r"iteration 3 \(coarse_ce=nan.*last good checkpoint is .*iter_0000002"):
         trainer.fit()
     assert resolve_checkpoint(str(tmp_path)).name == "iter_0000002"
@@ -152,7 +196,7 @@ def test_ema_decay_warms_up():
 
 def test_checkpoint_of_another_model_names_the_recipe_difference(data_root, tmp_path):
     recipe = tiny_recipe(data_root, str(tmp_path))
-    make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=4, best_metric=None)]).fit()
+    make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=4)]).fit()
     baseline = replace(recipe, model=replace(recipe.model, point_head=False, num_classes=8))
     with pytest.raises(CheckpointError, match=r"does not fit this model: .*model.num_classes=19 \(here 8\), "
                                               r"model.point_head=True \(here False\)"):
@@ -161,7 +205,7 @@ def test_checkpoint_of_another_model_names_the_recipe_difference(data_root, tmp_
 
 def test_optimizer_state_under_other_parameter_names_is_refused(data_root, tmp_path):
     recipe = tiny_recipe(data_root, str(tmp_path))
-    make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=4, best_metric=None)]).fit()
+    make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=4)]).fit()
     paddle.utils.unique_name.generate("conv2d")  # shift the generated names outside any guard
     from pointrend.models import build_model
 

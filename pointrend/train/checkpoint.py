@@ -60,8 +60,8 @@ class CheckpointStore:
         """Write one checkpoint; `state_dicts` maps file names (MODEL_FILE...) to paddle state
         dicts. `best_metric=(name, value)` also points best.json at it."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = f"iter_{iteration:07d}"
-        final = self.directory / name
+        final = self.path_of(iteration)
+        name = final.name
         partial = self.directory / f".{name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir()
@@ -80,11 +80,25 @@ class CheckpointStore:
             os.rename(partial, final)
         _write_json_atomically(self.directory / LATEST, {"checkpoint": name, "iteration": iteration})
         if best_metric is not None:
-            metric_name, value = best_metric
-            _write_json_atomically(
-                self.directory / BEST, {"checkpoint": name, "iteration": iteration, metric_name: value})
+            self.mark_best(iteration, *best_metric)
         self._prune()
         return final
+
+    def path_of(self, iteration: int) -> Path:
+        return self.directory / f"iter_{iteration:07d}"
+
+    def has(self, iteration: int) -> bool:
+        return (self.path_of(iteration) / INFO_FILE).is_file()
+
+    def mark_best(self, iteration: int, metric_name: str, value: float) -> None:
+        """Point best.json at the (existing) checkpoint of `iteration`."""
+        _write_json_atomically(self.directory / BEST, {
+            "checkpoint": self.path_of(iteration).name, "iteration": iteration, metric_name: value})
+
+    def record_metrics(self, iteration: int, metrics: dict) -> None:
+        """Add evaluation results to the info file of the (existing) checkpoint of `iteration`."""
+        path = self.path_of(iteration) / INFO_FILE
+        _write_json_atomically(path, {**json.loads(path.read_text()), "metrics": metrics})
 
     def _pointer_target(self, pointer: str) -> Path | None:
         path = self.directory / pointer

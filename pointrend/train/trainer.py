@@ -115,6 +115,7 @@ class Trainer:
         self.iteration = 0
         self.ema = None
         self.last_eval: tuple[int, dict] | None = None
+        self.saved_iteration: int | None = None
         self.clock = TrainingClock()
         self._active: list[TrainerCallback] = []
 
@@ -221,6 +222,7 @@ class Trainer:
         """Save the full training state at the current iteration (collective: call on every
         rank; rank 0 writes). Returns the checkpoint directory on rank 0, None elsewhere."""
         rng_states = gather_objects(capture_rng_state())
+        self.saved_iteration = self.iteration
         if not is_main_process():
             return None
         with self.clock.paused():

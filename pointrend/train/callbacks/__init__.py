@@ -1,10 +1,12 @@
 """Training callbacks for the hapi-based Trainer, one job each.
 
-Order matters in a callback list: evaluation before checkpointing (a new best is saved at the
-iteration that scored it). The Trainer itself puts StopOnNonFiniteLoss and ScheduleClock first
-and SaveOnInterrupt last.
+Order matters in a callback list: the EMA update first (checkpoints and evaluation see it), the
+periodic checkpoint before evaluation (a failing evaluation never costs that checkpoint), and
+BestCheckpoint after evaluation. The Trainer itself puts StopOnNonFiniteLoss and ScheduleClock
+first and SaveOnInterrupt last.
 """
 from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.train.callbacks.best_checkpoint import BestCheckpoint
 from pointrend.train.callbacks.checkpointing import PeriodicCheckpoint
 from pointrend.train.callbacks.ema import ExponentialMovingAverage
 from pointrend.train.callbacks.evaluation import PeriodicEvaluation
@@ -15,7 +17,7 @@ from pointrend.train.callbacks.schedule import ScheduleClock
 from pointrend.train.callbacks.tensorboard import TensorBoardLogger
 
 __all__ = [
-    "TrainerCallback", "PeriodicCheckpoint", "ExponentialMovingAverage", "PeriodicEvaluation",
+    "TrainerCallback", "BestCheckpoint", "PeriodicCheckpoint", "ExponentialMovingAverage", "PeriodicEvaluation",
     "SaveOnInterrupt", "TrainingInterrupted", "NonFiniteLossError", "StopOnNonFiniteLoss",
     "ProgressLogger", "ScheduleClock", "TensorBoardLogger",
 ]

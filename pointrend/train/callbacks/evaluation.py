@@ -13,8 +13,8 @@ class PeriodicEvaluation(TrainerCallback):
     """Every `interval` iterations and at the end: `evaluate_dataset` with the evaluation
     weights (EMA when enabled), on all ranks (each takes its share of the images).
 
-    Must come before PeriodicCheckpoint in the callback list, so a new best is saved at the
-    iteration that scored it.
+    Must come after PeriodicCheckpoint in the callback list (the iteration's checkpoint is
+    safe before evaluation starts) and before BestCheckpoint (which reads the results).
     """
 
     def __init__(self, dataset, interval: int, output_dir: str, **evaluate_options: Any) -> None:
