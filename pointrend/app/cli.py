@@ -1,12 +1,14 @@
 """The command line of a recipe file: `python -m recipes.<name> <command> [--section.field=value ...]`."""
 from __future__ import annotations
 
+import inspect
+import os
 import sys
 from typing import Any, Optional
 
 from pointrend.app.commands import evaluate, export, predict, train
 from pointrend.app.errors import USER_ERRORS, exit_code
-from pointrend.config.recipe import Recipe, apply_overrides, format_recipe
+from pointrend.config.recipe import Recipe, apply_overrides, format_recipe, valid_fields
 
 
 class RecipeCommands:
@@ -44,10 +46,52 @@ class RecipeCommands:
         export(self._resolved(overrides), output=output, checkpoint=checkpoint, explicit=overrides)
 
 
+HELP_FLAGS = ("--help", "-h")
+
+
+def command_help(commands: RecipeCommands, verb: str) -> str:
+    """What `<recipe> VERB --help` prints: the command's description, its own options and every
+    recipe field it accepts as an override, with the recipe's value."""
+    method = getattr(commands, verb)
+    program = os.path.basename(sys.argv[0]) or "recipe"
+    lines = [f"usage: {program} {verb} [options] [--section.field=value ...]", "",
+             inspect.getdoc(method) or "", ""]
+    options = [p for p in inspect.signature(method).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    if options:
+        lines.append("options:")
+        for option in options:
+            default = "required" if option.default is option.empty else f"default: {option.default!r}"
+            lines.append(f"  --{option.name}  ({default})")
+        lines.append("")
+    lines.append("recipe fields (`show` prints the recipe with the overrides applied):")
+    recipe = commands._recipe
+    for path in valid_fields(recipe):
+        value = recipe
+        for part in path.split("."):
+            value = getattr(value, part)
+        lines.append(f"  --{path}={value!r}")
+    return "\n".join(lines)
+
+
+def _help_request(commands: RecipeCommands, argv: list[str]) -> Optional[str]:
+    """The verb whose help `argv` asks for (`VERB ... --help`), else None."""
+    if not argv or argv[0].startswith("-") or argv[0].startswith("_"):
+        return None
+    if not callable(getattr(commands, argv[0], None)):
+        return None
+    return argv[0] if any(arg in HELP_FLAGS for arg in argv[1:]) else None
+
+
 def run_cli(commands: RecipeCommands, argv: Optional[list[str]] = None) -> None:
-    """fire's command line over `commands`; known user errors end with one line, not a traceback."""
+    """fire's command line over `commands`; `VERB --help` prints that command's help; known user
+    errors end with one line, not a traceback."""
     import fire
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    verb = _help_request(commands, argv)
+    if verb is not None:
+        print(command_help(commands, verb))
+        return
     try:
         fire.Fire(commands, command=argv)
     except USER_ERRORS as error:
