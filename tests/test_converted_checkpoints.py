@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -21,12 +22,21 @@ import pytest
 import pointrend
 from pointrend.app.cli import RecipeCommands, run_cli
 from pointrend.app.convert import main as convert_main
+from pointrend.config.recipe import IMAGENET_MEAN, IMAGENET_STD, Recipe
 from pointrend.convert.detectron2 import PIXEL_MEAN, PIXEL_STD, detectron2_name
 from pointrend.data import generate_synthetic_cityscapes
 from pointrend.models import build_model
 from pointrend.train.checkpoint import INFO_FILE, MODEL_FILE
 from pointrend.utils.paddle_files import load_pdparams
 from recipes.semfpn_pointrend_cityscapes import RECIPE as PAPER_RECIPE
+
+# The paper recipe with ImageNet's RGB normalisation instead of detectron2's.
+IMAGENET_RECIPE = replace(
+    PAPER_RECIPE,
+    data=replace(
+        PAPER_RECIPE.data, mean=IMAGENET_MEAN, std=IMAGENET_STD, to_rgb=True, max_pixel_value=255.0
+    ),
+)
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 NARROW = REFERENCE / "detectron2_pointrend_narrow"
@@ -85,8 +95,8 @@ def small19(tmp_path_factory) -> Path:
     return folder / "converted"
 
 
-def recipe_cli(argv: list[str]) -> None:
-    run_cli(RecipeCommands(PAPER_RECIPE), argv=argv)
+def recipe_cli(argv: list[str], recipe: Recipe = PAPER_RECIPE) -> None:
+    run_cli(RecipeCommands(recipe), argv=argv)
 
 
 def test_narrow_reference_converts_and_loads_with_detectron2s_outputs(tmp_path, capsys):
@@ -124,37 +134,51 @@ def test_load_checkpoint_normalization_is_the_sources(small19):
     assert logits.shape == [1, 19, 32, 64]
 
 
-def test_paper_recipe_eval_and_predict_take_the_converted_settings(
-    small19, data_root, tmp_path, capsys
-):
-    common = [f"--checkpoint={small19}", "--device=cpu", f"--output_dir={tmp_path}"]
-    recipe_cli(["eval", *common, f"--data.root={data_root}", "--eval.num_workers=0"])
+def test_paper_recipe_eval_takes_the_converted_model_settings(small19, data_root, tmp_path, capsys):
+    recipe_cli(
+        [
+            "eval",
+            f"--checkpoint={small19}",
+            "--device=cpu",
+            f"--output_dir={tmp_path}",
+            f"--data.root={data_root}",
+            "--eval.num_workers=0",
+        ]
+    )
     out = capsys.readouterr().out
     (note,) = [line for line in out.splitlines() if "using its settings" in line]
     for change in (
         "model.backbone_depth=18 (recipe 101)",
-        "model.norm='frozen_bn'",
-        "data.to_rgb=False (recipe True)",
-        "data.max_pixel_value=1.0",
+        "model.norm='frozen_bn' (recipe 'bn')",
+        "model.fpn_channels=16 (recipe 256)",
     ):
         assert change in note
+    assert "data." not in note  # the paper recipe already normalises as detectron2 does
     assert "mIoU" in out and (tmp_path / "eval" / "converted.json").is_file()
 
+
+def test_predict_takes_the_converted_normalisation_over_the_recipes(
+    small19, data_root, tmp_path, capsys
+):
     images = Path(data_root) / "leftImg8bit" / "val"
     recipe_cli(
         [
             "predict",
-            *common,
+            f"--checkpoint={small19}",
+            "--device=cpu",
             f"--input={images}",
-            f"--output={tmp_path / 'pred'}",
+            f"--output={tmp_path}",
             "--model.subdivision_steps=1",
-        ]
+        ],
+        IMAGENET_RECIPE,
     )
     out = capsys.readouterr().out
-    assert "model.subdivision_steps" not in out and "2 of 2 images predicted" in out
+    (note,) = [line for line in out.splitlines() if "using its settings" in line]
+    assert "data.to_rgb=False (recipe True)" in note and "data.max_pixel_value=1.0" in note
+    assert "model.subdivision_steps" not in note and "2 of 2 images predicted" in out
     network = pointrend.load_checkpoint(small19, subdivision_steps=1)
     for image_path in sorted(images.rglob("*.png")):
-        (written,) = (tmp_path / "pred" / "trainid").rglob(image_path.name)
+        (written,) = (tmp_path / "trainid").rglob(image_path.name)
         with paddle.no_grad():
             logits = network(paddle.to_tensor(network.normalization(cv2.imread(str(image_path)))))
         expected = logits.numpy()[0].argmax(0)

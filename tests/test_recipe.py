@@ -1,11 +1,17 @@
 """Recipe dataclasses, command-line overrides and the shipped recipes."""
 import dataclasses
 import inspect
+import pickle
 
+import numpy as np
+import paddle
 import pytest
+from test_pretrained_msra import msra_blobs
 
 from pointrend.train.checkpoint import recipe_differences
-from pointrend.models import build_model
+from pointrend.app.build import build_network
+from pointrend.models import ResNet, build_model
+from pointrend.models.pretrained import MSRA_PIXEL_MEAN, MSRA_PIXEL_STD, MSRA_RESNET_URLS
 from pointrend.app.cli import RecipeCommands, run_cli
 from pointrend.config.recipe import ModelConfig, Recipe, RecipeError, apply_overrides, format_recipe, recipe_to_dict, valid_fields
 from recipes.demo_synthetic import RECIPE as DEMO
@@ -121,3 +127,20 @@ def test_demo_subdivision_reaches_full_resolution():
     height, width = DEMO.data.crop_size
     coarse_cells = (height // 4) * (width // 4)
     assert coarse_cells * 4 ** DEMO.model.subdivision_steps == height * width
+
+
+def test_paper_recipe_starts_from_detectron2s_msra_r101_in_its_normalisation(tmp_path):
+    """The default cannot be downloaded here: a narrow R-101 in the same Caffe2 format instead."""
+    assert POINTREND.model.pretrained == MSRA_RESNET_URLS[101]
+    data = POINTREND.data
+    assert (tuple(data.mean), tuple(data.std), data.to_rgb, data.max_pixel_value) == (
+        MSRA_PIXEL_MEAN, MSRA_PIXEL_STD, False, 1.0)
+    paddle.seed(5)
+    source = ResNet(101, stem="classic", norm="bn", base_channels=8).eval()
+    path = tmp_path / "R-101.pkl"
+    path.write_bytes(pickle.dumps(msra_blobs(source), protocol=2))
+    narrow = dataclasses.replace(POINTREND.model, pretrained=str(path), backbone_base_channels=8,
+                                 fpn_channels=16, head_channels=8, point_head_fc_channels=16)
+    network = build_network(narrow)
+    np.testing.assert_array_equal(network.backbone.res4[22].conv2.weight.numpy(),
+                                  source.res4[22].conv2.weight.numpy())

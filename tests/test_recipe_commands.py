@@ -57,3 +57,20 @@ def test_predict_writes_label_colour_and_points_pictures(trained, tmp_path):
 def test_resuming_a_finished_run_has_nothing_to_do(trained, capsys):
     run_cli(RecipeCommands(trained), argv=["train", "--resume"])
     assert "nothing to do: the schedule of 2 iterations is complete" in capsys.readouterr().out
+
+
+def test_load_checkpoint_returns_the_trained_network_with_its_normalisation(trained):
+    import numpy as np
+    import paddle
+
+    import pointrend
+    from pointrend.app.commands import load_for_inference
+
+    network = pointrend.load_checkpoint(trained.output_dir)
+    expected, _ = load_for_inference(trained)
+    assert not network.training
+    assert network.normalization.mean == tuple(trained.data.mean) and network.normalization.to_rgb
+    image = np.random.default_rng(0).integers(0, 256, (64, 128, 3), dtype=np.uint8)
+    images = paddle.to_tensor(network.normalization(image))
+    with paddle.no_grad():
+        np.testing.assert_array_equal(network(images).numpy(), expected(images).numpy())
