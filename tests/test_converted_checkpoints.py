@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 import paddle
 import pytest
+from test_detectron2_checkpoint import torch_state
+from torch_zip_writer import write_torch_zip
 
 import pointrend
 from pointrend.app.cli import RecipeCommands, run_cli
@@ -56,8 +58,8 @@ def convert(source: str, path: Path, out: Path, capsys) -> str:
     return capsys.readouterr().out
 
 
-def write_detectron2_pickle(path: Path, num_classes: int, seed: int) -> None:
-    """A detectron2 model-zoo file ({"model": {detectron2 name: array}}) of a random SMALL model."""
+def detectron2_weights(num_classes: int, seed: int) -> dict[str, np.ndarray]:
+    """A random SMALL model's tensors under detectron2's names."""
     random = np.random.default_rng(seed)
     model = build_model(**SMALL, num_classes=num_classes)
     weights = {}
@@ -66,6 +68,12 @@ def write_detectron2_pickle(path: Path, num_classes: int, seed: int) -> None:
         weights[detectron2_name(name)] = (
             np.abs(value) + 0.5 if name.endswith("_variance") else value
         )
+    return weights
+
+
+def write_detectron2_pickle(path: Path, num_classes: int, seed: int) -> None:
+    """A detectron2 model-zoo file ({"model": {detectron2 name: array}}) of a random SMALL model."""
+    weights = detectron2_weights(num_classes, seed)
     path.write_bytes(pickle.dumps({"model": weights, "__author__": "test"}, protocol=4))
 
 
@@ -221,6 +229,22 @@ def test_five_class_model_converts_predicts_and_refuses_a_19_class_eval(
         )
     err = capsys.readouterr().err
     assert "predicts 5 classes, the recipe's dataset has 19" in err and err.count("\n") == 1
+
+
+def test_a_detectron2_trainer_pth_converts_to_the_same_weights_as_its_pkl(tmp_path, capsys):
+    weights = detectron2_weights(num_classes=19, seed=4)
+    (tmp_path / "model_final.pkl").write_bytes(pickle.dumps({"model": weights}, protocol=2))
+    write_torch_zip(
+        tmp_path / "model_final.pth", {"model": torch_state(weights, {}), "iteration": 9}
+    )
+    convert("detectron2", tmp_path / "model_final.pkl", tmp_path / "from_pkl", capsys)
+    printed = convert("detectron2", tmp_path / "model_final.pth", tmp_path / "from_pth", capsys)
+    assert "model_final.pth" in printed
+    from_pkl = load_pdparams(tmp_path / "from_pkl" / MODEL_FILE)
+    from_pth = load_pdparams(tmp_path / "from_pth" / MODEL_FILE)
+    assert sorted(from_pkl) == sorted(from_pth) and len(from_pth) == len(weights)
+    for name, value in from_pkl.items():
+        np.testing.assert_array_equal(from_pth[name], value)
 
 
 @pytest.mark.parametrize(
