@@ -1,4 +1,5 @@
-"""Cityscapes data: class tables, the dataset, transforms, preparation tools and a synthetic dataset.
+"""Segmentation data: any dataset described by a dataset.json (or the Cityscapes preset), class
+tables, transforms, preparation tools and synthetic datasets.
 
 Everything beyond the class tables is imported on first use: CityscapesDataset needs paddle and
 the transforms need albumentations (seconds to import), which the `python -m pointrend.data.prepare`
@@ -14,6 +15,12 @@ from pointrend.data.classes import (CITYSCAPES_CLASSES, CITYSCAPES_LABELS, CITYS
 
 _LAZY = {
     "CityscapesDataset": "pointrend.data.cityscapes",
+    "SegmentationDataset": "pointrend.data.segmentation",
+    "DatasetSpec": "pointrend.data.spec",
+    "SpecError": "pointrend.data.errors",
+    "spec_for_root": "pointrend.data.presets",
+    "cityscapes_spec": "pointrend.data.presets",
+    "generate_synthetic_custom5": "pointrend.data.synthetic_custom",
     "build_train_transforms": "pointrend.data.transforms",
     "build_val_transforms": "pointrend.data.transforms",
     "generate_synthetic_cityscapes": "pointrend.data.synthetic",

@@ -10,16 +10,9 @@ from pointrend.data.layout import (IMAGE_DIR, IMAGE_SUFFIX, LABEL_DIR, LABEL_ID_
                                    PREPARE_TRAIN_IDS, SPLITS, TRAIN_ID_SUFFIX, check_root, city_of, image_path_for,
                                    image_paths_in_split, label_path_for, label_paths_in_split, read_list_file)
 from pointrend.data.parallel import parallel_map
+from pointrend.data.problems import Problem
 
 _EXAMPLES = 3
-
-
-@dataclass(frozen=True)
-class Problem:
-    kind: str
-    path: str
-    detail: str
-    fix: str
 
 
 @dataclass

@@ -4,23 +4,24 @@ import os
 import cv2
 import numpy as np
 
+from pointrend.data.decode import read_image_file, read_mask_file
+
 # Level 1 keeps labels lossless (PNG always is) and writes several times faster than the default.
 _PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1]
 
 
 def read_image(path: str) -> np.ndarray:
     """Read a colour image as uint8 [H, W, 3] in OpenCV's BGR channel order."""
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
+    if not os.path.exists(path):
         raise ValueError(_unreadable_message(path, "image"))
-    return image
+    return read_image_file(path)
 
 
 def read_label(path: str) -> np.ndarray:
     """Read a single-channel uint8 label map [H, W] exactly as stored (no colour conversion)."""
-    label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if label is None:
+    if not os.path.exists(path):
         raise ValueError(_unreadable_message(path, "label"))
+    label = read_mask_file(path)
     if label.ndim != 2 or label.dtype != np.uint8:
         raise ValueError(
             f"label file {path} is not a single-channel 8-bit PNG (shape {label.shape}, dtype {label.dtype}); "
@@ -38,9 +39,4 @@ def write_png(path: str, array: np.ndarray) -> None:
 
 
 def _unreadable_message(path: str, kind: str) -> str:
-    if not os.path.exists(path):
-        return f"{kind} file {path} does not exist; regenerate the file lists with `python -m pointrend.data.prepare lists`"
-    return (
-        f"{kind} file {path} cannot be decoded (corrupt, truncated or not an image); "
-        "re-extract or re-download it, then run `python -m pointrend.data.prepare check` on the dataset root"
-    )
+    return f"{kind} file {path} does not exist; regenerate the file lists with `python -m pointrend.data.prepare lists`"

@@ -124,11 +124,11 @@ def read_list_file(
     if not lines:
         raise ValueError(f"list file {path} is empty; write the lists with `{PREPARE_LISTS.format(root=root)}`")
     if labelled is None:
-        labelled = len(_split_fields(lines[0][1], separator)) >= 2 or _splits_in_two_otherwise(lines[0][1], separator)
+        labelled = len(split_fields(lines[0][1], separator)) >= 2 or _splits_in_two_otherwise(lines[0][1], separator)
     expected = 2 if labelled else 1
     rows = []
     for number, line in lines:
-        fields = _split_fields(line, separator)
+        fields = split_fields(line, separator)
         if len(fields) != expected:
             raise ValueError(_wrong_fields_message(path, number, line, separator, expected))
         rows.append(fields)
@@ -152,7 +152,7 @@ def read_list_file(
     return images, labels
 
 
-def _split_fields(line: str, separator: str) -> List[str]:
+def split_fields(line: str, separator: str) -> List[str]:
     # A whitespace separator means "any run of whitespace", as in the earlier Paddle lists.
     parts = line.split() if separator.isspace() else line.split(separator)
     return [part.strip() for part in parts]
@@ -160,13 +160,13 @@ def _split_fields(line: str, separator: str) -> List[str]:
 
 def _splits_in_two_otherwise(line: str, separator: str) -> bool:
     # An `image label` line read with the wrong separator looks like a single (nonexistent) path.
-    return any(len(_split_fields(line, other)) == 2 for other in _SEPARATORS if other != separator)
+    return any(len(split_fields(line, other)) == 2 for other in _SEPARATORS if other != separator)
 
 
 def _wrong_fields_message(path: str, number: int, line: str, separator: str, expected: int) -> str:
     head = f"list file {path}, line {number}: {line!r} does not split into {expected} field(s) with separator {separator!r}"
     for candidate in _SEPARATORS:
-        if candidate != separator and len(_split_fields(line, candidate)) == expected:
+        if candidate != separator and len(split_fields(line, candidate)) == expected:
             return f"{head}; the file seems to use {candidate!r}: pass separator={candidate!r}"
     if expected == 2:
         return f"{head}; each line needs `image{separator}label` (or pass labelled=False for an image-only list)"

@@ -1,11 +1,14 @@
-"""Prepare a Cityscapes download for training.
+"""Prepare a dataset for training.
 
-    python -m pointrend.data.prepare trainids --root=data/cityscapes   # *_labelTrainIds.png from *_labelIds.png
-    python -m pointrend.data.prepare lists --root=data/cityscapes      # train.txt, val.txt, test.txt
-    python -m pointrend.data.prepare check --root=data/cityscapes      # counts per split/city, problems, fixes
+    python -m pointrend.data.prepare describe --root=data/mine        # write a starting dataset.json
+    python -m pointrend.data.prepare check --root=data/mine           # counts, pairs, values, what to fix
+    python -m pointrend.data.prepare trainids --root=data/cityscapes  # *_labelTrainIds.png from *_labelIds.png
+    python -m pointrend.data.prepare lists --root=data/cityscapes     # train.txt, val.txt, test.txt
 
-Each command exits with a non-zero status when something needs fixing.
+`check` reads root/dataset.json, or recognises a Cityscapes layout. Each command exits with a
+non-zero status when something needs fixing.
 """
+
 import os
 import sys
 from typing import Optional
@@ -15,6 +18,7 @@ import fire
 from pointrend.data.check import check_dataset
 from pointrend.data.convert import write_train_ids
 from pointrend.data.layout import IMAGE_DIR, SPLITS, write_list_file
+from pointrend.data.spec import SPEC_FILE
 
 
 def trainids(root: str, workers: Optional[int] = None, overwrite: bool = False) -> None:
@@ -45,12 +49,36 @@ def lists(root: str, separator: str = ",", output_dir: Optional[str] = None) -> 
 
 
 def check(root: str, decode: bool = True, workers: Optional[int] = None) -> None:
-    """Validate the dataset: counts per split and city, and every problem with its fix."""
-    report = check_dataset(root, decode=decode, workers=workers)
+    """Validate the dataset: counts per split, pairing, values, class frequencies, and every fix."""
+    if os.path.isfile(os.path.join(root, SPEC_FILE)):
+        from pointrend.data.check_spec import check_spec_dataset
+        from pointrend.data.errors import SpecError
+        from pointrend.data.spec_parse import read_spec
+
+        try:
+            report = check_spec_dataset(read_spec(root), decode=decode, workers=workers)
+        except SpecError as error:
+            print(error, file=sys.stderr)
+            sys.exit(1)
+    else:
+        report = check_dataset(root, decode=decode, workers=workers)
     print(report.format())
     if not report.ok:
         sys.exit(1)
 
 
+def describe(root: str, images: Optional[str] = None, masks: Optional[str] = None, overwrite: bool = False,
+             workers: Optional[int] = None) -> None:
+    """Write root/dataset.json from the folders and mask values found (classes class_0, class_1, ...)."""
+    from pointrend.data.describe import describe_dataset
+
+    try:
+        description = describe_dataset(root, images=images, masks=masks, overwrite=overwrite, workers=workers)
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
+        print(error, file=sys.stderr)
+        sys.exit(1)
+    print(description.format())
+
+
 if __name__ == "__main__":
-    fire.Fire({"trainids": trainids, "lists": lists, "check": check})
+    fire.Fire({"describe": describe, "check": check, "trainids": trainids, "lists": lists})

@@ -2,10 +2,13 @@
 
     python -m pointrend.data.synthetic --root data/synthetic_cityscapes --num_train 64 --num_val 16 --size 256x512
     python -m pointrend.data.synthetic --root data/synthetic_full --num_train 16 --num_val 0 --size 1024x2048 --workers 2
+    python -m pointrend.data.synthetic --preset custom5 --root data/synthetic_custom5 --size 96x192
 
 Writes leftImg8bit/<split>/<city>/*_leftImg8bit.png, gtFine/<split>/<city>/*_gtFine_labelIds.png
 and *_gtFine_labelTrainIds.png (test images get no labels, like the official test split),
 and train.txt / val.txt / test.txt. The same seed always gives the same files.
+`--preset custom5` writes a dataset in another layout instead (5 classes, JPEG images, colour
+masks and a dataset.json; see synthetic_custom.py).
 """
 import os
 import time
@@ -20,6 +23,7 @@ from pointrend.data.image_io import write_png
 from pointrend.data.layout import (IMAGE_DIR, IMAGE_SUFFIX, LABEL_DIR, LABEL_ID_SUFFIX, SPLITS, TRAIN_ID_SUFFIX,
                                    write_list_file)
 from pointrend.data.parallel import parallel_map
+from pointrend.data.synthetic_custom import generate_synthetic_custom5
 from pointrend.data.synthetic_scene import render_scene
 
 CITIES = {"train": ("arborville", "brightwater", "cobbleton"), "val": ("dunmere", "eastwick"), "test": ("fairhaven",)}
@@ -78,12 +82,21 @@ def _write_sample(job: Tuple[str, str, int, int, int, int]) -> None:
         write_png(os.path.join(root, LABEL_DIR, stem + TRAIN_ID_SUFFIX), label_ids_to_train_ids(label_ids))
 
 
+PRESETS = ("cityscapes", "custom5")
+
+
 def main(root: str = "data/synthetic_cityscapes", num_train: int = 64, num_val: int = 16, num_test: int = 0,
-         size: Union[str, Sequence[int]] = "256x512", seed: int = 0, workers: int = 1) -> None:
-    """Generate a synthetic Cityscapes-format dataset (see the module docstring)."""
+         size: Union[str, Sequence[int]] = "256x512", seed: int = 0, workers: int = 1,
+         preset: str = "cityscapes") -> None:
+    """Generate a synthetic Cityscapes-format dataset, or another --preset (see the module docstring)."""
+    if preset not in PRESETS:
+        raise SystemExit(f"--preset={preset!r} is not one of {', '.join(PRESETS)}")
     start = time.perf_counter()
-    counts = generate_synthetic_cityscapes(root, num_train, num_val, num_test, size, seed, workers)
     height, width = parse_size(size)
+    if preset == "custom5":
+        counts = generate_synthetic_custom5(root, num_train, num_val, num_test, (height, width), seed, workers)
+    else:
+        counts = generate_synthetic_cityscapes(root, num_train, num_val, num_test, size, seed, workers)
     summary = ", ".join(f"{count} {split}" for split, count in counts.items())
     print(f"wrote {summary} images of {height}x{width} to {root} in {time.perf_counter() - start:.1f} s")
 

@@ -1,0 +1,91 @@
+"""What a segmentation dataset is: its classes, how masks encode them, and where each split lives.
+
+A DatasetSpec is read from `dataset.json` in the dataset folder (spec_parse.py) or built by a
+preset (presets.py: Cityscapes). Everything downstream -- pairing, decoding masks, the dataset,
+check and describe -- works from the spec alone.
+"""
+
+import colorsys
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+
+from pointrend.data.errors import SpecError
+
+Color = Tuple[int, int, int]
+SPEC_FILE = "dataset.json"
+MASK_FORMATS = ("index", "color")
+DEFAULT_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """One split: an image folder (+ mask folder, absent for unlabelled splits) or a list file.
+
+    Folders and list files are relative to the dataset root. Folders are walked recursively and an
+    image `<folder>/<rel>/<stem><image suffix>` pairs with `<mask folder>/<rel>/<stem><mask suffix>`.
+    """
+
+    name: str
+    images: Optional[str] = None
+    masks: Optional[str] = None
+    list_file: Optional[str] = None
+
+    @property
+    def labelled(self) -> bool:
+        return self.masks is not None or self.list_file is not None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset description; `source` is the file it came from (or the preset's name).
+
+    value_map: raw index-mask value -> train id (a class index or ignore_index); when absent, a
+        mask value v means class v and ignore_index means "not labelled".
+    palette: RGB colour per class; required for colour masks, used to draw predictions.
+    ignore_colors: RGB colours of colour masks that mean "not labelled".
+    """
+
+    root: str
+    source: str
+    class_names: Tuple[str, ...]
+    splits: Dict[str, SplitSpec]
+    ignore_index: int = 255
+    palette: Optional[Tuple[Color, ...]] = None
+    ignore_colors: Tuple[Color, ...] = ()
+    mask_format: str = "index"
+    value_map: Optional[Dict[int, int]] = None
+    image_suffixes: Tuple[str, ...] = DEFAULT_IMAGE_SUFFIXES
+    mask_suffix: str = ".png"
+    list_separator: str = ","
+    # Extra advice appended to "mask values not declared" errors (presets know the usual cause).
+    undeclared_values_hint: str = field(default="", compare=False)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def colors(self) -> Tuple[Color, ...]:
+        """The palette, or distinct generated colours when the spec has none."""
+        return self.palette if self.palette is not None else default_palette(self.num_classes)
+
+    def split(self, name: str) -> SplitSpec:
+        if name not in self.splits:
+            raise SpecError(
+                self.source,
+                "splits",
+                f"has no split '{name}' (splits: {', '.join(self.splits) or 'none'}); "
+                "add it or pick one of those",
+            )
+        return self.splits[name]
+
+
+def default_palette(num_classes: int) -> Tuple[Color, ...]:
+    """num_classes distinct RGB colours: hues spread by the golden ratio, two brightness levels."""
+    colors = []
+    for index in range(num_classes):
+        hue = (index * 0.618033988749895) % 1.0
+        value = 0.95 if index % 2 == 0 else 0.7
+        red, green, blue = colorsys.hsv_to_rgb(hue, 0.75, value)
+        colors.append((round(red * 255), round(green * 255), round(blue * 255)))
+    return tuple(colors)
