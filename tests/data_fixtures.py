@@ -2,7 +2,7 @@
 
 import json
 import os
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -53,11 +53,11 @@ def write_spec_json(root: str, **fields) -> str:
 
 def make_index_dataset(
     root: str,
-    masks: Dict[str, np.ndarray],
+    masks: dict[str, np.ndarray],
     split: str = "train",
     image_suffix: str = ".png",
-    spec: Optional[dict] = None,
-    image_sizes: Optional[Dict[str, Sequence[int]]] = None,
+    spec: dict | None = None,
+    image_sizes: dict[str, Sequence[int]] | None = None,
 ) -> str:
     """images/<split>/<name><suffix> + masks/<split>/<name>.png (+ dataset.json when spec is given)."""
     for name, mask in masks.items():

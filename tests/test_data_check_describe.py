@@ -6,7 +6,13 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from data_fixtures import make_custom5, make_index_dataset, three_class_mask, write_image, write_mask
+from data_fixtures import (
+    make_custom5,
+    make_index_dataset,
+    three_class_mask,
+    write_image,
+    write_mask,
+)
 
 from pointrend.data.describe import describe_dataset
 from pointrend.data.prepare import check, describe
@@ -47,10 +53,14 @@ def test_check_exits_non_zero_with_the_problem(custom5, capsys):
 
 def test_check_reports_a_broken_dataset_json(custom5, capsys):
     with open(os.path.join(custom5, "dataset.json"), "w") as handle:
-        json.dump({"classes": ["a"], "splits": {"train": {"images": "images/train"}}, "palete": 1}, handle)
+        json.dump(
+            {"classes": ["a"], "splits": {"train": {"images": "images/train"}}, "palete": 1}, handle
+        )
     with pytest.raises(SystemExit):
         check(custom5)
-    assert "field 'palete': is not a known field; did you mean 'palette'?" in capsys.readouterr().err
+    assert (
+        "field 'palete': is not a known field; did you mean 'palette'?" in capsys.readouterr().err
+    )
 
 
 def test_describe_colour_masks_then_check_passes(custom5, capsys):
@@ -81,15 +91,22 @@ def test_describe_index_masks_with_ignore(tmp_path):
     description = describe_dataset(root, progress=False)
     spec = read_spec(root)
     assert spec.class_names == ("class_0", "class_1", "class_2") and spec.value_map is None
-    assert spec.mask_format == "index" and len(spec.palette) == 3 and list(spec.splits) == ["train", "val"]
+    assert (
+        spec.mask_format == "index"
+        and len(spec.palette) == 3
+        and list(spec.splits) == ["train", "val"]
+    )
     assert any("value 255" in note for note in description.notes)
     assert "class_1 (value 1)" in description.format()
 
 
-@pytest.mark.parametrize("scale, expected_map", [
-    (255, {0: 0, 255: 1}),           # binary 0/255 masks: two classes
-    (100, {0: 0, 100: 1, 200: 2}),   # grey levels: mapped to consecutive classes
-])
+@pytest.mark.parametrize(
+    "scale, expected_map",
+    [
+        (255, {0: 0, 255: 1}),  # binary 0/255 masks: two classes
+        (100, {0: 0, 100: 1, 200: 2}),  # grey levels: mapped to consecutive classes
+    ],
+)
 def test_describe_maps_large_mask_values(tmp_path, scale, expected_map):
     mask = np.minimum(three_class_mask().astype(np.int32) * scale, 255).astype(np.uint8)
     root = make_index_dataset(str(tmp_path), {"a": mask})
@@ -103,7 +120,10 @@ def test_describe_split_first_layout_and_mask_suffix(tmp_path):
         write_mask(str(tmp_path / split / "labels" / "x1_mask.png"), three_class_mask())
     describe_dataset(str(tmp_path), progress=False)
     spec = read_spec(str(tmp_path))
-    assert spec.split("train").images == "training/imgs" and spec.split("val").masks == "validation/labels"
+    assert (
+        spec.split("train").images == "training/imgs"
+        and spec.split("val").masks == "validation/labels"
+    )
     assert spec.mask_suffix == "_mask.png" and spec.image_suffixes == (".jpg",)
 
 
@@ -122,12 +142,20 @@ def test_describe_without_masks(tmp_path):
 
 def test_synthetic_custom5_preset_is_deterministic(tmp_path):
     for name in ("one", "two"):
-        synthetic_main(root=str(tmp_path / name), num_train=2, num_val=1, size="48x96", preset="custom5")
+        synthetic_main(
+            root=str(tmp_path / name), num_train=2, num_val=1, size="48x96", preset="custom5"
+        )
     first = str(tmp_path / "one")
     assert read_spec(first).class_names == ("ground", "structure", "vegetation", "sky", "mover")
-    mask = cv2.imread(os.path.join(first, "annotations", "train", "scene_0001.png"), cv2.IMREAD_UNCHANGED)
+    mask = cv2.imread(
+        os.path.join(first, "annotations", "train", "scene_0001.png"), cv2.IMREAD_UNCHANGED
+    )
     assert mask.shape == (48, 96, 3)
     comparison = filecmp.dircmp(first, str(tmp_path / "two"))
-    assert not comparison.diff_files and sorted(comparison.common) == ["annotations", "dataset.json", "images"]
+    assert not comparison.diff_files and sorted(comparison.common) == [
+        "annotations",
+        "dataset.json",
+        "images",
+    ]
     with pytest.raises(SystemExit, match="not one of cityscapes, custom5"):
         synthetic_main(root=str(tmp_path / "x"), preset="voc")

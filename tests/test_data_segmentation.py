@@ -149,12 +149,14 @@ def test_truncated_image_in_a_loader_ends_in_one_line_naming_the_file(
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 1, result.stderr
-    assert errors == [
+    expected = (
         f"error: image file {bad_path} cannot be decoded: truncated JPEG (the end marker is "
         "missing); re-extract or re-download it (`python -m pointrend.data.prepare check "
         "--root=<dataset root>` lists every such file)"
-    ]
+    )
+    assert errors == [expected]
     assert "Traceback" not in result.stderr and "Blocking queue" not in result.stderr

@@ -90,7 +90,8 @@ def test_write_then_read_gives_the_same_spec(tmp_path):
     again = read_spec(str(tmp_path))
     assert spec_to_dict(again) == spec_to_dict(spec)
     assert again.value_map == {0: 0, 128: 1, 200: 2, 255: 255}
-    assert "[255, 0, 0]" in open(path).read()  # one colour per line
+    with open(path) as handle:
+        assert "[255, 0, 0]" in handle.read()  # one colour per line
 
 
 def test_broken_json_and_missing_file_name_the_file(tmp_path):

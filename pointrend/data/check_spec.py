@@ -3,7 +3,6 @@ mismatches, mask values outside the declared classes (files and pixel counts), c
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -23,12 +22,12 @@ _REREAD = "re-extract, re-download or re-export the file"
 @dataclass
 class SpecCheckReport:
     spec: DatasetSpec
-    counts: Dict[str, Counter] = field(default_factory=dict)  # split -> images / masks / paired
-    problems: List[Problem] = field(default_factory=list)
-    notes: List[Problem] = field(default_factory=list)
+    counts: dict[str, Counter] = field(default_factory=dict)  # split -> images / masks / paired
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
     # split -> pixels per train id: num_classes entries, then the ignored pixels.
-    class_pixels: Dict[str, np.ndarray] = field(default_factory=dict)
-    undeclared: Dict[str, Counter] = field(default_factory=dict)  # value -> {"pixels", "files"}
+    class_pixels: dict[str, np.ndarray] = field(default_factory=dict)
+    undeclared: dict[str, Counter] = field(default_factory=dict)  # value -> {"pixels", "files"}
 
     @property
     def ok(self) -> bool:
@@ -37,8 +36,10 @@ class SpecCheckReport:
     def format(self) -> str:
         spec = self.spec
         lines = [
-            f"{spec.source}: {spec.num_classes} classes, {spec.mask_format} masks, "
-            f"ignore index {spec.ignore_index}",
+            (
+                f"{spec.source}: {spec.num_classes} classes, {spec.mask_format} masks, "
+                f"ignore index {spec.ignore_index}"
+            ),
             f"{'split':<12} {'images':>7} {'masks':>7} {'paired':>7}",
         ]
         for split, count in self.counts.items():
@@ -62,7 +63,7 @@ class SpecCheckReport:
         )
         return "\n".join(lines)
 
-    def _frequency_lines(self) -> List[str]:
+    def _frequency_lines(self) -> list[str]:
         splits = list(self.class_pixels)
         names = list(self.spec.class_names) + ["(not labelled)"]
         width = max(12, *(len(name) for name in names))
@@ -87,7 +88,7 @@ class SpecCheckReport:
 
 
 def check_spec_dataset(
-    spec: DatasetSpec, decode: bool = True, workers: Optional[int] = None, progress: bool = True
+    spec: DatasetSpec, decode: bool = True, workers: int | None = None, progress: bool = True
 ) -> SpecCheckReport:
     """Check every split of `spec`; decode=False checks names and pairs only."""
     report = SpecCheckReport(spec)
@@ -117,8 +118,8 @@ def check_spec_dataset(
 
 
 def _inspect_sample(
-    job: Tuple[DatasetSpec, str, str, Optional[str]],
-) -> Tuple[str, List[Problem], Optional[np.ndarray], List[Tuple[str, int]]]:
+    job: tuple[DatasetSpec, str, str, str | None],
+) -> tuple[str, list[Problem], np.ndarray | None, list[tuple[str, int]]]:
     spec, split, image_path, mask_path = job
     problems = []
     try:
@@ -183,9 +184,9 @@ def _cause(error: Exception) -> str:
     return text.split(f"{path} ", 1)[-1] if path and path in text else text
 
 
-def _grouped(title: str, items: List[Problem]) -> List[str]:
-    lines: List[str] = []
-    groups: Dict[Tuple[str, str], List[Problem]] = {}
+def _grouped(title: str, items: list[Problem]) -> list[str]:
+    lines: list[str] = []
+    groups: dict[tuple[str, str], list[Problem]] = {}
     for item in items:
         groups.setdefault((item.kind, item.fix), []).append(item)
     for (kind, fix), members in groups.items():

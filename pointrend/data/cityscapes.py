@@ -1,7 +1,7 @@
 """CityscapesDataset: the Cityscapes preset of SegmentationDataset, with the official layout's
 file discovery (and its advice about labelIds and `prepare trainids`) or a list file."""
 
-from typing import Callable, List, Optional, Tuple
+from collections.abc import Callable
 
 from pointrend.data.layout import TRAIN_ID_SUFFIX, official_layout_samples, read_list_file
 from pointrend.data.presets import cityscapes_spec
@@ -20,17 +20,17 @@ class CityscapesDataset(SegmentationDataset):
         self,
         root: str,
         split: str = "train",
-        transforms: Optional[Callable[..., dict]] = None,
-        list_file: Optional[str] = None,
+        transforms: Callable[..., dict] | None = None,
+        list_file: str | None = None,
         separator: str = ",",
-        labelled: Optional[bool] = None,
+        labelled: bool | None = None,
         label_suffix: str = TRAIN_ID_SUFFIX,
     ) -> None:
         self.list_file = list_file
         self.separator = separator
         super().__init__(cityscapes_spec(root, label_suffix), split, transforms, labelled)
 
-    def _find_samples(self, labelled: Optional[bool]) -> Tuple[List[str], Optional[List[str]]]:
+    def _find_samples(self, labelled: bool | None) -> tuple[list[str], list[str] | None]:
         if self.list_file is not None:
             return read_list_file(self.list_file, self.root, self.separator, labelled)
         labelled = self.split != "test" if labelled is None else labelled

@@ -11,8 +11,8 @@ Split folders named training/validation/valid/testing become train/val/test.
 
 import os
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -42,9 +42,9 @@ _USUAL_IGNORE_COLORS = ((0, 0, 0), (255, 255, 255))
 class Description:
     spec: DatasetSpec
     path: str
-    split_counts: Dict[str, int]
-    class_pixels: Dict[str, int] = field(default_factory=dict)
-    notes: List[str] = field(default_factory=list)
+    split_counts: dict[str, int]
+    class_pixels: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def format(self) -> str:
         spec = self.spec
@@ -65,10 +65,10 @@ class Description:
 
 def describe_dataset(
     root: str,
-    images: Optional[str] = None,
-    masks: Optional[str] = None,
+    images: str | None = None,
+    masks: str | None = None,
     overwrite: bool = False,
-    workers: Optional[int] = None,
+    workers: int | None = None,
     progress: bool = True,
 ) -> Description:
     """Scan `root` and write root/dataset.json; images/masks force the folders (one split)."""
@@ -124,8 +124,8 @@ def describe_dataset(
 
 
 def _split_folders(
-    root: str, images: Optional[str], masks: Optional[str]
-) -> Dict[str, Tuple[str, Optional[str]]]:
+    root: str, images: str | None, masks: str | None
+) -> dict[str, tuple[str, str | None]]:
     """split name -> (image folder, mask folder or None), relative to root."""
     if images is not None:
         return {"train": (images, masks)}
@@ -167,7 +167,7 @@ def _split_folders(
     return result
 
 
-def _mask_split_dir(root: str, mask_dir: Optional[str], split_folder: str) -> Optional[str]:
+def _mask_split_dir(root: str, mask_dir: str | None, split_folder: str) -> str | None:
     if mask_dir is None:
         return None
     for folder in _subfolders(os.path.join(root, mask_dir)):
@@ -176,7 +176,7 @@ def _mask_split_dir(root: str, mask_dir: Optional[str], split_folder: str) -> Op
     return None
 
 
-def _subfolders(folder: str) -> List[str]:
+def _subfolders(folder: str) -> list[str]:
     return sorted(
         name
         for name in os.listdir(folder)
@@ -184,16 +184,16 @@ def _subfolders(folder: str) -> List[str]:
     )
 
 
-def _first_named(entries: Sequence[str], names: Sequence[str]) -> Optional[str]:
+def _first_named(entries: Sequence[str], names: Sequence[str]) -> str | None:
     lowered = {entry.lower(): entry for entry in entries}
     return next((lowered[name] for name in names if name in lowered), None)
 
 
-def _images_in(folder: str) -> List[str]:
+def _images_in(folder: str) -> list[str]:
     return [path for path in walk_files(folder) if path.lower().endswith(IMAGE_EXTENSIONS)]
 
 
-def _most_common(extensions: List[str], root: str) -> str:
+def _most_common(extensions: list[str], root: str) -> str:
     if not extensions:
         raise FileNotFoundError(
             f"no images ({'/'.join(IMAGE_EXTENSIONS)}) found in the image folders of {root}"
@@ -202,13 +202,13 @@ def _most_common(extensions: List[str], root: str) -> str:
 
 
 def _mask_suffix(
-    image_files: Dict[str, List[str]],
-    folders: Dict[str, Tuple[str, Optional[str]]],
-    mask_files: List[str],
+    image_files: dict[str, list[str]],
+    folders: dict[str, tuple[str, str | None]],
+    mask_files: list[str],
     root: str,
 ) -> str:
     """The ending that turns an image stem into its mask name (".png", "_mask.png", ...)."""
-    by_name: Dict[str, List[str]] = {}
+    by_name: dict[str, list[str]] = {}
     for mask in mask_files:
         by_name.setdefault(os.path.basename(mask).split(".")[0].split("_")[0], []).append(
             os.path.basename(mask)
@@ -228,7 +228,7 @@ def _mask_suffix(
     return endings.most_common(1)[0][0]
 
 
-def _read_values(path: str) -> Tuple[str, str, Dict]:
+def _read_values(path: str) -> tuple[str, str, dict]:
     """(path, "index" | "color" | error text, {value: pixels}) of one mask."""
     try:
         mask = read_mask_file(path)
@@ -253,8 +253,8 @@ def _read_values(path: str) -> Tuple[str, str, Dict]:
 
 
 def _classes_from_masks(
-    masks_read: List[Tuple[str, str, Dict]], root: str
-) -> Tuple[Dict, Dict[str, int], List[str]]:
+    masks_read: list[tuple[str, str, dict]], root: str
+) -> tuple[dict, dict[str, int], list[str]]:
     errors = [kind for _, kind, _ in masks_read if kind not in ("index", "color")]
     if errors:
         raise SpecError(
@@ -280,7 +280,7 @@ def _classes_from_masks(
 
 def _color_classes(
     totals: Counter, example: str, masks_read
-) -> Tuple[Dict, Dict[str, int], List[str]]:
+) -> tuple[dict, dict[str, int], list[str]]:
     if len(totals) > MAX_COLORS:
         worst = max(masks_read, key=lambda item: len(item[2]))[0]
         raise SpecError(
@@ -290,7 +290,7 @@ def _color_classes(
             f"alone {len(max(masks_read, key=lambda item: len(item[2]))[2])}): label masks must be "
             "saved losslessly (PNG) without anti-aliasing",
         )
-    colors: List[Color] = sorted(totals)
+    colors: list[Color] = sorted(totals)
     names = tuple(f"class_{index}" for index in range(len(colors)))
     fields = {"class_names": names, "palette": tuple(colors), "mask_format": "color"}
     pixels = {f"{name} {list(color)}": totals[color] for name, color in zip(names, colors)}
@@ -303,7 +303,7 @@ def _color_classes(
     return fields, pixels, notes
 
 
-def _index_classes(totals: Counter) -> Tuple[Dict, Dict[str, int], List[str]]:
+def _index_classes(totals: Counter) -> tuple[dict, dict[str, int], list[str]]:
     values = sorted(totals)
     notes = []
     value_map = None

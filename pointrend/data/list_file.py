@@ -3,7 +3,6 @@ paths relative to the dataset root; every bad line or missing file is a Problem 
 
 import os
 from collections import defaultdict
-from typing import Dict, List, Optional
 
 from pointrend.data.layout import split_fields
 from pointrend.data.pairing import SplitFiles
@@ -12,7 +11,7 @@ from pointrend.data.spec import DatasetSpec, SplitSpec
 
 
 def read_pairs_list(
-    spec: DatasetSpec, split: SplitSpec, labelled: Optional[bool] = None
+    spec: DatasetSpec, split: SplitSpec, labelled: bool | None = None
 ) -> SplitFiles:
     """Parse the split's list file; `labelled=None` follows the first line (2 fields: labelled)."""
     files = SplitFiles(spec, split.name)
@@ -34,7 +33,7 @@ def read_pairs_list(
         else 1
     )
     files.masks = [] if wanted == 2 else None
-    users: Dict[str, List[int]] = defaultdict(list)
+    users: dict[str, list[int]] = defaultdict(list)
     for number, line in lines:
         fields = split_fields(line, separator)
         if len(fields) != wanted:

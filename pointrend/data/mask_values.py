@@ -5,8 +5,6 @@ class whose palette entry it is. Anything not declared is an error naming the fi
 and how many pixels hold each: a silently ignored value would bias the metrics.
 """
 
-from typing import List, Tuple
-
 import numpy as np
 
 from pointrend.data.errors import DataFileError
@@ -38,7 +36,7 @@ def mask_to_train_ids(mask: np.ndarray, spec: DatasetSpec, path: str) -> np.ndar
     return train_ids.astype(np.uint8)
 
 
-def undeclared_values(mask: np.ndarray, spec: DatasetSpec, path: str) -> List[Tuple[str, int]]:
+def undeclared_values(mask: np.ndarray, spec: DatasetSpec, path: str) -> list[tuple[str, int]]:
     """(value or colour as text, pixel count) of every undeclared value in a raw mask, most first."""
     try:
         mask_to_train_ids(mask, spec, path)
@@ -48,7 +46,7 @@ def undeclared_values(mask: np.ndarray, spec: DatasetSpec, path: str) -> List[Tu
 
 
 class UndeclaredValuesError(DataFileError):
-    def __init__(self, path: str, message: str, values: List[Tuple[str, int]]) -> None:
+    def __init__(self, path: str, message: str, values: list[tuple[str, int]]) -> None:
         super().__init__(path, message)
         self.values = values
 
@@ -141,7 +139,7 @@ def _raise_if_undeclared(
     )
 
 
-def _listing(values: List[Tuple[str, int]]) -> str:
+def _listing(values: list[tuple[str, int]]) -> str:
     shown = ", ".join(f"{value} ({count} px)" for value, count in values[:_LISTED])
     return f"[{shown}{', ...' if len(values) > _LISTED else ''}]"
 
@@ -151,11 +149,11 @@ def _color_keys(rgb: np.ndarray) -> np.ndarray:
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
-def _color_key(color: Tuple[int, int, int]) -> int:
+def _color_key(color: tuple[int, int, int]) -> int:
     return (color[0] << 16) | (color[1] << 8) | color[2]
 
 
-def _key_color(key: int) -> Tuple[int, int, int]:
+def _key_color(key: int) -> tuple[int, int, int]:
     return (key >> 16) & 255, (key >> 8) & 255, key & 255
 
 

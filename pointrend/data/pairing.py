@@ -7,8 +7,8 @@ a.png) and an empty split are each reported with the files involved; nothing is 
 
 import os
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional
 
 from pointrend.data.errors import PairingError
 from pointrend.data.problems import Problem
@@ -27,10 +27,10 @@ class SplitFiles:
 
     spec: DatasetSpec
     split: str
-    images: List[str] = field(default_factory=list)
-    masks: Optional[List[str]] = None
-    problems: List[Problem] = field(default_factory=list)
-    notes: List[Problem] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    masks: list[str] | None = None
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
     found_images: int = 0
 
     def raise_if_problems(self) -> None:
@@ -53,9 +53,7 @@ def check_command(root: str) -> str:
     return f"`python -m pointrend.data.prepare check --root={root}`"
 
 
-def pair_folders(
-    spec: DatasetSpec, split: SplitSpec, labelled: Optional[bool] = None
-) -> SplitFiles:
+def pair_folders(spec: DatasetSpec, split: SplitSpec, labelled: bool | None = None) -> SplitFiles:
     """Walk the split's image folder (and mask folder) and pair the files by name."""
     labelled = split.masks is not None if labelled is None else labelled
     files = SplitFiles(spec, split.name)
@@ -72,7 +70,7 @@ def pair_folders(
         return files
     mask_dir = os.path.join(spec.root, split.masks) if labelled and split.masks else None
     same_folder = mask_dir is not None and os.path.realpath(mask_dir) == os.path.realpath(image_dir)
-    by_key: Dict[str, List[str]] = defaultdict(list)
+    by_key: dict[str, list[str]] = defaultdict(list)
     for path in walk_files(image_dir):
         name = os.path.basename(path).lower()
         suffix = _matching_suffix(name, spec.image_suffixes)
@@ -109,7 +107,7 @@ def pair_folders(
 
 
 def _pair_with_masks(
-    files: SplitFiles, by_key: Dict[str, List[str]], mask_dir: str, split: SplitSpec
+    files: SplitFiles, by_key: dict[str, list[str]], mask_dir: str, split: SplitSpec
 ) -> None:
     spec = files.spec
     if not os.path.isdir(mask_dir):
@@ -165,7 +163,7 @@ def _pair_with_masks(
         )
 
 
-def _matching_suffix(name: str, suffixes: tuple) -> Optional[str]:
+def _matching_suffix(name: str, suffixes: tuple) -> str | None:
     matching = [suffix for suffix in suffixes if name.endswith(suffix.lower())]
     return max(matching, key=len) if matching else None
 

@@ -11,7 +11,6 @@ non-zero status when something needs fixing.
 
 import os
 import sys
-from typing import Optional
 
 import fire
 
@@ -21,22 +20,26 @@ from pointrend.data.layout import IMAGE_DIR, SPLITS, write_list_file
 from pointrend.data.spec import SPEC_FILE
 
 
-def trainids(root: str, workers: Optional[int] = None, overwrite: bool = False) -> None:
+def trainids(root: str, workers: int | None = None, overwrite: bool = False) -> None:
     """Write *_gtFine_labelTrainIds.png next to every *_gtFine_labelIds.png (all splits)."""
     result = write_train_ids(root, workers=workers, overwrite=overwrite)
-    print(f"trainIds: {result['written']} written, {result['skipped']} already up to date, "
-          f"{len(result['failed'])} failed")
+    print(
+        f"trainIds: {result['written']} written, {result['skipped']} already up to date, "
+        f"{len(result['failed'])} failed"
+    )
     if result["failed"]:
         print("\n".join(result["failed"]), file=sys.stderr)
         sys.exit(1)
 
 
-def lists(root: str, separator: str = ",", output_dir: Optional[str] = None) -> None:
+def lists(root: str, separator: str = ",", output_dir: str | None = None) -> None:
     """Write <split>.txt for every split present: `image<separator>label` lines, image only for test."""
     splits = [split for split in SPLITS if os.path.isdir(os.path.join(root, IMAGE_DIR, split))]
     if not splits:
-        print(f"no {IMAGE_DIR}/<split> folders under {root}: point --root at the Cityscapes root folder",
-              file=sys.stderr)
+        print(
+            f"no {IMAGE_DIR}/<split> folders under {root}: point --root at the Cityscapes root folder",
+            file=sys.stderr,
+        )
         sys.exit(1)
     for split in splits:
         try:
@@ -48,7 +51,7 @@ def lists(root: str, separator: str = ",", output_dir: Optional[str] = None) -> 
             print(f"{split}: {sum(1 for _ in handle)} samples -> {path}")
 
 
-def check(root: str, decode: bool = True, workers: Optional[int] = None) -> None:
+def check(root: str, decode: bool = True, workers: int | None = None) -> None:
     """Validate the dataset: counts per split, pairing, values, class frequencies, and every fix."""
     if os.path.isfile(os.path.join(root, SPEC_FILE)):
         from pointrend.data.check_spec import check_spec_dataset
@@ -67,13 +70,20 @@ def check(root: str, decode: bool = True, workers: Optional[int] = None) -> None
         sys.exit(1)
 
 
-def describe(root: str, images: Optional[str] = None, masks: Optional[str] = None, overwrite: bool = False,
-             workers: Optional[int] = None) -> None:
+def describe(
+    root: str,
+    images: str | None = None,
+    masks: str | None = None,
+    overwrite: bool = False,
+    workers: int | None = None,
+) -> None:
     """Write root/dataset.json from the folders and mask values found (classes class_0, class_1, ...)."""
     from pointrend.data.describe import describe_dataset
 
     try:
-        description = describe_dataset(root, images=images, masks=masks, overwrite=overwrite, workers=workers)
+        description = describe_dataset(
+            root, images=images, masks=masks, overwrite=overwrite, workers=workers
+        )
     except (FileNotFoundError, FileExistsError, ValueError) as error:
         print(error, file=sys.stderr)
         sys.exit(1)

@@ -10,8 +10,9 @@ samples and remembers them.
 """
 
 import traceback
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, List, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 import paddle
@@ -82,7 +83,7 @@ def _image_path(dataset: Any, index: int) -> str:
     return str(paths[index]) if paths is not None and 0 <= index < len(paths) else f"sample {index}"
 
 
-def collate_with_errors(batch: Sequence[Any]) -> List[Any]:
+def collate_with_errors(batch: Sequence[Any]) -> list[Any]:
     """[stacked field, ..., errors]: the good samples stacked per field, then a list of SampleError.
 
     A batch of only bad samples gets a one-element placeholder array instead of fields: paddle's
@@ -117,12 +118,12 @@ class SampleErrorCheck:
             )
         self.loader = loader
         self.on_bad_sample = on_bad_sample
-        self.skipped: List[SampleError] = []
+        self.skipped: list[SampleError] = []
 
     def __len__(self) -> int:
         return len(self.loader)  # type: ignore[arg-type]
 
-    def __iter__(self) -> Iterator[Tuple[Any, ...]]:
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
         for batch in self.loader:
             *fields, errors = batch
             if errors and self.on_bad_sample == "error":

@@ -1,7 +1,7 @@
 """SegmentationDataset: one split of any dataset described by a DatasetSpec, as a paddle Dataset."""
 
 import os
-from typing import Callable, List, Optional, Tuple
+from collections.abc import Callable
 
 import numpy as np
 import paddle
@@ -30,8 +30,8 @@ class SegmentationDataset(paddle.io.Dataset):
         self,
         spec: DatasetSpec,
         split: str = "train",
-        transforms: Optional[Callable[..., dict]] = None,
-        labelled: Optional[bool] = None,
+        transforms: Callable[..., dict] | None = None,
+        labelled: bool | None = None,
     ) -> None:
         super().__init__()
         self.spec = spec
@@ -45,10 +45,10 @@ class SegmentationDataset(paddle.io.Dataset):
         # Off when the caller seeds the transforms for every sample itself (the Trainer does,
         # so that a resumed run repeats the same augmentations whatever the worker count).
         self.reseed_transforms_per_worker = True
-        self._seeded_worker_pid: Optional[int] = None
+        self._seeded_worker_pid: int | None = None
 
     @property
-    def class_names(self) -> Tuple[str, ...]:
+    def class_names(self) -> tuple[str, ...]:
         return self.spec.class_names
 
     @property
@@ -60,11 +60,11 @@ class SegmentationDataset(paddle.io.Dataset):
         return self.spec.ignore_index
 
     @property
-    def palette(self) -> Tuple[Color, ...]:
+    def palette(self) -> tuple[Color, ...]:
         """RGB colour per class (generated when the spec declares none)."""
         return self.spec.colors
 
-    def _find_samples(self, labelled: Optional[bool]) -> Tuple[List[str], Optional[List[str]]]:
+    def _find_samples(self, labelled: bool | None) -> tuple[list[str], list[str] | None]:
         files = split_files(self.spec, self.split, labelled)
         files.raise_if_problems()
         return files.images, files.masks
@@ -78,7 +78,7 @@ class SegmentationDataset(paddle.io.Dataset):
         raw = read_mask_file(path, palette_indices=self.spec.mask_format == "index")
         return mask_to_train_ids(raw, self.spec, path)
 
-    def load_sample(self, index: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    def load_sample(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(uint8 BGR image [H, W, 3], uint8 train ids [H, W] or None), before any transform."""
         image = read_image_file(self.image_paths[index])
         if not self.labelled:
@@ -96,7 +96,7 @@ class SegmentationDataset(paddle.io.Dataset):
             )
         return image, label
 
-    def __getitem__(self, index: int) -> Tuple[np.ndarray, ...]:
+    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
         self._reseed_transforms_in_worker()
         image, label = self.load_sample(index)
         if label is None:

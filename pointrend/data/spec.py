@@ -7,11 +7,10 @@ check and describe -- works from the spec alone.
 
 import colorsys
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
 
 from pointrend.data.errors import SpecError
 
-Color = Tuple[int, int, int]
+Color = tuple[int, int, int]
 SPEC_FILE = "dataset.json"
 MASK_FORMATS = ("index", "color")
 DEFAULT_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -26,9 +25,9 @@ class SplitSpec:
     """
 
     name: str
-    images: Optional[str] = None
-    masks: Optional[str] = None
-    list_file: Optional[str] = None
+    images: str | None = None
+    masks: str | None = None
+    list_file: str | None = None
 
     @property
     def labelled(self) -> bool:
@@ -47,14 +46,14 @@ class DatasetSpec:
 
     root: str
     source: str
-    class_names: Tuple[str, ...]
-    splits: Dict[str, SplitSpec]
+    class_names: tuple[str, ...]
+    splits: dict[str, SplitSpec]
     ignore_index: int = 255
-    palette: Optional[Tuple[Color, ...]] = None
-    ignore_colors: Tuple[Color, ...] = ()
+    palette: tuple[Color, ...] | None = None
+    ignore_colors: tuple[Color, ...] = ()
     mask_format: str = "index"
-    value_map: Optional[Dict[int, int]] = None
-    image_suffixes: Tuple[str, ...] = DEFAULT_IMAGE_SUFFIXES
+    value_map: dict[int, int] | None = None
+    image_suffixes: tuple[str, ...] = DEFAULT_IMAGE_SUFFIXES
     mask_suffix: str = ".png"
     list_separator: str = ","
     # Extra advice appended to "mask values not declared" errors (presets know the usual cause).
@@ -65,7 +64,7 @@ class DatasetSpec:
         return len(self.class_names)
 
     @property
-    def colors(self) -> Tuple[Color, ...]:
+    def colors(self) -> tuple[Color, ...]:
         """The palette, or distinct generated colours when the spec has none."""
         return self.palette if self.palette is not None else default_palette(self.num_classes)
 
@@ -80,7 +79,7 @@ class DatasetSpec:
         return self.splits[name]
 
 
-def default_palette(num_classes: int) -> Tuple[Color, ...]:
+def default_palette(num_classes: int) -> tuple[Color, ...]:
     """num_classes distinct RGB colours: hues spread by the golden ratio, two brightness levels."""
     colors = []
     for index in range(num_classes):

@@ -21,7 +21,7 @@
 import difflib
 import json
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from pointrend.data.errors import SpecError
 from pointrend.data.spec import (
@@ -40,7 +40,7 @@ _TOP_FIELDS = (
 _SPLIT_FIELDS = ("images", "masks", "list")
 
 
-def read_spec(root: str, path: Optional[str] = None) -> DatasetSpec:
+def read_spec(root: str, path: str | None = None) -> DatasetSpec:
     """The DatasetSpec of the dataset in `root`, from `path` (default: root/dataset.json)."""
     path = path or os.path.join(root, SPEC_FILE)
     try:
@@ -122,7 +122,7 @@ def parse_spec(raw: Any, root: str, source: str) -> DatasetSpec:
     )
 
 
-def _reject_unknown(raw: Dict[str, Any], known: Tuple[str, ...], source: str, prefix: str) -> None:
+def _reject_unknown(raw: dict[str, Any], known: tuple[str, ...], source: str, prefix: str) -> None:
     for key in raw:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
@@ -130,7 +130,7 @@ def _reject_unknown(raw: Dict[str, Any], known: Tuple[str, ...], source: str, pr
             raise SpecError(source, prefix + key, f"is not a known field; {advice}")
 
 
-def _class_names(value: Any, source: str) -> Tuple[str, ...]:
+def _class_names(value: Any, source: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise SpecError(
             source,
@@ -165,7 +165,7 @@ def _ignore_index(value: Any, num_classes: int, source: str) -> int:
     return value
 
 
-def _colors(value: Any, source: str, name: str) -> Tuple[Color, ...]:
+def _colors(value: Any, source: str, name: str) -> tuple[Color, ...]:
     if not isinstance(value, list):
         raise SpecError(source, name, "must be a list of [R, G, B] colours")
     colors = []
@@ -196,7 +196,7 @@ def _reject_duplicates(values: Any, source: str, name: str) -> None:
 
 def _value_map(
     value: Any, num_classes: int, ignore_index: int, source: str
-) -> Optional[Dict[int, int]]:
+) -> dict[int, int] | None:
     if value is None:
         return None
     if not isinstance(value, dict) or not value:
@@ -225,8 +225,8 @@ def _value_map(
 
 def _suffixes(
     value: Any, source: str, name: str = "image_suffix", single: bool = False
-) -> Tuple[str, ...]:
-    values: List[Any] = [value] if isinstance(value, str) or single else value
+) -> tuple[str, ...]:
+    values: list[Any] = [value] if isinstance(value, str) or single else value
     if not isinstance(values, list) or not values:
         raise SpecError(source, name, 'must be a suffix such as ".jpg" or a list of them')
     for suffix in values:
@@ -243,7 +243,7 @@ def _string(value: Any, source: str, name: str) -> str:
     return value
 
 
-def _splits(value: Any, source: str) -> Dict[str, SplitSpec]:
+def _splits(value: Any, source: str) -> dict[str, SplitSpec]:
     if not isinstance(value, dict) or not value:
         raise SpecError(
             source,

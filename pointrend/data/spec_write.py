@@ -3,14 +3,14 @@
 import json
 import os
 import re
-from typing import Any, Dict
+from typing import Any
 
 from pointrend.data.spec import DatasetSpec
 
 
-def spec_to_dict(spec: DatasetSpec) -> Dict[str, Any]:
+def spec_to_dict(spec: DatasetSpec) -> dict[str, Any]:
     """The JSON object of a spec; optional fields only when set."""
-    raw: Dict[str, Any] = {"classes": list(spec.class_names)}
+    raw: dict[str, Any] = {"classes": list(spec.class_names)}
     if spec.palette is not None:
         raw["palette"] = [list(color) for color in spec.palette]
     raw["ignore_index"] = spec.ignore_index

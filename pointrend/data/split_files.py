@@ -1,13 +1,11 @@
 """The files of one split of any dataset spec: a list file or image/mask folders."""
 
-from typing import Optional
-
 from pointrend.data.list_file import read_pairs_list
 from pointrend.data.pairing import SplitFiles, pair_folders
 from pointrend.data.spec import DatasetSpec
 
 
-def split_files(spec: DatasetSpec, split: str, labelled: Optional[bool] = None) -> SplitFiles:
+def split_files(spec: DatasetSpec, split: str, labelled: bool | None = None) -> SplitFiles:
     """Images (and masks) of `split` with every pairing problem found; raises SpecError for a
     split the spec does not have."""
     split_spec = spec.split(split)

@@ -9,7 +9,6 @@ split (if any) has images only.
 """
 
 import os
-from typing import Dict, Tuple
 
 import cv2
 import numpy as np
@@ -86,10 +85,10 @@ def generate_synthetic_custom5(
     num_train: int = 32,
     num_val: int = 8,
     num_test: int = 0,
-    size: Tuple[int, int] = (96, 192),
+    size: tuple[int, int] = (96, 192),
     seed: int = 0,
     workers: int = 1,
-) -> Dict[str, int]:
+) -> dict[str, int]:
     """Write the dataset under `root` (same seed, same files); returns the images per split."""
     counts = {"train": num_train, "val": num_val, "test": num_test}
     jobs = [
@@ -102,7 +101,7 @@ def generate_synthetic_custom5(
     return {split: count for split, count in counts.items() if count}
 
 
-def _write_sample(job: Tuple[str, str, int, int, int, int]) -> None:
+def _write_sample(job: tuple[str, str, int, int, int, int]) -> None:
     root, split, index, height, width, seed = job
     # A seed stream of its own (the 7) keeps these scenes apart from the Cityscapes-layout ones.
     image, label_ids = render_scene(
