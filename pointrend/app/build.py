@@ -59,34 +59,99 @@ def val_transforms(data: DataConfig):
     return build_val_transforms(**_normalisation(data))
 
 
-def build_dataset(data: DataConfig, train: bool):
-    """The train or val split of the recipe's dataset; a missing or broken dataset -> DatasetError."""
-    from pointrend.data import CityscapesDataset
+def dataset_spec(data: DataConfig):
+    """The DatasetSpec of data.root: its dataset.json, or the Cityscapes preset; else DatasetError."""
+    from pointrend.data.presets import spec_for_root
 
+    try:
+        return spec_for_root(data.root)
+    except (FileNotFoundError, ValueError) as error:
+        raise DatasetError(f"cannot read the dataset (--data.root={data.root}): {error}") from error
+
+
+def build_dataset(data: DataConfig, train: bool):
+    """The train or val split of the recipe's dataset (data.root/dataset.json, or a Cityscapes
+    layout); a missing or broken dataset -> DatasetError. data.train_list / val_list replace the
+    split's files by a list file."""
+    from pointrend.data import CityscapesDataset, SegmentationDataset
+    from pointrend.data.presets import CITYSCAPES
+    from pointrend.data.spec import SplitSpec
+
+    spec = dataset_spec(data)
     split, list_file = (data.train_split, data.train_list) if train else (data.val_split, data.val_list)
     transforms = train_transforms(data) if train else val_transforms(data)
     try:
-        return CityscapesDataset(data.root, split=split, transforms=transforms, list_file=list_file,
-                                 separator=data.list_separator)
+        if spec.preset == CITYSCAPES:
+            return CityscapesDataset(data.root, split=split, transforms=transforms, list_file=list_file,
+                                     separator=data.list_separator)
+        if list_file is not None:
+            spec = dataclasses.replace(spec, splits={**spec.splits, split: SplitSpec(split, list_file=list_file)},
+                                       list_separator=data.list_separator)
+        return SegmentationDataset(spec, split, transforms)
     except (FileNotFoundError, ValueError) as error:
         raise DatasetError(f"cannot load the {split} split (--data.root={data.root}): {error}") from error
 
 
 def check_num_classes(recipe: Recipe, dataset) -> None:
-    """The network must predict as many classes as the dataset labels (checked before building it)."""
+    """The network must predict as many classes as the dataset labels, and the loss must ignore
+    the dataset's ignore index (checked before building the network)."""
     classes = getattr(dataset, "num_classes", None)
+    spec = getattr(dataset, "spec", None)
     if classes is not None and classes != recipe.model.num_classes:
+        detail = hint = ""
+        if spec is not None:
+            names = ", ".join(spec.class_names[:6]) + (", ..." if classes > 6 else "")
+            detail = f" ({spec.source}: {names})"
+            if spec.preset is None:
+                hint = ", or use recipes.semfpn_pointrend_custom, which takes it from dataset.json"
         raise RecipeError(f"--model.num_classes={recipe.model.num_classes} but the dataset at "
-                          f"--data.root={recipe.data.root} has {classes} classes; set "
-                          f"--model.num_classes={classes}")
+                          f"--data.root={recipe.data.root} has {classes} classes{detail}; set "
+                          f"--model.num_classes={classes}{hint}")
+    if spec is not None and recipe.data.ignore_index != spec.ignore_index:
+        raise RecipeError(f"--data.ignore_index={recipe.data.ignore_index} but {spec.source} declares "
+                          f"ignore_index {spec.ignore_index}; set --data.ignore_index={spec.ignore_index}")
 
 
-def evaluation_options(recipe: Recipe) -> dict:
-    """Keyword arguments of evaluate_dataset for this recipe."""
+def with_dataset_classes(recipe: Recipe, overrides: dict) -> Recipe:
+    """`recipe` with model.num_classes and data.ignore_index taken from data.root's dataset spec,
+    except where `overrides` (the command line) sets them. A root without a readable spec leaves
+    the recipe as it is: the command that needs the data reports it."""
+    from pointrend.data.presets import spec_for_root
+
+    try:
+        spec = spec_for_root(recipe.data.root)
+    except (FileNotFoundError, ValueError):
+        return recipe
+    model, data = recipe.model, recipe.data
+    if "model.num_classes" not in overrides:
+        model = dataclasses.replace(model, num_classes=spec.num_classes)
+    if "data.ignore_index" not in overrides:
+        data = dataclasses.replace(data, ignore_index=spec.ignore_index)
+    return dataclasses.replace(recipe, model=model, data=data)
+
+
+def prediction_palette(recipe: Recipe):
+    """RGB colour per class for prediction pictures: the dataset's palette when data.root holds a
+    readable spec with the recipe's class count, else Cityscapes' for 19 classes, else generated."""
+    from pointrend.data.palette import default_palette
+    from pointrend.data.presets import spec_for_root
+
+    try:
+        spec = spec_for_root(recipe.data.root)
+    except (FileNotFoundError, ValueError):
+        spec = None
+    if spec is not None and spec.num_classes == recipe.model.num_classes:
+        return spec.colors
+    return None if recipe.model.num_classes == 19 else default_palette(recipe.model.num_classes)
+
+
+def evaluation_options(recipe: Recipe, class_names=None) -> dict:
+    """Keyword arguments of evaluate_dataset for this recipe (class_names: the dataset's)."""
     ev = recipe.eval
     return {"mode": ev.mode, "scales": ev.scales, "flip": ev.flip, "crop": ev.crop, "stride": ev.stride,
             "num_classes": recipe.model.num_classes, "ignore_index": recipe.data.ignore_index,
-            "boundary_width": ev.boundary_width, "num_workers": ev.num_workers}
+            "boundary_width": ev.boundary_width, "num_workers": ev.num_workers,
+            "class_names": list(class_names) if class_names is not None else None}
 
 
 def build_callbacks(recipe: Recipe, val_dataset) -> list[TrainerCallback]:
@@ -101,7 +166,7 @@ def build_callbacks(recipe: Recipe, val_dataset) -> list[TrainerCallback]:
     callbacks.append(PeriodicCheckpoint(schedule.checkpoint_interval))
     if cb.evaluation:
         callbacks.append(PeriodicEvaluation(val_dataset, schedule.eval_interval, recipe.output_dir,
-                                            **evaluation_options(recipe)))
+                                            **evaluation_options(recipe, val_dataset.class_names)))
     if cb.tensorboard.enabled:
         callbacks.append(TensorBoardLogger(os.path.join(recipe.output_dir, "tensorboard"), schedule.log_interval,
                                            val_dataset, cb.tensorboard.num_images))

@@ -14,14 +14,22 @@ from pointrend.config.recipe import Recipe, apply_overrides, format_recipe, vali
 class RecipeCommands:
     """The commands `python -m recipes.<name> <command> [--section.field=value ...]` offers.
 
-    Recipe files may subclass it to add commands (the demo adds `demo`).
+    Recipe files may subclass it to add commands (the demo adds `demo`). With
+    classes_from_dataset, model.num_classes and data.ignore_index come from the dataset's
+    dataset.json unless the command line sets them (the template for your own data).
     """
 
-    def __init__(self, recipe: Recipe) -> None:
+    def __init__(self, recipe: Recipe, classes_from_dataset: bool = False) -> None:
         self._recipe = recipe
+        self._classes_from_dataset = classes_from_dataset
 
     def _resolved(self, overrides: dict[str, Any]) -> Recipe:
-        return apply_overrides(self._recipe, overrides)
+        recipe = apply_overrides(self._recipe, overrides)
+        if self._classes_from_dataset:
+            from pointrend.app.build import with_dataset_classes
+
+            recipe = with_dataset_classes(recipe, overrides)
+        return recipe
 
     def show(self, **overrides: Any) -> None:
         """Print the recipe with the overrides applied."""

@@ -11,7 +11,8 @@ import paddle
 import paddle.distributed as dist
 
 from pointrend.app.checkpoints import recipe_for_checkpoint
-from pointrend.app.build import build_dataset, build_network, check_num_classes, build_trainer, evaluation_options, val_transforms
+from pointrend.app.build import (build_dataset, build_network, build_trainer, check_num_classes, evaluation_options,
+                                 prediction_palette, val_transforms)
 from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, CheckpointError, load_weights, read_state_dict,
                                         resolve_checkpoint)
 from pointrend.app.runtime import setup_runtime
@@ -80,7 +81,7 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collect
     network, path = load_for_inference(recipe, checkpoint)
     if world_size() > 1:
         dist.init_parallel_env()
-    options = evaluation_options(recipe)
+    options = evaluation_options(recipe, dataset.class_names)
     if recipe.eval.compare_without_subdivision:
         results = evaluate_with_and_without_subdivision(network, dataset, **options)
         table = format_comparison_table(results)
@@ -112,7 +113,7 @@ def predict(recipe: Recipe, input: str, output: Optional[str] = None, checkpoint
     ev = recipe.eval
     summary = predict_paths(network, input, output, val_transforms(recipe.data), label_format=label_format,
                             save_points=save_points, mode=ev.mode, scales=ev.scales, flip=ev.flip,
-                            crop=ev.crop, stride=ev.stride)
+                            crop=ev.crop, stride=ev.stride, palette=prediction_palette(recipe))
     print(f"{summary['num_predicted']} of {summary['num_images']} images predicted into {output}"
           + (f"; {summary['num_failed']} failed" if summary["num_failed"] else ""))
     return summary

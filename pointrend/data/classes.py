@@ -7,6 +7,8 @@ from typing import Dict, NamedTuple, Tuple
 
 import numpy as np
 
+from pointrend.data.palette import colorize
+
 IGNORE_INDEX = 255
 
 
@@ -97,9 +99,7 @@ def train_ids_to_label_ids(train_ids: np.ndarray) -> np.ndarray:
 
 def colorize_train_ids(train_ids: np.ndarray, ignore_color: Tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
     """[H, W] trainIds -> [H, W, 3] uint8 RGB image in the official Cityscapes colours."""
-    palette = np.tile(np.asarray(ignore_color, dtype=np.uint8), (256, 1))
-    palette[:NUM_CLASSES] = np.asarray(CITYSCAPES_PALETTE, dtype=np.uint8)
-    return palette[train_ids]
+    return colorize(train_ids, CITYSCAPES_PALETTE, ignore_color)
 
 
 _IS_VALID_TRAIN_ID = np.zeros(256, dtype=bool)

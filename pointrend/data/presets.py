@@ -34,6 +34,7 @@ def cityscapes_spec(root: str, label_suffix: str = TRAIN_ID_SUFFIX) -> DatasetSp
         ignore_index=IGNORE_INDEX,
         palette=CITYSCAPES_PALETTE,
         image_suffixes=(IMAGE_SUFFIX,),
+        preset=CITYSCAPES,
         mask_suffix=label_suffix,
         undeclared_values_hint=(
             "it holds labelIds (or colours), not trainIds; convert the dataset with "
@@ -51,7 +52,9 @@ def spec_for_root(root: str) -> DatasetSpec:
     if not os.path.isdir(root):
         raise FileNotFoundError(
             f"dataset root {root} does not exist; point it at the folder that holds {SPEC_FILE} "
-            f"(or Cityscapes' {IMAGE_DIR}/ and {LABEL_DIR}/)"
+            f"(or Cityscapes' {IMAGE_DIR}/ and {LABEL_DIR}/), or generate a synthetic dataset with "
+            f"`python -m pointrend.data.synthetic --root {root}` (add --preset custom5 for one "
+            "with a dataset.json)"
         )
     if os.path.isfile(os.path.join(root, SPEC_FILE)):
         return read_spec(root)

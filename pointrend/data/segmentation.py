@@ -9,7 +9,8 @@ import paddle
 from pointrend.data.decode import read_image_file, read_mask_file
 from pointrend.data.errors import DataFileError
 from pointrend.data.mask_values import mask_to_train_ids
-from pointrend.data.spec import Color, DatasetSpec
+from pointrend.data.palette import Color
+from pointrend.data.spec import DatasetSpec
 from pointrend.data.split_files import split_files
 
 

@@ -5,12 +5,11 @@ preset (presets.py: Cityscapes). Everything downstream -- pairing, decoding mask
 check and describe -- works from the spec alone.
 """
 
-import colorsys
 from dataclasses import dataclass, field
 
 from pointrend.data.errors import SpecError
+from pointrend.data.palette import Color, default_palette
 
-Color = tuple[int, int, int]
 SPEC_FILE = "dataset.json"
 MASK_FORMATS = ("index", "color")
 DEFAULT_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -56,6 +55,7 @@ class DatasetSpec:
     image_suffixes: tuple[str, ...] = DEFAULT_IMAGE_SUFFIXES
     mask_suffix: str = ".png"
     list_separator: str = ","
+    preset: str | None = None  # the preset's name when the spec is not read from dataset.json
     # Extra advice appended to "mask values not declared" errors (presets know the usual cause).
     undeclared_values_hint: str = field(default="", compare=False)
 
@@ -77,14 +77,3 @@ class DatasetSpec:
                 "add it or pick one of those",
             )
         return self.splits[name]
-
-
-def default_palette(num_classes: int) -> tuple[Color, ...]:
-    """num_classes distinct RGB colours: hues spread by the golden ratio, two brightness levels."""
-    colors = []
-    for index in range(num_classes):
-        hue = (index * 0.618033988749895) % 1.0
-        value = 0.95 if index % 2 == 0 else 0.7
-        red, green, blue = colorsys.hsv_to_rgb(hue, 0.75, value)
-        colors.append((round(red * 255), round(green * 255), round(blue * 255)))
-    return tuple(colors)

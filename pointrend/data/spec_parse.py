@@ -24,11 +24,11 @@ import os
 from typing import Any
 
 from pointrend.data.errors import SpecError
+from pointrend.data.palette import Color
 from pointrend.data.spec import (
     DEFAULT_IMAGE_SUFFIXES,
     MASK_FORMATS,
     SPEC_FILE,
-    Color,
     DatasetSpec,
     SplitSpec,
 )

@@ -2,14 +2,14 @@
 
 Output layout (each folder mirrors the input's relative folder structure):
   <output>/trainid/<rel>/<stem>.png   trainIds 0..18 (or <output>/labelid/ with official labelIds)
-  <output>/color/<rel>/<stem>.png     official Cityscapes palette
+  <output>/color/<rel>/<stem>.png     the dataset's palette (default: the official Cityscapes one)
   <output>/overlay/<rel>/<stem>.jpg   colour map blended over the image
   <output>/points/<rel>/<stem>.png    points chosen at each subdivision step over the coarse prediction
                                       (PNG: single-pixel points would smear in a JPEG)
 """
 import os
 import sys
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -17,6 +17,7 @@ import paddle
 
 from pointrend.data.classes import train_ids_to_label_ids
 from pointrend.data.image_io import write_png
+from pointrend.data.palette import Color
 from pointrend.inference.evaluate import subdivision_steps
 from pointrend.inference.modes import check_inference_options, eval_mode, predict_labels
 from pointrend.inference.visualize import color_prediction, overlay, subdivision_points_picture
@@ -55,11 +56,12 @@ def _to_tensor(image_bgr: np.ndarray, transforms: Callable) -> paddle.Tensor:
     return paddle.to_tensor(np.ascontiguousarray(normalised.transpose(2, 0, 1)[None], dtype=np.float32))
 
 
-def _points_picture(model: paddle.nn.Layer, image: paddle.Tensor) -> np.ndarray:
+def _points_picture(model: paddle.nn.Layer, image: paddle.Tensor, palette: Optional[Sequence[Color]]) -> np.ndarray:
     with subdivision_steps(model, 0):
         coarse = paddle.argmax(model(image), axis=1).numpy()[0]
     _, trace = model.inference_with_trace(image)
-    return subdivision_points_picture(coarse, [{**step, "coords": step["coords"].numpy()[0]} for step in trace])
+    return subdivision_points_picture(coarse, [{**step, "coords": step["coords"].numpy()[0]} for step in trace],
+                                      palette)
 
 
 def _check_points_supported(model: paddle.nn.Layer) -> None:
@@ -83,11 +85,13 @@ def predict_paths(
     crop=None,
     stride=None,
     progress: bool = True,
+    palette: Optional[Sequence[Color]] = None,
 ) -> Dict[str, object]:
     """Predict every image of `input` (a file, or a folder walked recursively) into `output`.
 
     `transforms` is the evaluation preprocessing, called as `transforms(image=bgr_uint8)["image"]`
-    -> normalised [H, W, 3] float32 (e.g. `pointrend.data.build_val_transforms()`). Files that
+    -> normalised [H, W, 3] float32 (e.g. `pointrend.data.build_val_transforms()`). `palette`:
+    RGB colour per class for the colour and overlay pictures (default: Cityscapes'). Files that
     cannot be read are reported on stderr and listed in the summary, not fatal. Returns
     {"num_images", "num_predicted", "num_failed", "failed": [{"file", "reason"}], "output", "label_format"}.
     """
@@ -115,13 +119,13 @@ def predict_paths(
             labels = train_ids if label_format == "trainid" else train_ids_to_label_ids(train_ids)
             write_png(os.path.join(output, label_format, stem + ".png"), labels)
             if save_color or save_overlay:
-                color = color_prediction(train_ids)
+                color = color_prediction(train_ids, palette)
                 if save_color:
                     write_png(os.path.join(output, "color", stem + ".png"), color)
                 if save_overlay:
                     _write_jpeg(os.path.join(output, "overlay", stem + ".jpg"), overlay(image, color))
             if save_points:
-                write_png(os.path.join(output, "points", stem + ".png"), _points_picture(model, tensor))
+                write_png(os.path.join(output, "points", stem + ".png"), _points_picture(model, tensor, palette))
             bar.update()
     return {
         "num_images": len(images),

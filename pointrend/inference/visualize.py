@@ -2,21 +2,23 @@
 
 All images are uint8 BGR [H, W, 3] (OpenCV order), ready for `cv2.imwrite`.
 """
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import cv2
 import numpy as np
 
-from pointrend.data.classes import colorize_train_ids
+from pointrend.data.classes import CITYSCAPES_PALETTE
+from pointrend.data.palette import Color, colorize
 
 POINT_COLOR = (255, 255, 255)
 # The coarse prediction is darkened so that the white points stand out on every class colour.
 BASE_BRIGHTNESS = 0.55
 
 
-def color_prediction(train_ids: np.ndarray) -> np.ndarray:
-    """trainId map [H, W] -> official Cityscapes colours (ignore in black), BGR."""
-    return np.ascontiguousarray(colorize_train_ids(train_ids.astype(np.uint8))[..., ::-1])
+def color_prediction(train_ids: np.ndarray, palette: Optional[Sequence[Color]] = None) -> np.ndarray:
+    """trainId map [H, W] -> BGR picture in the dataset's RGB `palette` (default: the official
+    Cityscapes colours); the ignore index and ids beyond the palette in black."""
+    return np.ascontiguousarray(colorize(train_ids, palette or CITYSCAPES_PALETTE)[..., ::-1])
 
 
 def overlay(image: np.ndarray, color: np.ndarray, alpha: float = 0.5) -> np.ndarray:
@@ -55,10 +57,11 @@ def draw_points(picture: np.ndarray, coords: np.ndarray, cell_size: int = 1) -> 
     return marked
 
 
-def subdivision_points_picture(coarse_train_ids: np.ndarray, trace: Sequence[dict]) -> np.ndarray:
+def subdivision_points_picture(coarse_train_ids: np.ndarray, trace: Sequence[dict],
+                               palette: Optional[Sequence[Color]] = None) -> np.ndarray:
     """One panel per subdivision step, stacked vertically: the coarse prediction [H, W] in colour
     with that step's chosen points (trace entry "coords" [P, 2], normalised to the image) on top."""
-    base = (color_prediction(coarse_train_ids) * BASE_BRIGHTNESS).astype(np.uint8)
+    base = (color_prediction(coarse_train_ids, palette) * BASE_BRIGHTNESS).astype(np.uint8)
     panels: List[np.ndarray] = []
     for step, entry in enumerate(trace, start=1):
         coords = np.asarray(entry["coords"], dtype=np.float64)

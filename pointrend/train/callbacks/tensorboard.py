@@ -64,5 +64,7 @@ class TensorBoardLogger(IntervalLogger):
         prediction = paddle.argmax(logits, axis=1).numpy()[0]
         photo = cv2.imread(self.val_dataset.image_paths[index], cv2.IMREAD_COLOR)
         photo = cv2.resize(photo, (prediction.shape[1], prediction.shape[0]))
-        panels = [photo, overlay(photo, color_prediction(np.asarray(label))), overlay(photo, color_prediction(prediction))]
+        palette = getattr(self.val_dataset, "palette", None)
+        panels = [photo, overlay(photo, color_prediction(np.asarray(label), palette)),
+                  overlay(photo, color_prediction(prediction, palette))]
         return np.ascontiguousarray(np.concatenate(panels, axis=1)[..., ::-1])
