@@ -5,8 +5,8 @@ import pytest
 
 from pointrend.data import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, generate_synthetic_cityscapes
 from pointrend.data.errors import SpecError
-from pointrend.data.presets import cityscapes_spec, spec_for_root
 from pointrend.data.palette import default_palette
+from pointrend.data.presets import cityscapes_spec, spec_for_root
 from pointrend.data.spec_parse import parse_spec, read_spec
 from pointrend.data.spec_write import spec_to_dict, write_spec
 

@@ -19,8 +19,8 @@ import numpy as np
 from pointrend.data.decode import read_mask_file
 from pointrend.data.errors import DataFileError, SpecError
 from pointrend.data.pairing import walk_files
-from pointrend.data.parallel import parallel_map
 from pointrend.data.palette import Color, default_palette
+from pointrend.data.parallel import parallel_map
 from pointrend.data.spec import SPEC_FILE, DatasetSpec, SplitSpec
 from pointrend.data.spec_write import write_spec
 
