@@ -159,3 +159,19 @@ def test_synthetic_custom5_preset_is_deterministic(tmp_path):
     ]
     with pytest.raises(SystemExit, match="not one of cityscapes, custom5"):
         synthetic_main(root=str(tmp_path / "x"), preset="voc")
+
+
+def test_cityscapes_check_prints_class_frequencies_too(tmp_path, capsys):
+    from pointrend.data import generate_synthetic_cityscapes
+
+    generate_synthetic_cityscapes(str(tmp_path), num_train=2, num_val=1, size=(48, 96))
+    check(str(tmp_path), workers=1)
+    lines = capsys.readouterr().out.splitlines()
+    header = lines.index("class pixel frequencies:")
+    assert lines[header + 1].split() == ["class", "train", "val"]
+    assert lines[header + 2].split()[0] == "road" and lines[header + 21].split()[:2] == [
+        "(not",
+        "labelled)",
+    ]
+    shares = [float(line.split()[-1].rstrip("%")) for line in lines[header + 2 : header + 22]]
+    assert abs(sum(shares) - 100.0) < 0.1

@@ -4,7 +4,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from pointrend.data.classes import IGNORE_INDEX, NUM_CLASSES, invalid_label_values
+import numpy as np
+
+from pointrend.data.check_spec import class_pixel_counts, frequency_lines
+from pointrend.data.classes import CITYSCAPES_CLASSES, IGNORE_INDEX, NUM_CLASSES, invalid_label_values
 from pointrend.data.image_io import read_image, read_label
 from pointrend.data.layout import (IMAGE_DIR, IMAGE_SUFFIX, LABEL_DIR, LABEL_ID_SUFFIX, PREPARE_LISTS,
                                    PREPARE_TRAIN_IDS, SPLITS, TRAIN_ID_SUFFIX, check_root, city_of, image_path_for,
@@ -20,6 +23,8 @@ class CheckReport:
     root: str
     counts: Dict[Tuple[str, str], Counter] = field(default_factory=dict)  # (split, city) -> file counts
     problems: List[Problem] = field(default_factory=list)
+    # split -> pixels per trainId (19 classes, then the ignored pixels), of labels without problems
+    class_pixels: Dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -34,6 +39,8 @@ class CheckReport:
         for split, count in totals.items():
             lines.append(f"{split:<6} {'(all cities)':<24} {count['images']:>7} {count['trainIds']:>9} "
                          f"{count['labelIds']:>9}")
+        if self.class_pixels:
+            lines += frequency_lines(CITYSCAPES_CLASSES, self.class_pixels)
         if self.ok:
             lines.append(f"OK: no problems found in {self.root}")
             return "\n".join(lines)
@@ -65,15 +72,18 @@ def check_dataset(root: str, decode: bool = True, workers: Optional[int] = None,
     for split in splits:
         jobs += _check_split_files(root, split, report)
     if decode and jobs:
-        for problems in parallel_map(_inspect_pair, jobs, workers, "reading files", progress):
+        for (_, _, _, split), (problems, pixels) in zip(jobs, parallel_map(_inspect_pair, jobs, workers,
+                                                                           "reading files", progress)):
             report.problems += [Problem(*problem) for problem in problems]
+            if pixels is not None:
+                report.class_pixels[split] = report.class_pixels.get(split, 0) + pixels
     for split in SPLITS:
         _check_list_file(root, split, report)
     return report
 
 
-def _check_split_files(root: str, split: str, report: CheckReport) -> List[Tuple[str, Optional[str], str]]:
-    """Count and pair the files of one split; returns (image, label or None, root) jobs to decode."""
+def _check_split_files(root: str, split: str, report: CheckReport) -> List[Tuple[str, Optional[str], str, str]]:
+    """Count and pair the files of one split; returns (image, label or None, root, split) jobs to decode."""
     images = image_paths_in_split(root, split)
     train_ids = label_paths_in_split(root, split, TRAIN_ID_SUFFIX)
     label_ids = label_paths_in_split(root, split, LABEL_ID_SUFFIX)
@@ -90,9 +100,9 @@ def _check_split_files(root: str, split: str, report: CheckReport) -> List[Tuple
     for image in images:
         label = label_path_for(image, root, TRAIN_ID_SUFFIX)
         if not labelled:
-            jobs.append((image, None, root))
+            jobs.append((image, None, root, split))
         elif label in train_id_set:
-            jobs.append((image, label, root))
+            jobs.append((image, label, root, split))
         elif label_path_for(image, root, LABEL_ID_SUFFIX) in label_id_set:
             report.problems.append(Problem("trainIds not generated", label, "missing; its labelIds file is there",
                                            f"run `{PREPARE_TRAIN_IDS.format(root=root)}`"))
@@ -109,8 +119,10 @@ def _check_split_files(root: str, split: str, report: CheckReport) -> List[Tuple
     return jobs
 
 
-def _inspect_pair(job: Tuple[str, Optional[str], str]) -> List[Tuple[str, str, str, str]]:
-    image_path, label_path, root = job
+def _inspect_pair(job: Tuple[str, Optional[str], str, str]) -> Tuple[List[Tuple[str, str, str, str]],
+                                                                      Optional[np.ndarray]]:
+    """(problems, trainId pixel counts or None) of one image and its label."""
+    image_path, label_path, root, _ = job
     problems = []
     reread = "re-extract or re-download the file"
     try:
@@ -119,12 +131,12 @@ def _inspect_pair(job: Tuple[str, Optional[str], str]) -> List[Tuple[str, str, s
         problems.append(("unreadable image", image_path, "cannot be decoded (corrupt or truncated)", reread))
         image_shape = None
     if label_path is None:
-        return problems
+        return problems, None
     try:
         label = read_label(label_path)
     except ValueError as error:
         problems.append(("unreadable label", label_path, str(error).split(";")[0], reread))
-        return problems
+        return problems, None
     if image_shape is not None and label.shape != image_shape:
         problems.append(("size mismatch", label_path, f"label {label.shape} vs image {image_shape} (H, W)",
                          "the pair does not belong together: re-extract both files"))
@@ -133,7 +145,8 @@ def _inspect_pair(job: Tuple[str, Optional[str], str]) -> List[Tuple[str, str, s
         problems.append((f"label values outside 0..{NUM_CLASSES - 1} and {IGNORE_INDEX}", label_path,
                          f"values {invalid.tolist()[:8]} (labelIds saved under the trainIds name?)",
                          f"delete the *{TRAIN_ID_SUFFIX} files and run `{PREPARE_TRAIN_IDS.format(root=root)}`"))
-    return problems
+        return problems, None
+    return problems, class_pixel_counts(label, NUM_CLASSES)
 
 
 def _check_list_file(root: str, split: str, report: CheckReport) -> None:

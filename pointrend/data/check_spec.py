@@ -2,6 +2,7 @@
 mismatches, mask values outside the declared classes (files and pixel counts), class frequencies."""
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,7 +48,7 @@ class SpecCheckReport:
                 f"{split:<12} {count['images']:>7} {count['masks']:>7} {count['paired']:>7}"
             )
         if self.class_pixels:
-            lines += self._frequency_lines()
+            lines += frequency_lines(self.spec.class_names, self.class_pixels)
         for title, items in (("note", self.notes), ("problem", self.problems)):
             lines += _grouped(title, items)
         if self.undeclared:
@@ -63,28 +64,35 @@ class SpecCheckReport:
         )
         return "\n".join(lines)
 
-    def _frequency_lines(self) -> list[str]:
-        splits = list(self.class_pixels)
-        names = list(self.spec.class_names) + ["(not labelled)"]
-        width = max(12, *(len(name) for name in names))
-        lines = [
-            "class pixel frequencies:",
-            f"  {'class':<{width}} " + " ".join(f"{s:>10}" for s in splits),
-        ]
-        totals = {split: max(1, int(pixels.sum())) for split, pixels in self.class_pixels.items()}
-        for index, name in enumerate(names):
-            shares = " ".join(
-                f"{100 * self.class_pixels[s][index] / totals[s]:>9.2f}%" for s in splits
-            )
-            lines.append(f"  {name:<{width}} {shares}")
-        absent = [
-            name
-            for index, name in enumerate(self.spec.class_names)
-            if not any(self.class_pixels[s][index] for s in splits)
-        ]
-        if absent:
-            lines.append(f"  no pixels at all: {', '.join(absent)} (the model cannot learn these)")
-        return lines
+
+def frequency_lines(class_names: Sequence[str], class_pixels: dict[str, np.ndarray]) -> list[str]:
+    """A table of each class's share of the pixels per split; class_pixels[split] holds one count
+    per class, then the count of pixels not labelled."""
+    splits = list(class_pixels)
+    names = list(class_names) + ["(not labelled)"]
+    width = max(12, *(len(name) for name in names))
+    lines = [
+        "class pixel frequencies:",
+        f"  {'class':<{width}} " + " ".join(f"{s:>10}" for s in splits),
+    ]
+    totals = {split: max(1, int(pixels.sum())) for split, pixels in class_pixels.items()}
+    for index, name in enumerate(names):
+        shares = " ".join(f"{100 * class_pixels[s][index] / totals[s]:>9.2f}%" for s in splits)
+        lines.append(f"  {name:<{width}} {shares}")
+    absent = [
+        name
+        for index, name in enumerate(class_names)
+        if not any(class_pixels[s][index] for s in splits)
+    ]
+    if absent:
+        lines.append(f"  no pixels at all: {', '.join(absent)} (the model cannot learn these)")
+    return lines
+
+
+def class_pixel_counts(train_ids: np.ndarray, num_classes: int) -> np.ndarray:
+    """[num_classes + 1] pixel counts of a train-id map: each class, then everything else."""
+    counts = np.bincount(train_ids.ravel(), minlength=256)
+    return np.append(counts[:num_classes], counts[num_classes:].sum())
 
 
 def check_spec_dataset(
@@ -172,9 +180,7 @@ def _inspect_sample(
                 "the pair does not belong together: fix the names or re-export the mask",
             )
         )
-    counts = np.bincount(train_ids.ravel(), minlength=256)
-    pixels = np.append(counts[: spec.num_classes], counts[spec.num_classes :].sum())
-    return split, problems, pixels, []
+    return split, problems, class_pixel_counts(train_ids, spec.num_classes), []
 
 
 def _cause(error: Exception) -> str:
