@@ -74,9 +74,26 @@ def test_scales_resize_each_view_and_average_at_full_resolution(image):
     model = PixelwiseModel().eval()
     probs = predict_probabilities(model, image, scales=(0.5, 1.0))
     small = F.interpolate(image, size=[10, 14], mode="bilinear", align_corners=False)
-    small_probs = F.interpolate(F.softmax(model(small), axis=1), size=[20, 28], mode="bilinear", align_corners=False)
-    expected = (small_probs + F.softmax(model(image), axis=1)) / 2
+    small_logits = F.interpolate(model(small), size=[20, 28], mode="bilinear", align_corners=False)
+    expected = (F.softmax(small_logits, axis=1) + F.softmax(model(image), axis=1)) / 2
     np.testing.assert_allclose(probs.numpy(), expected.numpy(), atol=1e-6)
+
+
+def test_a_single_reduced_scale_resizes_the_logits_not_the_probabilities():
+    """STDC's Seg50: the image at half size, its logits resized back to full size, then softmax
+    (PaddleSeg's order). Resizing probabilities instead would give different values."""
+    paddle.seed(3)
+    image = paddle.randn([1, 3, 21, 30])
+    model = PixelwiseModel().eval()
+    probs = predict_probabilities(model, image, scales=(0.5,))
+    # Sizes round half up: 10.5 -> 11, 15 -> 15.
+    small = F.interpolate(image, size=[11, 15], mode="bilinear", align_corners=False)
+    logits = F.interpolate(model(small), size=[21, 30], mode="bilinear", align_corners=False)
+    expected = F.softmax(logits, axis=1).numpy()
+    np.testing.assert_allclose(probs.numpy(), expected, atol=1e-6)
+    resized_probabilities = F.interpolate(F.softmax(model(small), axis=1), size=[21, 30], mode="bilinear",
+                                          align_corners=False).numpy()
+    assert np.abs(resized_probabilities - expected).max() > 1e-3
 
 
 def test_all_modes_combined_give_a_distribution(image):

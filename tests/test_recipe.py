@@ -9,7 +9,7 @@ import pytest
 from test_pretrained_msra import msra_blobs
 
 from pointrend.train.checkpoint import recipe_differences
-from pointrend.app.build import build_network
+from pointrend.app.build import NOT_SEMANTIC_FPN_FIELDS, build_network
 from pointrend.models import ResNet, build_model
 from pointrend.models.pretrained import MSRA_PIXEL_MEAN, MSRA_PIXEL_STD, MSRA_RESNET_URLS
 from pointrend.app.cli import RecipeCommands, run_cli
@@ -93,9 +93,10 @@ def test_cli_bad_override_exits_with_one_clear_line(capsys):
     assert err.startswith("error: unknown recipe field --schedule.itres") and "Traceback" not in err
 
 
-def test_model_fields_are_exactly_build_model_arguments():
+def test_model_fields_are_exactly_build_model_arguments_and_the_architecture_choice():
     fields = {f.name for f in dataclasses.fields(ModelConfig)}
-    assert fields == set(inspect.signature(build_model).parameters)
+    assert fields - set(NOT_SEMANTIC_FPN_FIELDS) == set(inspect.signature(build_model).parameters)
+    assert set(NOT_SEMANTIC_FPN_FIELDS) <= fields
 
 
 def test_every_field_is_reachable_by_its_dotted_path():

@@ -13,7 +13,7 @@ import pytest
 
 from pointrend.data import generate_synthetic_cityscapes
 from pointrend.train.amp import amp_configs
-from pointrend.app.build import build_dataset, build_loss, build_network, loss_names
+from pointrend.app.build import build_dataset, build_loss, build_network, loss_names, semantic_fpn_arguments
 from pointrend.train.callbacks import (BestCheckpoint, ExponentialMovingAverage, NonFiniteLossError,
                                         PeriodicCheckpoint, PeriodicEvaluation,
                                         TrainerCallback, TrainingInterrupted)
@@ -209,7 +209,7 @@ def test_optimizer_state_under_other_parameter_names_is_refused(data_root, tmp_p
     paddle.utils.unique_name.generate("conv2d")  # shift the generated names outside any guard
     from pointrend.models import build_model
 
-    unguarded = Trainer(build_model(**{**recipe_to_dict(recipe)["model"]}), build_loss(recipe),
+    unguarded = Trainer(build_model(**semantic_fpn_arguments(recipe.model)), build_loss(recipe),
                         build_dataset(recipe.data, train=True), optim=recipe.optim, schedule=recipe.schedule,
                         batch_size=2, output_dir=str(tmp_path / "other"), recipe=recipe_to_dict(recipe))
     with pytest.raises(CheckpointError, match="unique_name.guard"):

@@ -12,31 +12,76 @@ from pointrend.app.runtime import Runtime
 from pointrend.utils.distributed import convert_to_sync_batchnorm, is_main_process
 from pointrend.app.errors import DatasetError
 from pointrend.train.trainer import Trainer
-from pointrend.config.recipe import DataConfig, ModelConfig, Recipe, RecipeError, recipe_to_dict
+from pointrend.config.recipe import (ARCHITECTURES, DataConfig, ModelConfig, Recipe, RecipeError,
+                                     recipe_to_dict)
+
+# ModelConfig fields that build_model (the Semantic FPN family) does not take.
+NOT_SEMANTIC_FPN_FIELDS = ("arch", "stdc_variant", "fine_feature_stride")
 
 
 def build_network(config: ModelConfig, load_pretrained: bool = True) -> paddle.nn.Layer:
     """The model, built under a fresh unique-name scope: its parameters (and so the optimizer
     state keys) get the same generated names in every process, which resuming relies on.
     `load_pretrained=False` skips the ImageNet download when a checkpoint replaces the weights."""
+    with paddle.utils.unique_name.guard():
+        if config.arch == "stdc":
+            return _build_stdc(config, load_pretrained)
+        if config.arch == "semantic_fpn":
+            return _build_semantic_fpn(config, load_pretrained)
+    raise RecipeError(f"model.arch must be one of {ARCHITECTURES}, got {config.arch!r}")
+
+
+def semantic_fpn_arguments(config: ModelConfig) -> dict:
+    """The keyword arguments of `build_model` (the Semantic FPN family) in `config`."""
+    kwargs = dataclasses.asdict(config)
+    for name in NOT_SEMANTIC_FPN_FIELDS:
+        del kwargs[name]
+    return kwargs
+
+
+def _build_semantic_fpn(config: ModelConfig, load_pretrained: bool) -> paddle.nn.Layer:
     from pointrend.models import build_model
 
-    kwargs = dataclasses.asdict(config)
+    kwargs = semantic_fpn_arguments(config)
     if not load_pretrained:
         kwargs["pretrained"] = None
-    with paddle.utils.unique_name.guard():
-        return build_model(**kwargs)
+    return build_model(**kwargs)
+
+
+def _build_stdc(config: ModelConfig, load_pretrained: bool) -> paddle.nn.Layer:
+    from pointrend.models import build_stdc_network
+
+    return build_stdc_network(
+        config.stdc_variant, config.num_classes,
+        pretrained=config.pretrained if load_pretrained else None,
+        point_head=config.point_head, fine_feature_stride=config.fine_feature_stride,
+        point_head_fc_channels=config.point_head_fc_channels, point_head_num_fc=config.point_head_num_fc,
+        coarse_pred_each_layer=config.coarse_pred_each_layer, train_num_points=config.train_num_points,
+        oversample_ratio=config.oversample_ratio, importance_ratio=config.importance_ratio,
+        subdivision_steps=config.subdivision_steps, subdivision_num_points=config.subdivision_num_points)
 
 
 def build_loss(recipe: Recipe):
-    from pointrend.models import PointRendLoss
+    """The loss of the recipe's network: called as loss(*training_outputs, labels), it returns
+    the terms `loss_names` names."""
+    from pointrend.models import PointRendLoss, STDCLoss, STDCPointRendLoss
 
-    return PointRendLoss(coarse_weight=recipe.loss.coarse_weight, point_weight=recipe.loss.point_weight,
-                         ignore_index=recipe.data.ignore_index)
+    loss, ignore_index = recipe.loss, recipe.data.ignore_index
+    if recipe.model.arch != "stdc":
+        return PointRendLoss(coarse_weight=loss.coarse_weight, point_weight=loss.point_weight,
+                             ignore_index=ignore_index)
+    stdc_loss = STDCLoss(
+        thresh=loss.ohem_thresh, min_kept=loss.ohem_min_kept, ignore_index=ignore_index,
+        weights=(loss.coarse_weight, loss.aux_weight, loss.aux_weight, loss.detail_weight))
+    return STDCPointRendLoss(stdc_loss, loss.point_weight) if recipe.model.point_head else stdc_loss
 
 
 def loss_names(config: ModelConfig) -> list[str]:
-    """Names of the terms PointRendLoss returns, in order."""
+    """Names of the terms `build_loss` returns, in order."""
+    from pointrend.models import STDC_LOSS_NAMES, STDC_POINTREND_LOSS_NAMES
+
+    if config.arch == "stdc":
+        return list(STDC_POINTREND_LOSS_NAMES if config.point_head else STDC_LOSS_NAMES)
     return ["coarse_ce", "point_ce"] if config.point_head else ["coarse_ce"]
 
 
@@ -50,7 +95,9 @@ def train_transforms(data: DataConfig):
     return build_train_transforms(
         crop_size=data.crop_size, scale_range=data.scale_range, scale_step=data.scale_step,
         cat_max_ratio=data.cat_max_ratio, crop_tries=data.crop_tries, flip_prob=data.flip_prob,
-        photometric=data.photometric, ignore_index=data.ignore_index, **_normalisation(data))
+        photometric=data.photometric, brightness=data.brightness, contrast=data.contrast,
+        saturation=data.saturation, hue=data.hue, photometric_prob=data.photometric_prob,
+        ignore_index=data.ignore_index, **_normalisation(data))
 
 
 def val_transforms(data: DataConfig):

@@ -21,12 +21,26 @@ from typing import Any, Optional, Tuple
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# PaddleSeg's default Normalize, (pixel / 255 - 0.5) / 0.5, which its Cityscapes STDC-Seg configs use.
+PADDLESEG_MEAN = (0.5, 0.5, 0.5)
+PADDLESEG_STD = (0.5, 0.5, 0.5)
+ARCHITECTURES = ("semantic_fpn", "stdc")
 
 
 @dataclass
 class ModelConfig:
-    """Keyword arguments of `pointrend.models.build_model`; the defaults are the paper's model."""
+    """The network; the defaults are the paper's model.
 
+    `arch` picks the family: "semantic_fpn" (ResNet + FPN + Semantic FPN head, the keyword
+    arguments of `pointrend.models.build_model`) or "stdc" (STDC-Seg on `stdc_variant` "stdc1" or
+    "stdc2", `pointrend.models.build_stdc_network`; the ResNet/FPN fields do not apply to it).
+    `point_head` adds PointRend to either; on STDC the point head reads the backbone map at
+    `fine_feature_stride` (8 or 4) beside the stride-8 coarse logits.
+    """
+
+    arch: str = "semantic_fpn"
+    stdc_variant: str = "stdc2"
+    fine_feature_stride: int = 8
     backbone_depth: int = 101
     backbone_stem: str = "classic"
     backbone_base_channels: int = 64
@@ -71,6 +85,11 @@ class DataConfig:
     crop_tries: int = 10
     flip_prob: float = 0.5
     photometric: bool = True
+    brightness: float = 0.25
+    contrast: float = 0.5
+    saturation: float = 0.5
+    hue: float = 0.1
+    photometric_prob: float = 0.5
     mean: Tuple[float, float, float] = IMAGENET_MEAN
     std: Tuple[float, float, float] = IMAGENET_STD
     to_rgb: bool = True
@@ -80,8 +99,17 @@ class DataConfig:
 
 @dataclass
 class LossConfig:
+    """Loss weights. PointRend: cross-entropy on the coarse logits and at the points. STDC
+    (model.arch="stdc"): OHEM cross-entropy on the main logits (coarse_weight) and on both
+    auxiliary heads (aux_weight each), the detail loss (detail_weight), and with a point head the
+    point cross-entropy (point_weight)."""
+
     coarse_weight: float = 1.0
     point_weight: float = 1.0
+    aux_weight: float = 1.0
+    detail_weight: float = 1.0
+    ohem_thresh: float = 0.7
+    ohem_min_kept: int = 10000
 
 
 @dataclass

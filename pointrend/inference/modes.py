@@ -2,8 +2,11 @@
 
 Shape shorthand: N batch (1 in practice), K classes, H x W input size, h x w window size.
 Every view (scale x flip, and every window in slide mode) is run through the model's eval
-forward -- PointRend subdivision included, at that view's resolution -- turned into softmax
-probabilities, brought back to H x W and averaged in probability space.
+forward -- PointRend subdivision included, at that view's resolution -- brought back to H x W
+and averaged in probability space. A whole-image view's logits are resized to H x W before the
+softmax, as PaddleSeg and mmsegmentation do, so a single scale such as STDC's "Seg50"
+(`scales=(0.5,)`) gives exactly their prediction; slide mode averages its windows' probabilities
+and resizes those.
 """
 import contextlib
 from typing import Iterator, Optional, Sequence, Tuple
@@ -48,14 +51,15 @@ def check_inference_options(mode: str, scales: Sequence[float], crop, stride) ->
             _pair(stride, "stride")
 
 
-def _softmax_logits(model: paddle.nn.Layer, images: paddle.Tensor) -> paddle.Tensor:
+def _eval_logits(model: paddle.nn.Layer, images: paddle.Tensor) -> paddle.Tensor:
+    """The model's eval logits [N, K, H, W], checked to be a tensor at the input size."""
     logits = model(images)
     if isinstance(logits, (list, tuple)):
         raise TypeError("the model returned a tuple: it is in training mode; call model.eval() first")
     if logits.shape[-2:] != images.shape[-2:]:
         raise ValueError(f"the model's eval output {list(logits.shape)} does not match its input size "
                          f"{list(images.shape[-2:])}; eval forward must return logits at input resolution")
-    return F.softmax(logits.astype("float32"), axis=1)
+    return logits.astype("float32")
 
 
 def _window_starts(size: int, window: int, stride: int) -> list:
@@ -86,7 +90,7 @@ def slide_probabilities(model: paddle.nn.Layer, images: paddle.Tensor, crop, str
     for top in _window_starts(padded_h, crop_h, stride_h):
         for left in _window_starts(padded_w, crop_w, stride_w):
             window = images[:, :, top:top + crop_h, left:left + crop_w]
-            probs = _softmax_logits(model, window)
+            probs = F.softmax(_eval_logits(model, window), axis=1)
             padding = [left, padded_w - left - crop_w, top, padded_h - top - crop_h]
             placed = F.pad(probs, padding, mode="constant", value=0.0, data_format="NCHW")
             summed = placed if summed is None else summed + placed
@@ -124,14 +128,19 @@ def predict_probabilities(
     total = None
     num_views = 0
     for scale in scales:
-        size = [max(1, int(round(height * float(scale)))), max(1, int(round(width * float(scale))))]
+        # Rounded half up, as PaddleSeg does (Python's round() would round 0.5 to even).
+        size = [max(1, int(height * float(scale) + 0.5)), max(1, int(width * float(scale) + 0.5))]
         scaled = _resize(image, size)
         for mirrored in ([False, True] if flip else [False]):
             view = paddle.flip(scaled, axis=[3]) if mirrored else scaled
-            probs = slide_probabilities(model, view, crop, stride) if mode == "slide" else _softmax_logits(model, view)
+            if mode == "slide":
+                scores = slide_probabilities(model, view, crop, stride)
+            else:
+                scores = _eval_logits(model, view)
             if mirrored:
-                probs = paddle.flip(probs, axis=[3])
-            probs = _resize(probs, [height, width])
+                scores = paddle.flip(scores, axis=[3])
+            scores = _resize(scores, [height, width])
+            probs = scores if mode == "slide" else F.softmax(scores, axis=1)
             total = probs if total is None else total + probs
             num_views += 1
     return total / num_views

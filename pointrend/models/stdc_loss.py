@@ -1,5 +1,6 @@
 """The training loss of PaddleSeg's published STDC-Seg configs: OHEM cross-entropy on the main and
-both auxiliary logits plus the detail aggregation loss, weights [1, 1, 1, 1].
+both auxiliary logits plus the detail aggregation loss, weights [1, 1, 1, 1]; with PointRend on
+STDC, the point cross-entropy besides.
 
 Shape shorthand: N batch, K classes, H x W label map.
 """
@@ -9,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import paddle
-import paddle.nn as nn
 import paddle.nn.functional as F
+from paddle import nn
 
 from pointrend.models.detail_loss import DEFAULT_FUSE_WEIGHTS, DetailAggregateLoss
+from pointrend.models.losses import masked_cross_entropy
 from pointrend.models.ohem_loss import OhemCrossEntropyLoss
+from pointrend.ops import sample_labels
 
 STDC_LOSS_NAMES = ("ohem_out", "ohem_out8", "ohem_out16", "detail")
 
@@ -63,3 +66,36 @@ class STDCLoss(nn.Layer):
         ]
         terms.append(self.detail(detail_logits, labels))
         return [weight * term for weight, term in zip(self.weights, terms, strict=True)]
+
+
+STDC_POINTREND_LOSS_NAMES = (*STDC_LOSS_NAMES, "point_ce")
+
+
+class STDCPointRendLoss(nn.Layer):
+    """loss(logits, aux8_logits, aux16_logits, detail_logits, point_logits, point_coords, labels)
+    -> the 4 weighted `STDCLoss` terms and point_weight * the point cross-entropy
+    (`STDC_POINTREND_LOSS_NAMES`), i.e. `loss(*STDCPointRend_training_outputs, labels)`.
+
+    The point labels are the labels sampled (nearest) at point_coords [N, P, 2]; the point term is
+    the plain cross-entropy of PointRend, not OHEM: the points are already the hard ones.
+    """
+
+    def __init__(self, stdc_loss: STDCLoss, point_weight: float = 1.0):
+        super().__init__()
+        self.stdc_loss = stdc_loss
+        self.point_weight = point_weight
+
+    def forward(self, *inputs: paddle.Tensor) -> list[paddle.Tensor]:
+        if len(inputs) != len(STDC_POINTREND_LOSS_NAMES) + 2:
+            raise ValueError(
+                "STDCPointRendLoss expects STDCPointRend's 6 training outputs and the labels, "
+                f"got {len(inputs)} tensors"
+            )
+        *stdc_outputs, point_logits, point_coords, labels = inputs
+        if labels.ndim == 4:
+            labels = labels.squeeze(1)
+        labels = labels.astype("int64")
+        ignore_index = self.stdc_loss.ohem.ignore_index
+        point_labels = sample_labels(labels, point_coords, ignore_index)
+        point_ce = masked_cross_entropy(point_logits, point_labels, ignore_index)
+        return [*self.stdc_loss(*stdc_outputs, labels), self.point_weight * point_ce]
