@@ -17,14 +17,19 @@ from pointrend.models.norm import NORMS
 from pointrend.models.resnet import DILATED_STAGES, STAGE_BLOCKS, STEMS
 from pointrend.models.segmentor import PointRendSegmentor
 from pointrend.models.semantic_fpn_head import HEAD_NORMS
+from pointrend.models.stdc import STDC_STAGE_BLOCKS
+from pointrend.models.stdc_pointrend import FINE_FEATURE_STRIDES
 from pointrend.train.amp import AMP_DTYPES, AMP_LEVELS
 from recipes.demo_synthetic import RECIPE as DEMO
 from recipes.semfpn_cityscapes import RECIPE as BASELINE
 from recipes.semfpn_pointrend_cityscapes import RECIPE as POINTREND
+from recipes.stdc1_seg_cityscapes import RECIPE as STDC1
+from recipes.stdc2_pointrend_cityscapes import RECIPE as STDC2_POINTREND
+from recipes.stdc2_seg_cityscapes import RECIPE as STDC2
 
 
 def test_the_shipped_recipes_are_valid():
-    for recipe in (DEMO, BASELINE, POINTREND):
+    for recipe in (DEMO, BASELINE, POINTREND, STDC1, STDC2, STDC2_POINTREND):
         validate(recipe)
         validate(recipe, processes=1)
 
@@ -35,6 +40,8 @@ def test_the_allowed_choices_are_those_of_the_layers_that_use_them():
     assert set(rules.OUTPUT_STRIDES) == set(DILATED_STAGES)
     assert set(rules.NORMS) == set(NORMS)
     assert set(rules.HEAD_NORMS) == set(HEAD_NORMS)
+    assert set(rules.STDC_VARIANTS) == set(STDC_STAGE_BLOCKS)
+    assert set(rules.STDC_FINE_FEATURE_STRIDES) == set(FINE_FEATURE_STRIDES)
     assert set(rules.AMP_LEVELS) == set(AMP_LEVELS) and set(rules.AMP_DTYPES) == set(AMP_DTYPES)
     assert set(rules.EVAL_MODES) == set(MODES)
     assert set(rules.DEVICES) == set(DEVICES)
@@ -116,6 +123,23 @@ BAD_SETTINGS = [
     ({"schedule.min_lr": 0.1}, "--schedule.min_lr=0.1 must not exceed --optim.lr=0.01"),
     ({"loss.point_weight": -1.0}, "--loss.point_weight must be >= 0"),
     ({"device": "cuda"}, "--device must be one of 'auto', 'cpu', 'gpu'"),
+    ({"model.arch": "bisenet"}, "--model.arch must be one of 'semantic_fpn', 'stdc'"),
+    ({"model.arch": "stdc", "model.stdc_variant": "stdc3"}, "--model.stdc_variant must be one of"),
+    (
+        {"model.arch": "stdc", "model.fine_feature_stride": 16},
+        "--model.fine_feature_stride must be one of 4, 8, got 16",
+    ),
+    (
+        {"model.arch": "stdc", "model.norm": "frozen_bn"},
+        "--model.norm='frozen_bn' is not available",
+    ),
+    ({"data.brightness": 1.5}, "--data.brightness must be in [0.0, 1.0]"),
+    ({"data.hue": 0.6}, "--data.hue must be in [0.0, 0.5]"),
+    ({"data.photometric_prob": -0.1}, "--data.photometric_prob must be in [0.0, 1.0]"),
+    ({"loss.detail_weight": -1.0}, "--loss.detail_weight must be >= 0"),
+    ({"loss.aux_weight": -1.0}, "--loss.aux_weight must be >= 0"),
+    ({"loss.ohem_thresh": 1.5}, "--loss.ohem_thresh must be in [0.0, 1.0]"),
+    ({"loss.ohem_min_kept": -1}, "--loss.ohem_min_kept must be >= 0"),
     ({"seed": -1}, "--seed must be in [0, 4294967295]"),
     ({"callbacks.tensorboard.num_images": -1}, "--callbacks.tensorboard.num_images must be >= 0"),
 ]

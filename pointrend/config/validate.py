@@ -14,7 +14,7 @@ import types
 import typing
 from typing import Any
 
-from pointrend.config.recipe import Recipe, RecipeError, _type_name
+from pointrend.config.recipe import ARCHITECTURES, Recipe, RecipeError, _type_name
 
 RESNET_DEPTHS = (18, 34, 50, 101)
 RESNET_STEMS = ("classic", "deep", "vd")
@@ -22,6 +22,9 @@ OUTPUT_STRIDES = (8, 16, 32)
 MAX_FROZEN_STAGES = 4
 NORMS = ("bn", "syncbn", "frozen_bn")
 HEAD_NORMS = ("gn", "bn")
+STDC_VARIANTS = ("stdc1", "stdc2")
+# Backbone strides the STDC point head can read (models.stdc_pointrend.FINE_FEATURE_STRIDES).
+STDC_FINE_FEATURE_STRIDES = (4, 8)
 # The network halves the input five times: training crops must divide evenly.
 SIZE_DIVISOR = 32
 AMP_LEVELS = ("O1", "O2")
@@ -105,6 +108,15 @@ def _positive_pair(path: str, value: tuple[int, int] | None, what: str) -> None:
 
 def _check_model(recipe: Recipe) -> None:
     model = recipe.model
+    _choice("model.arch", model.arch, ARCHITECTURES)
+    if model.arch == "stdc":
+        _choice("model.stdc_variant", model.stdc_variant, STDC_VARIANTS)
+        _choice("model.fine_feature_stride", model.fine_feature_stride, STDC_FINE_FEATURE_STRIDES)
+        if model.norm != "bn":
+            raise RecipeError(
+                f"--model.norm={model.norm!r} is not available for --model.arch=stdc: STDC-Seg "
+                "uses BatchNorm (SyncBatchNorm automatically on several GPUs); set --model.norm=bn"
+            )
     _choice("model.backbone_depth", model.backbone_depth, RESNET_DEPTHS)
     _choice("model.backbone_stem", model.backbone_stem, RESNET_STEMS)
     _positive("model.backbone_base_channels", model.backbone_base_channels)
@@ -154,6 +166,11 @@ def _check_data(recipe: Recipe) -> None:
         raise _fail("data.cat_max_ratio", "in (0, 1]", data.cat_max_ratio)
     _positive("data.crop_tries", data.crop_tries)
     _within("data.flip_prob", data.flip_prob, 0.0, 1.0)
+    for name in ("brightness", "contrast", "saturation"):
+        _within(f"data.{name}", getattr(data, name), 0.0, 1.0)
+    # ColorJitter shifts the hue by at most half a turn either way.
+    _within("data.hue", data.hue, 0.0, 0.5)
+    _within("data.photometric_prob", data.photometric_prob, 0.0, 1.0)
     if min(data.std) <= 0:
         raise _fail("data.std", "three positive numbers (images are divided by them)", data.std)
     _positive("data.max_pixel_value", data.max_pixel_value)
@@ -169,6 +186,10 @@ def _check_loss_and_optim(recipe: Recipe) -> None:
     loss, optim = recipe.loss, recipe.optim
     _at_least("loss.coarse_weight", loss.coarse_weight, 0.0)
     _at_least("loss.point_weight", loss.point_weight, 0.0)
+    _at_least("loss.aux_weight", loss.aux_weight, 0.0)
+    _at_least("loss.detail_weight", loss.detail_weight, 0.0)
+    _within("loss.ohem_thresh", loss.ohem_thresh, 0.0, 1.0)
+    _at_least("loss.ohem_min_kept", loss.ohem_min_kept, 0)
     _positive("optim.lr", optim.lr)
     if not 0 <= optim.momentum < 1:
         raise _fail("optim.momentum", "in [0, 1)", optim.momentum)
