@@ -1,4 +1,5 @@
 """Trainer parts without a training run: sample order, LR schedule, decay groups, checkpoint store."""
+import errno
 import json
 
 import numpy as np
@@ -6,7 +7,8 @@ import paddle
 import pytest
 
 from pointrend.train import checkpoint as checkpoint_module
-from pointrend.train.checkpoint import CheckpointStore, read_trainer_state, resolve_checkpoint
+from pointrend.train.checkpoint import (CheckpointError, CheckpointStore, read_trainer_state,
+                                         resolve_checkpoint)
 from pointrend.train.optim import poly_with_warmup, split_decay_groups
 from pointrend.train.sampler import IterationBatchSampler, SeededSamples
 
@@ -99,11 +101,11 @@ def test_a_failed_save_leaves_the_previous_latest_intact(tmp_path, monkeypatch):
     store.save(1, _state(1.0), {"iteration": 1}, {})
 
     def disk_full(*args, **kwargs):
-        raise OSError("No space left on device")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     with monkeypatch.context() as patch:
         patch.setattr(checkpoint_module.paddle, "save", disk_full)
-        with pytest.raises(OSError):
+        with pytest.raises(CheckpointError, match="cannot write checkpoint iter_0000002 in .*: no space left on device.*still iter_0000001"):
             store.save(2, _state(2.0), {"iteration": 2}, {})
     latest = resolve_checkpoint(tmp_path)
     assert latest.name == "iter_0000001" and read_trainer_state(latest)["iteration"] == 1

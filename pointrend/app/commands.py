@@ -17,15 +17,14 @@ from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, CheckpointError, l
                                         resolve_checkpoint)
 from pointrend.app.runtime import setup_runtime
 from pointrend.utils.distributed import is_main_process, world_size
+from pointrend.utils.output_files import write_text_atomically
 from pointrend.config.recipe import Recipe, recipe_to_dict
 from pointrend.config.validate import validate
 
 
 def _write_recipe(recipe: Recipe) -> None:
-    os.makedirs(recipe.output_dir, exist_ok=True)
-    with open(os.path.join(recipe.output_dir, "recipe.json"), "w", encoding="utf-8") as handle:
-        json.dump(recipe_to_dict(recipe), handle, indent=2)
-        handle.write("\n")
+    write_text_atomically(os.path.join(recipe.output_dir, "recipe.json"),
+                          json.dumps(recipe_to_dict(recipe), indent=2) + "\n")
 
 
 def train(recipe: Recipe, resume: Any = None) -> None:
@@ -51,7 +50,7 @@ def load_for_inference(recipe: Recipe, checkpoint: Optional[str] = None) -> tupl
     state = read_state_dict(path, EMA_FILE)
     which = "EMA"
     if state is None:
-        state, which = read_state_dict(path, MODEL_FILE), "raw"
+        state, which = read_state_dict(path, MODEL_FILE, required=True), "raw"
     load_weights(network, path, state, recipe_to_dict(recipe))
     network.eval()
     if is_main_process():
@@ -65,7 +64,7 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collect
     A converted checkpoint brings its model settings and normalisation (see
     `recipe_for_checkpoint`; `explicit` names the fields set on the command line)."""
     from pointrend.inference.evaluate import (evaluate_dataset, evaluate_with_and_without_subdivision,
-                                           format_comparison_table, format_results_table, write_results_json)
+                                           format_comparison_table, format_results_table, write_results_or_warn)
 
     validate(recipe)
     converted = recipe_for_checkpoint(recipe, checkpoint, explicit)
@@ -89,10 +88,12 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collect
         results = evaluate_dataset(network, dataset, **options)
         table = format_results_table(results)
     if is_main_process():
-        output = write_results_json({"checkpoint": str(path), "results": results},
-                                    os.path.join(recipe.output_dir, "eval", f"{path.name}.json"))
-        print(table)
-        print(f"results written to {output}")
+        # The table first: when the JSON cannot be written (full disk) the results are not lost.
+        print(table, flush=True)
+        output = write_results_or_warn({"checkpoint": str(path), "results": results},
+                                       os.path.join(recipe.output_dir, "eval", f"{path.name}.json"))
+        if output:
+            print(f"results written to {output}")
     return results
 
 

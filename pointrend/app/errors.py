@@ -7,6 +7,8 @@ from pointrend.train.callbacks.nan_guard import NonFiniteLossError
 from pointrend.train.checkpoint import CheckpointError
 from pointrend.app.runtime import DeviceUnavailableError
 from pointrend.config.recipe import RecipeError
+from pointrend.utils.output_files import OutputWriteError
+from pointrend.utils.safe_pickle import CheckpointFormatError, UnsafePickleError
 
 
 class DatasetError(RuntimeError):
@@ -14,7 +16,7 @@ class DatasetError(RuntimeError):
 
 
 USER_ERRORS = (RecipeError, CheckpointError, NonFiniteLossError, DatasetError, DeviceUnavailableError,
-               TrainingInterrupted)
+               TrainingInterrupted, OutputWriteError, UnsafePickleError, CheckpointFormatError)
 
 INTERRUPTED_EXIT_CODE = 130
 

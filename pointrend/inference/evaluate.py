@@ -6,7 +6,7 @@ results.
 """
 import contextlib
 import json
-import os
+import sys
 from typing import Dict, Iterator, Optional, Sequence
 
 import numpy as np
@@ -16,6 +16,7 @@ import paddle.nn.functional as F
 
 from pointrend.inference.modes import check_inference_options, describe_inference, eval_mode, predict_probabilities
 from pointrend.inference.metrics import SegmentationMetrics
+from pointrend.utils.output_files import OutputWriteError, write_text_atomically
 from pointrend.utils.progress import ProgressBar
 
 
@@ -163,13 +164,20 @@ def format_results_table(results: Dict[str, object]) -> str:
 
 
 def write_results_json(results: Dict[str, object], path: str) -> str:
-    """Write results (one dict, or several by name) as indented JSON; absent IoUs become null."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(results, handle, indent=2, default=_json_default)
-        handle.write("\n")
+    """Write results (one dict, or several by name) as indented JSON; absent IoUs become null.
+    Written whole or not at all: OutputWriteError (naming the folder) when the disk is full."""
+    write_text_atomically(path, json.dumps(results, indent=2, default=_json_default) + "\n")
     return path
+
+
+def write_results_or_warn(results: Dict[str, object], path: str) -> Optional[str]:
+    """`write_results_json`, but a failed write is a warning on stderr (the results were printed
+    already and stay usable): the path written, or None."""
+    try:
+        return write_results_json(results, path)
+    except OutputWriteError as error:
+        print(f"warning: {error}; the results above were not saved", file=sys.stderr, flush=True)
+        return None
 
 
 def _json_default(value):

@@ -22,7 +22,7 @@ from pointrend.train.callbacks import (SaveOnInterrupt, ScheduleClock, StopOnNon
 from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, OPTIMIZER_FILE, SCALER_FILE,
                                         CheckpointError, CheckpointStore, load_weights,
                                         read_state_dict, read_trainer_state, resolve_checkpoint)
-from pointrend.train.rng import capture_rng_state, restore_rng_state, seed_everything
+from pointrend.train.rng import RngStateError, capture_rng_state, restore_rng_state, seed_everything
 from pointrend.utils.distributed import gather_objects, is_main_process, rank, world_size
 from pointrend.train.optim import build_sgd, poly_with_warmup
 from pointrend.train.sampler import IterationBatchSampler, SeededSamples
@@ -241,8 +241,9 @@ class Trainer:
     def restore(self, path: str | Path) -> Path:
         """Load weights, optimizer + LR scheduler, EMA, AMP scaler, iteration and RNG states."""
         checkpoint = resolve_checkpoint(path)
-        load_weights(self.network, checkpoint, read_state_dict(checkpoint, MODEL_FILE), self.recipe)
-        optimizer_state = read_state_dict(checkpoint, OPTIMIZER_FILE)
+        load_weights(self.network, checkpoint, read_state_dict(checkpoint, MODEL_FILE, required=True),
+                     self.recipe)
+        optimizer_state = read_state_dict(checkpoint, OPTIMIZER_FILE, required=True)
         self._check_optimizer_state(optimizer_state, checkpoint)
         with warnings.catch_warnings():
             # LinearWarmup's state nests the poly scheduler's, which Paddle's base class reports
@@ -250,7 +251,8 @@ class Trainer:
             warnings.filterwarnings("ignore", message="There are some unused values in state_dict")
             self.optimizer.set_state_dict(optimizer_state)
         self._restore_ema(checkpoint)
-        scaler_state = read_state_dict(checkpoint, SCALER_FILE)
+        # GradScaler.state_dict holds numpy values, and load_state_dict expects them back.
+        scaler_state = read_state_dict(checkpoint, SCALER_FILE, as_tensors=False)
         if scaler_state is not None and self.model._adapter._amp_level != "O0":
             self.model._scaler = paddle.amp.GradScaler(**self.model._adapter._amp_configs)
             self.model._scaler.load_state_dict(scaler_state)
@@ -258,7 +260,12 @@ class Trainer:
         self.iteration = int(state["iteration"])
         if self.iteration > self.max_iters:
             raise CheckpointError(f"{checkpoint} is at iteration {self.iteration}, beyond schedule.iters={self.max_iters}")
-        self._restore_rng(state["rng"])
+        try:
+            if not isinstance(state.get("rng"), list):
+                raise RngStateError("it holds no random generator states")
+            self._restore_rng(state["rng"])
+        except RngStateError as error:
+            raise CheckpointError(f"the trainer state of {checkpoint} is damaged: {error}") from None
         if is_main_process():
             print(f"resumed from {checkpoint} at iteration {self.iteration}", flush=True)
         return checkpoint

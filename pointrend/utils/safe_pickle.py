@@ -152,8 +152,12 @@ def restricted_load(
     origin: str,
     extra_globals: Globals | None = None,
     persistent_load: Callable[[Any], Any] | None = None,
+    extra_leaves: tuple[type, ...] = (),
 ) -> Any:
     """Unpickle `file` (named `origin` in errors), allowing numpy's globals plus `extra_globals`.
+
+    `extra_leaves` are stand-in types of `extra_globals` that the result may hold besides plain
+    data (each one a class of the caller's that only stores checked numbers).
 
     Raises UnsafePickleError for anything else, and a ValueError naming the file when the data is
     not a complete pickle.
@@ -179,11 +183,11 @@ def restricted_load(
             f"{origin}: not a readable pickle, the file may be truncated or corrupt "
             f"({type(error).__name__}: {error})"
         ) from error
-    ensure_plain(loaded, origin)
+    ensure_plain(loaded, origin, extra_leaves)
     return loaded
 
 
-def ensure_plain(obj: Any, origin: str) -> None:
+def ensure_plain(obj: Any, origin: str, extra_leaves: tuple[type, ...] = ()) -> None:
     """Raise UnsafePickleError unless `obj` holds only arrays, numpy scalars and plain
     containers."""
     pending, seen = [obj], set()
@@ -192,7 +196,7 @@ def ensure_plain(obj: Any, origin: str) -> None:
         # Exact types: a subclass (np.matrix, np.memmap, a float subclass...) is not plain data.
         if type(item) is np.ndarray or isinstance(item, np.generic):
             checked_dtype(item.dtype, origin)
-        elif type(item) in PLAIN_LEAVES:
+        elif type(item) in PLAIN_LEAVES or type(item) in extra_leaves:
             continue
         elif type(item) in PLAIN_CONTAINERS:
             if id(item) in seen:

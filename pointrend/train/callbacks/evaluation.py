@@ -6,7 +6,7 @@ from typing import Any
 
 from pointrend.train.callbacks.base import TrainerCallback
 from pointrend.utils.distributed import is_main_process
-from pointrend.inference.evaluate import evaluate_dataset, format_results_table, write_results_json
+from pointrend.inference.evaluate import evaluate_dataset, format_results_table, write_results_or_warn
 
 
 class PeriodicEvaluation(TrainerCallback):
@@ -31,7 +31,8 @@ class PeriodicEvaluation(TrainerCallback):
                                        **self.evaluate_options)
         if is_main_process():
             path = os.path.join(self.output_dir, f"eval_iter_{iteration:07d}.json")
-            write_results_json({"iteration": iteration, **results}, path)
-            print(f"evaluation at iteration {iteration}/{self.trainer.max_iters} (written to {path})")
+            print(f"evaluation at iteration {iteration}/{self.trainer.max_iters}")
             print(format_results_table(results), flush=True)
+            if write_results_or_warn({"iteration": iteration, **results}, path):
+                print(f"results written to {path}", flush=True)
         self.trainer.publish_eval_results(iteration, results)
