@@ -7,6 +7,7 @@ import paddle
 import pytest
 
 from pointrend.models import ResNet, load_pretrained_backbone
+from pointrend.utils.downloads import cache_entry
 from pointrend.models.pretrained import (PADDLE_NORM_SUFFIX, detectron2_name, paddleclas_name, parse_name,
                                          torchvision_name)
 
@@ -86,12 +87,13 @@ def test_load_from_file_url_into_cache_with_checksum(tmp_path):
     cache = tmp_path / "cache"
     url = pathlib.Path(path).as_uri()
     load_pretrained_backbone(ResNet(18, stem="vd", base_channels=8), url, sha256=digest, cache_dir=str(cache))
-    assert (cache / "weights.pdparams").read_bytes() == path.read_bytes()
-    assert [p.name for p in cache.iterdir()] == ["weights.pdparams"]
+    entry = cache_entry(url, cache)
+    assert (entry / "weights.pdparams").read_bytes() == path.read_bytes()
+    assert sorted(p.name for p in entry.iterdir()) == ["download.json", "weights.pdparams"]
     with pytest.raises(ValueError, match="sha256 mismatch"):
         load_pretrained_backbone(ResNet(18, stem="vd", base_channels=8), url, sha256="0" * 64,
                                  cache_dir=str(tmp_path / "other_cache"))
-    assert list((tmp_path / "other_cache").iterdir()) == []
+    assert list(cache_entry(url, tmp_path / "other_cache").iterdir()) == []
 
 
 def test_missing_and_unexpected_keys_are_named(tmp_path):

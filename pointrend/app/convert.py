@@ -17,11 +17,8 @@ from pointrend.config.recipe import ModelConfig
 from pointrend.convert.sources import SOURCES
 from pointrend.inference.normalization import Normalization
 from pointrend.train.checkpoint import INFO_FILE, MODEL_FILE, CheckpointError
-from pointrend.train.converted_checkpoint import (
-    check_output_directory,
-    file_sha256,
-    write_converted_checkpoint,
-)
+from pointrend.train.converted_checkpoint import check_output_directory, write_converted_checkpoint
+from pointrend.utils.downloads import file_sha256
 
 BYTES_PER_MB = 1 << 20
 

@@ -19,18 +19,15 @@ parameter-name layouts and maps them onto ours:
 Every backbone parameter without a source is "missing", every source tensor that was not used
 (other than a classifier) is "unexpected"; both are reported by name.
 """
-import hashlib
 import logging
 import os
-import tempfile
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from pointrend.models.resnet import ResNet
+from pointrend.utils.downloads import cached_download, check_sha256, is_url
 from pointrend.utils.weight_files import load_weights_file
 
 logger = logging.getLogger(__name__)
@@ -263,50 +260,13 @@ def caffe2_name(param: ParamName) -> Optional[str]:
 
 
 def resolve_weights(path_or_url: str, sha256: Optional[str] = None, cache_dir: Optional[str] = None) -> str:
-    """A local path to the weights: the file itself, or the cached download of a URL."""
-    scheme = urllib.parse.urlparse(path_or_url).scheme
-    if scheme in ("http", "https", "file"):
-        return download(path_or_url, sha256, cache_dir or DEFAULT_CACHE_DIR)
+    """A local path to the weights: the file itself, or the cached download of a URL (see
+    `pointrend.utils.downloads`: cached by URL, verified on every use)."""
+    if is_url(path_or_url):
+        return str(cached_download(path_or_url, cache_dir or DEFAULT_CACHE_DIR, sha256))
     if not os.path.isfile(path_or_url):
         raise FileNotFoundError(f"pretrained weights not found: {path_or_url} "
                                 "(give a .pdparams, .pkl or .pth path, or a URL)")
     if sha256 is not None:
         check_sha256(path_or_url, sha256)
     return path_or_url
-
-
-def download(url: str, sha256: Optional[str], cache_dir: str) -> str:
-    """Download `url` once into `cache_dir` (written to a temporary file, then renamed, so an
-    interrupted download never leaves a truncated file under the final name)."""
-    os.makedirs(cache_dir, exist_ok=True)
-    filename = os.path.basename(urllib.parse.urlparse(url).path) or "weights.pdparams"
-    target = os.path.join(cache_dir, filename)
-    if os.path.isfile(target):
-        if sha256 is not None:
-            check_sha256(target, sha256, hint=f"delete {target} to download it again")
-        return target
-    logger.info("downloading %s to %s", url, target)
-    digest = hashlib.sha256()
-    handle, partial = tempfile.mkstemp(dir=cache_dir, prefix=filename + ".", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url) as response:
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                out.write(chunk)
-                digest.update(chunk)
-        if sha256 is not None and digest.hexdigest() != sha256.lower():
-            raise ValueError(f"sha256 mismatch for {url}: got {digest.hexdigest()}, expected {sha256}")
-        os.replace(partial, target)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-    return target
-
-
-def check_sha256(path: str, expected: str, hint: str = "") -> None:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != expected.lower():
-        raise ValueError(f"sha256 mismatch for {path}: got {digest.hexdigest()}, expected {expected}"
-                         + (f"; {hint}" if hint else ""))

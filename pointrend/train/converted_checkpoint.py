@@ -13,7 +13,6 @@ normalisation their source trained with. No optimizer or trainer state: it canno
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,15 +26,6 @@ import paddle
 from pointrend.train.checkpoint import INFO_FILE, MODEL_FILE, CheckpointError
 
 CONVERTED_KEY = "converted_from"
-HASH_CHUNK_BYTES = 1 << 20
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(HASH_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def converted_from(info: Mapping[str, Any]) -> dict[str, Any] | None:
