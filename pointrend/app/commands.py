@@ -100,7 +100,7 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collect
 def predict(recipe: Recipe, input: str, output: Optional[str] = None, checkpoint: Optional[str] = None,
             label_format: str = "trainid", save_points: bool = False, explicit: Collection[str] = ()) -> dict:
     """Predict image files; a converted checkpoint brings its model settings and normalisation."""
-    from pointrend.inference.predict_files import predict_paths
+    from pointrend.inference.predict_files import describe_predict_summary, predict_paths
 
     validate(recipe)
     converted = recipe_for_checkpoint(recipe, checkpoint, explicit)
@@ -115,8 +115,7 @@ def predict(recipe: Recipe, input: str, output: Optional[str] = None, checkpoint
     summary = predict_paths(network, input, output, val_transforms(recipe.data), label_format=label_format,
                             save_points=save_points, mode=ev.mode, scales=ev.scales, flip=ev.flip,
                             crop=ev.crop, stride=ev.stride, palette=prediction_palette(recipe))
-    print(f"{summary['num_predicted']} of {summary['num_images']} images predicted into {output}"
-          + (f"; {summary['num_failed']} failed" if summary["num_failed"] else ""))
+    print(describe_predict_summary(summary))
     return summary
 
 

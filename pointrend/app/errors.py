@@ -7,6 +7,8 @@ from pointrend.train.callbacks.nan_guard import NonFiniteLossError
 from pointrend.train.checkpoint import CheckpointError
 from pointrend.app.runtime import DeviceUnavailableError
 from pointrend.config.recipe import RecipeError
+from pointrend.inference.predict_files import OutputNameClash
+from pointrend.utils.downloads import DownloadError
 from pointrend.utils.output_files import OutputWriteError
 from pointrend.utils.safe_pickle import CheckpointFormatError, UnsafePickleError
 
@@ -16,7 +18,8 @@ class DatasetError(RuntimeError):
 
 
 USER_ERRORS = (RecipeError, CheckpointError, NonFiniteLossError, DatasetError, DeviceUnavailableError,
-               TrainingInterrupted, OutputWriteError, UnsafePickleError, CheckpointFormatError)
+               TrainingInterrupted, OutputWriteError, UnsafePickleError, CheckpointFormatError,
+               DownloadError, OutputNameClash)
 
 INTERRUPTED_EXIT_CODE = 130
 

@@ -1,10 +1,12 @@
 """Reading and writing the PNG files of a Cityscapes-format dataset, with errors that name the file."""
 import os
+from typing import Sequence
 
 import cv2
 import numpy as np
 
 from pointrend.data.decode import read_image_file, read_mask_file
+from pointrend.utils.output_files import write_bytes_atomically
 
 # Level 1 keeps labels lossless (PNG always is) and writes several times faster than the default.
 _PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1]
@@ -33,9 +35,18 @@ def read_label(path: str) -> np.ndarray:
 
 def write_png(path: str, array: np.ndarray) -> None:
     """Write a uint8 image or label map as PNG, creating the parent directory."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    if not cv2.imwrite(path, array, _PNG_PARAMS):
-        raise OSError(f"could not write {path}: check that the folder is writable and the disk is not full")
+    write_image(path, array, _PNG_PARAMS)
+
+
+def write_image(path: str, array: np.ndarray, params: Sequence[int] = ()) -> None:
+    """Write a uint8 picture in the format of `path`'s extension, whole or not at all (a full
+    disk never leaves a truncated file): OutputWriteError naming the folder otherwise."""
+    extension = os.path.splitext(path)[1]
+    ok, encoded = cv2.imencode(extension, array, list(params))
+    if not ok:
+        raise ValueError(f"OpenCV cannot encode a {array.dtype} array of shape {array.shape} "
+                         f"as {extension} (writing {path})")
+    write_bytes_atomically(path, encoded.tobytes())
 
 
 def _unreadable_message(path: str, kind: str) -> str:
