@@ -97,3 +97,32 @@ def test_checkpoint_on_a_full_disk_keeps_the_previous_latest(saved_run, tmp_path
         "latest.json",
     ]
     assert json.loads((tmp_path / "checkpoints" / "latest.json").read_text())["iteration"] == 0
+
+
+def test_a_pointer_that_cannot_be_written_keeps_the_previous_latest(
+    saved_run, tmp_path, monkeypatch
+):
+    recipe = tiny_recipe(saved_run.data.root, str(tmp_path))
+    trainer = make_trainer(recipe)
+    trainer.save_checkpoint()
+    trainer.iteration = 1
+    real_write_text = checkpoint_module.Path.write_text
+
+    def full_for_pointers(path, *args, **kwargs):
+        if path.name.startswith(".latest.json"):
+            real_write_text(path, "{")  # a few bytes reach the disk, then it is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint_module.Path, "write_text", full_for_pointers)
+    with pytest.raises(
+        CheckpointError,
+        match=r"^cannot write latest\.json in .*checkpoints: no "
+        r"space left on device",
+    ):
+        trainer.save_checkpoint()
+    monkeypatch.undo()
+    checkpoints = tmp_path / "checkpoints"
+    assert resolve_checkpoint(tmp_path).name == "iter_0000000"
+    assert not list(checkpoints.glob(".*partial"))
+    assert (checkpoints / "iter_0000001" / "checkpoint.json").is_file()
