@@ -3,6 +3,10 @@
 Reads .pdparams (paddle.save), .pkl (Caffe2 / detectron2) and .pth (torch.save) files through the
 restricted unpickler of `pointrend.utils`, so a weights file never runs code. Understands six
 parameter-name layouts and maps them onto ours:
+  "paddleseg":   PaddleSeg's ResNet_vd (conv1_1._conv.weight, conv1_1._batch_norm._mean,
+                 bb_0_0.conv0._conv.weight, bb_1_0.short._batch_norm.bias, ...), the names of its
+                 ImageNet weights `resnet50_vd_ssld_v2.tar.gz` / `resnet101_vd_ssld.tar.gz` (a tar
+                 holding model.pdparams; PaddleSeg's Cityscapes inputs: RGB, (x / 255 - 0.5) / 0.5),
   "paddleclas":  PaddleClas ResNet / ResNet_vd (conv1_1_weights, bn_conv1_1_scale, res2a_branch2a_weights,
                  bn2a_branch2a_offset, res4b22_branch1_weights, ... ; the fc_0 classifier is skipped),
   "torchvision": conv1.weight, bn1.running_mean, layer1.0.downsample.0.weight, ... (fc skipped),
@@ -163,6 +167,7 @@ def detect_layout(backbone: ResNet, names: List[str], source: Dict[str, np.ndarr
     """The name layout whose renaming of our names matches the most keys of `source`."""
     candidates = {
         "native": lambda name: name,
+        "paddleseg": lambda name: paddleseg_name(parse_name(name)),
         "paddleclas": lambda name: paddleclas_name(parse_name(name), backbone),
         "torchvision": lambda name: torchvision_name(parse_name(name), backbone),
         "paddle.vision": lambda name: torchvision_name(parse_name(name), backbone, PADDLE_NORM_SUFFIX),
@@ -217,6 +222,17 @@ def paddleclas_name(param: ParamName, backbone: ResNet) -> str:
     if param.is_norm:
         return f"{norm}_{PADDLECLAS_NORM_SUFFIX[param.attribute]}"
     return f"{conv}_weights"
+
+
+def paddleseg_name(param: ParamName) -> str:
+    """PaddleSeg's ResNet_vd names: conv1_K (stem), bb_<stage>_<block>.conv<K-1> / .short, each a
+    ConvBNLayer with `_conv` and `_batch_norm` (Paddle's norm tensor names)."""
+    if param.stage == 1:
+        layer = f"conv1_{param.layer}"
+    else:
+        conv = "short" if param.layer == 0 else f"conv{param.layer - 1}"
+        layer = f"bb_{param.stage - 2}_{param.block}.{conv}"
+    return f"{layer}._batch_norm.{param.attribute}" if param.is_norm else f"{layer}._conv.{param.attribute}"
 
 
 def torchvision_name(param: ParamName, backbone: ResNet,

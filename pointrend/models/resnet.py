@@ -52,7 +52,7 @@ class BasicBlock(nn.Layer):
     expansion = 1
 
     def __init__(self, in_channels: int, channels: int, stride: int, dilation: int, norm: str,
-                 avg_down: bool, stride_in_1x1: bool):
+                 avg_down: bool, stride_in_1x1: bool, project: bool = False):
         super().__init__()
         out_channels = channels * self.expansion
         self.conv1 = conv3x3(in_channels, channels, stride, dilation)
@@ -60,7 +60,7 @@ class BasicBlock(nn.Layer):
         self.conv2 = conv3x3(channels, out_channels, 1, dilation)
         self.norm2 = build_norm(norm, out_channels)
         self.relu = nn.ReLU()
-        needs_projection = stride != 1 or in_channels != out_channels
+        needs_projection = project or stride != 1 or in_channels != out_channels
         self.shortcut = Shortcut(in_channels, out_channels, stride, norm, avg_down) if needs_projection else None
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
@@ -76,7 +76,7 @@ class Bottleneck(nn.Layer):
     expansion = 4
 
     def __init__(self, in_channels: int, channels: int, stride: int, dilation: int, norm: str,
-                 avg_down: bool, stride_in_1x1: bool):
+                 avg_down: bool, stride_in_1x1: bool, project: bool = False):
         super().__init__()
         out_channels = channels * self.expansion
         stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
@@ -87,7 +87,7 @@ class Bottleneck(nn.Layer):
         self.conv3 = conv1x1(channels, out_channels)
         self.norm3 = build_norm(norm, out_channels)
         self.relu = nn.ReLU()
-        needs_projection = stride != 1 or in_channels != out_channels
+        needs_projection = project or stride != 1 or in_channels != out_channels
         self.shortcut = Shortcut(in_channels, out_channels, stride, norm, avg_down) if needs_projection else None
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
@@ -136,12 +136,15 @@ class ResNet(nn.Layer):
         stride_in_1x1: where a bottleneck strides; None means the 1x1 for "classic" (MSRA/detectron2
             weights) and the 3x3 otherwise (torchvision, V1c and PaddleClas weights).
         base_channels: width of res2 before expansion (64 for the standard networks).
+        project_first_block: give the first block of every stage a projection shortcut even where
+            the identity fits (ResNet-18/34 res2, 64 -> 64), as PaddleSeg's ResNet_vd does.
 
     Attributes `out_channels` and `out_strides` list the channels and strides of C2..C5.
     """
 
     def __init__(self, depth: int = 50, stem: str = "classic", norm: str = "bn", output_stride: int = 32,
-                 frozen_stages: int = -1, stride_in_1x1: Optional[bool] = None, base_channels: int = 64):
+                 frozen_stages: int = -1, stride_in_1x1: Optional[bool] = None, base_channels: int = 64,
+                 project_first_block: bool = False):
         super().__init__()
         if depth not in STAGE_BLOCKS:
             raise ValueError(f"ResNet depth must be one of {sorted(STAGE_BLOCKS)}, got {depth}")
@@ -169,7 +172,7 @@ class ResNet(nn.Layer):
             blocks = []
             for i in range(num_blocks):
                 blocks.append(block(in_channels, channels, strides[index] if i == 0 else 1, dilations[index],
-                                    norm, avg_down, stride_in_1x1))
+                                    norm, avg_down, stride_in_1x1, project=project_first_block and i == 0))
                 in_channels = channels * block.expansion
             name = f"res{index + 2}"
             setattr(self, name, nn.Sequential(*blocks))

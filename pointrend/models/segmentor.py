@@ -31,6 +31,8 @@ class PointRendSegmentor(nn.Layer):
     `subdivision_steps > 0` the logits come from adaptive subdivision, else from bilinear
     upsampling of the coarse logits. `subdivision_steps` and `subdivision_num_points` are plain
     ints that may be changed at any time, e.g. to evaluate the same model with and without PointRend.
+    `cell_coords` ("centre" or "steps") is how a refined cell's coordinates are computed
+    (`pointrend.ops.grid_cell_coords`). `size_divisor` 1 runs any input size as it is.
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class PointRendSegmentor(nn.Layer):
         subdivision_num_points: int = 8192,
         size_divisor: int = 32,
         fine_feature_level: int = 0,
+        cell_coords: str = "centre",
     ):
         super().__init__()
         self.backbone = backbone
@@ -59,6 +62,7 @@ class PointRendSegmentor(nn.Layer):
         self.subdivision_num_points = subdivision_num_points
         self.size_divisor = size_divisor
         self.fine_feature_level = fine_feature_level
+        self.cell_coords = cell_coords
 
     def extract(self, images: paddle.Tensor) -> Tuple[List[paddle.Tensor], paddle.Tensor]:
         """(feature maps after the neck, coarse logits [N, K, h, w])."""
@@ -95,7 +99,8 @@ class PointRendSegmentor(nn.Layer):
         features, coarse_logits = self.extract(padded)
         if self.point_head is not None and self.subdivision_steps > 0:
             logits = adaptive_subdivision(coarse_logits, features[self.fine_feature_level], self.point_head,
-                                          self.subdivision_steps, self.subdivision_num_points, trace)
+                                          self.subdivision_steps, self.subdivision_num_points, trace,
+                                          self.cell_coords)
         else:
             logits = coarse_logits
         # The logits cover the padded input, so resize to the padded size before cropping: resizing

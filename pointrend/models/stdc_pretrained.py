@@ -17,7 +17,6 @@ Every backbone tensor without a source is "missing", every other source tensor "
 
 from __future__ import annotations
 
-import io
 import logging
 import tarfile
 
@@ -26,7 +25,7 @@ import paddle
 
 from pointrend.models.pretrained import LoadReport, resolve_weights
 from pointrend.models.stdc import STDCNet
-from pointrend.utils.paddle_files import load_paddle_object
+from pointrend.utils.paddle_files import load_paddle_archive, load_paddle_object
 
 logger = logging.getLogger(__name__)
 
@@ -55,21 +54,7 @@ class STDCLoadReport(LoadReport):
 
 def read_pdparams(path: str) -> dict[str, np.ndarray]:
     """The tensors of a .pdparams file, or of the single .pdparams inside a (gzipped) tar."""
-    if not tarfile.is_tarfile(path):
-        state = load_paddle_object(path)
-    else:
-        with tarfile.open(path) as archive:
-            members = [
-                m for m in archive.getmembers() if m.isfile() and m.name.endswith(".pdparams")
-            ]
-            if len(members) != 1:
-                names = ", ".join(m.name for m in members) or "none"
-                raise ValueError(
-                    f"{path}: expected one .pdparams file in the archive, found {names}"
-                )
-            with archive.extractfile(members[0]) as member:  # type: ignore[union-attr]  # a file
-                data = member.read()
-        state = load_paddle_object(io.BytesIO(data), origin=f"{path}/{members[0].name}")
+    state = load_paddle_archive(path) if tarfile.is_tarfile(path) else load_paddle_object(path)
     if not isinstance(state, dict):
         raise ValueError(f"{path}: not a state dict (got {type(state).__name__})")
     return {name: np.asarray(value) for name, value in state.items()}

@@ -41,6 +41,7 @@ def adaptive_subdivision(
     num_steps: int,
     num_points: int,
     trace: Optional[List[dict]] = None,
+    cell_coords: str = "centre",
 ) -> paddle.Tensor:
     """Refine coarse logits [N, K, h, w] into [N, K, h * 2^steps, w * 2^steps].
 
@@ -48,13 +49,14 @@ def adaptive_subdivision(
     `num_points` most uncertain cells, predicts them with `point_head(fine, coarse)` from the
     fine features [N, C, H', W'] and the ORIGINAL coarse logits sampled at the cell centres,
     and writes those predictions back; every other cell keeps its upsampled value.
+    `cell_coords` is how a cell's coordinates are computed (`pointrend.ops.grid_cell_coords`).
     When `trace` is a list, one dict per step is appended: {"indices" [N, P], "coords" [N, P, 2],
     "height", "width"} of that step's grid.
     """
     logits = coarse_logits
     for _ in range(num_steps):
         logits = upsample_bilinear_any_mode(logits, 2)
-        indices, coords = uncertain_points_on_grid(uncertainty(logits), num_points)
+        indices, coords = uncertain_points_on_grid(uncertainty(logits), num_points, cell_coords)
         point_logits = point_head(point_sample(fine_features, coords), point_sample(coarse_logits, coords))
         logits = scatter_point_logits(logits, indices, point_logits)
         if trace is not None:

@@ -8,6 +8,9 @@ import paddle
 
 from pointrend.ops.point_sample import point_sample
 
+# How a grid cell's index becomes its coordinates (see grid_cell_coords).
+CELL_COORDS = ("centre", "steps")
+
 
 def uncertainty(logits: paddle.Tensor) -> paddle.Tensor:
     """Second-largest minus largest logit over axis 1: [N, K, ...] -> [N, 1, ...].
@@ -61,11 +64,13 @@ def sample_points_for_training(
     return paddle.concat(chosen, axis=1)
 
 
-def uncertain_points_on_grid(uncertainty_map: paddle.Tensor, num_points: int) -> Tuple[paddle.Tensor, paddle.Tensor]:
+def uncertain_points_on_grid(
+    uncertainty_map: paddle.Tensor, num_points: int, cell_coords: str = "centre"
+) -> Tuple[paddle.Tensor, paddle.Tensor]:
     """The `num_points` most uncertain cells of a map [N, 1, H, W].
 
-    Returns (indices [N, P] int64 with idx = y * W + x, coords [N, P, 2] at cell centres)
-    with P = min(num_points, H * W).
+    Returns (indices [N, P] int64 with idx = y * W + x, coords [N, P, 2] of the cells, see
+    `grid_cell_coords`) with P = min(num_points, H * W).
     """
     if len(uncertainty_map.shape) != 4 or uncertainty_map.shape[1] != 1:
         raise ValueError(
@@ -78,6 +83,24 @@ def uncertain_points_on_grid(uncertainty_map: paddle.Tensor, num_points: int) ->
     num_cells = height * width
     k = paddle.minimum(paddle.full([], num_points, dtype="int64"), num_cells)
     indices = paddle.topk(uncertainty_map.flatten(start_axis=1), k=k, axis=1).indices
-    x = ((indices % width).astype("float32") + 0.5) / width.astype("float32")
-    y = ((indices // width).astype("float32") + 0.5) / height.astype("float32")
-    return indices, paddle.stack([x, y], axis=-1)
+    return indices, grid_cell_coords(indices, height, width, cell_coords)
+
+
+def grid_cell_coords(
+    indices: paddle.Tensor, height: paddle.Tensor, width: paddle.Tensor, convention: str = "centre"
+) -> paddle.Tensor:
+    """Normalised (x, y) of flat cell indices [N, P] (y * W + x) of an H x W grid -> [N, P, 2].
+
+    "centre": (x + 0.5) / W, the cell centre computed in one rounding (detectron2).
+    "steps":  step / 2 + x * step with step = 1 / W, every operation rounded to float32
+              (PaddleSeg's get_points_test); the same centres up to the last bits.
+    """
+    if convention not in CELL_COORDS:
+        raise ValueError(f"cell_coords must be one of {CELL_COORDS}, got {convention!r}")
+    column = (indices % width).astype("float32")
+    row = (indices // width).astype("float32")
+    height, width = height.astype("float32"), width.astype("float32")
+    if convention == "centre":
+        return paddle.stack([(column + 0.5) / width, (row + 0.5) / height], axis=-1)
+    x_step, y_step = 1.0 / width, 1.0 / height
+    return paddle.stack([x_step / 2.0 + column * x_step, y_step / 2.0 + row * y_step], axis=-1)

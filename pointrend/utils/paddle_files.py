@@ -18,7 +18,9 @@ returns: the name table dropped, slices joined, (name, array) pairs replaced by 
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 from typing import IO, Any
 
 import numpy as np
@@ -70,6 +72,19 @@ def load_paddle_object(source: str | os.PathLike | IO[bytes], origin: str | None
             f"{origin}: the pickled object refers to itself or is nested too deeply "
             "to be a checkpoint"
         ) from error
+
+
+def load_paddle_archive(path: str | os.PathLike) -> Any:
+    """What paddle.save wrote to the one `.pdparams` inside a (gzipped) tar, the form PaddleSeg
+    publishes its ImageNet backbones in (e.g. `resnet50_vd_ssld_v2/model.pdparams`)."""
+    with tarfile.open(path) as archive:
+        members = [m for m in archive.getmembers() if m.isfile() and m.name.endswith(".pdparams")]
+        if len(members) != 1:
+            names = ", ".join(m.name for m in members) or "none"
+            raise ValueError(f"{path}: expected one .pdparams file in the archive, found {names}")
+        with archive.extractfile(members[0]) as member:  # type: ignore[union-attr]  # a file
+            data = member.read()
+    return load_paddle_object(io.BytesIO(data), origin=f"{path}/{members[0].name}")
 
 
 def load_pdparams(path: str | os.PathLike) -> dict[str, np.ndarray]:
