@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import paddle
-import paddle.nn as nn
 import paddle.nn.functional as F
+from paddle import nn
 
 from pointrend.models.norm import build_norm
 
@@ -42,7 +42,9 @@ class PaddleSegFPN(nn.Layer):
             )
         self.lateral_convs = nn.LayerList(
             [
-                nn.Sequential(nn.Conv2D(c, out_channels, 1), build_norm(norm, out_channels), nn.ReLU())
+                nn.Sequential(
+                    nn.Conv2D(c, out_channels, 1), build_norm(norm, out_channels), nn.ReLU()
+                )
                 for c in in_channels
             ]
         )

@@ -16,8 +16,8 @@ import math
 from collections.abc import Sequence
 
 import paddle
-import paddle.nn as nn
 import paddle.nn.functional as F
+from paddle import nn
 
 from pointrend.models.semantic_fpn_head import Upsample2x
 
@@ -53,7 +53,7 @@ class PaddleSegFPNHead(nn.Layer):
         super().__init__()
         towers = []
         for stride in assumed_strides:
-            num_upsamples = int(round(math.log2(stride / assumed_strides[0])))
+            num_upsamples = round(math.log2(stride / assumed_strides[0]))
             layers: list[nn.Layer] = []
             for i in range(max(1, num_upsamples)):
                 layers.append(ConvReLU(in_channels if i == 0 else channels, channels))
