@@ -20,8 +20,14 @@ from pointrend.models import (
 from pointrend.models.pretrained import paddleseg_name, parse_name
 from pointrend.ops import grid_cell_coords, uncertain_points_on_grid
 
-TINY = {"backbone_depth": 18, "backbone_base_channels": 16, "fpn_channels": 16, "head_channels": 8,
-        "point_head_fc_channels": 16, "num_classes": 5}
+TINY = {
+    "backbone_depth": 18,
+    "backbone_base_channels": 16,
+    "fpn_channels": 16,
+    "head_channels": 8,
+    "point_head_fc_channels": 16,
+    "num_classes": 5,
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +39,8 @@ def tiny_paddleseg():
 def test_default_model_keeps_the_papers_layout():
     model = build_model(**TINY)
     assert isinstance(model.neck, FPN) and isinstance(model.coarse_head, SemanticFPNHead)
-    assert (model.cell_coords, model.size_divisor, model.subdivision_num_points) == ("centre", 32, 8192)
+    settings = (model.cell_coords, model.size_divisor, model.subdivision_num_points)
+    assert settings == ("centre", 32, 8192)
     assert model.backbone.res2[0].shortcut is None  # 16 -> 16 channels: identity
     # The paper's point-head init: a predictor near zero.
     assert float(model.point_head.predictor.weight.std()) < 0.01
@@ -47,7 +54,8 @@ def test_paddleseg_layout_parts(tiny_paddleseg):
     # Every stage's first block projects, and only the stride-2 one pools first.
     assert res2.shortcut is not None and res2.shortcut.pool is None
     assert res3.shortcut.pool is not None and res4.shortcut.pool is None
-    assert model.backbone.res4[1].conv1._dilation == [2, 2] and model.backbone.res5[1].conv2._dilation == [4, 4]
+    res4, res5 = model.backbone.res4[1], model.backbone.res5[1]
+    assert res4.conv1._dilation == [2, 2] and res5.conv2._dilation == [4, 4]
     assert [len(tower) for tower in model.coarse_head.towers] == [1, 2, 4, 6]
     # Paddle's default init (PaddleSeg's): no near-zero predictor.
     assert float(model.point_head.predictor.weight.std()) > 0.05
@@ -83,11 +91,15 @@ def test_steps_cell_coordinates_are_paddlesegs_float32_steps():
     np.testing.assert_array_equal(steps[..., 0], expected_x)
     np.testing.assert_array_equal(centre[..., 0], (x.astype(np.float32) + 0.5) / np.float32(7))
     np.testing.assert_allclose(steps, centre, atol=1e-6)
-    np.testing.assert_array_equal(steps[..., 1], y_step / np.float32(2) + np.array([[0, 1, 1, 2]], np.float32) * y_step)
+    np.testing.assert_array_equal(
+        steps[..., 1], y_step / np.float32(2) + np.array([[0, 1, 1, 2]], np.float32) * y_step
+    )
     uncertainty = paddle.to_tensor(np.arange(21, dtype="float32").reshape([1, 1, 3, 7]))
     chosen, coords = uncertain_points_on_grid(uncertainty, 2, "steps")
     assert chosen.numpy().tolist() == [[20, 19]]
-    np.testing.assert_array_equal(coords.numpy(), grid_cell_coords(chosen, height, width, "steps").numpy())
+    np.testing.assert_array_equal(
+        coords.numpy(), grid_cell_coords(chosen, height, width, "steps").numpy()
+    )
 
 
 @pytest.mark.parametrize(
@@ -109,7 +121,10 @@ def test_paddleseg_resnet_vd_imagenet_weights_load_from_their_tar(tmp_path):
     """PaddleSeg's resnet50_vd_ssld_v2.tar.gz holds model.pdparams in ResNet_vd's own names."""
     paddle.seed(1)
     source = build_model(**TINY, **PADDLESEG_LAYOUT).backbone
-    state = {paddleseg_name(parse_name(name)): value.numpy() for name, value in source.state_dict().items()}
+    state = {
+        paddleseg_name(parse_name(name)): value.numpy()
+        for name, value in source.state_dict().items()
+    }
     pdparams = tmp_path / "model.pdparams"
     paddle.save(state, str(pdparams))
     archive = tmp_path / "resnet18_vd_ssld.tar.gz"
@@ -118,4 +133,6 @@ def test_paddleseg_resnet_vd_imagenet_weights_load_from_their_tar(tmp_path):
     paddle.seed(2)
     model = build_model(**TINY, **PADDLESEG_LAYOUT, pretrained=str(archive))
     for name, value in source.state_dict().items():
-        np.testing.assert_array_equal(model.backbone.state_dict()[name].numpy(), value.numpy(), err_msg=name)
+        np.testing.assert_array_equal(
+            model.backbone.state_dict()[name].numpy(), value.numpy(), err_msg=name
+        )

@@ -44,7 +44,9 @@ def published(folder: str) -> dict:
 def paddleseg_checkpoint(model, path: Path, extra: dict | None = None) -> Path:
     """Save `model` (PaddleSeg's PointRend layout) as PaddleSeg would: its names, plus the neck's
     never-run top-level output conv."""
-    state = {paddleseg_pointrend_name(name): value.numpy() for name, value in model.state_dict().items()}
+    state = {
+        paddleseg_pointrend_name(name): value.numpy() for name, value in model.state_dict().items()
+    }
     channels = model.neck.out_channels
     top = len(model.neck.lateral_convs) - 1
     state[f"neck.fpn_out.{top}.0._conv.weight"] = np.zeros([channels, channels, 3, 3], "float32")
@@ -56,7 +58,8 @@ def paddleseg_checkpoint(model, path: Path, extra: dict | None = None) -> Path:
 
 
 @pytest.mark.parametrize(
-    "folder, depth", [("pointrend_resnet50_vd_os8_cityscapes", 50), ("pointrend_resnet101_vd_os8_cityscapes", 101)]
+    "folder, depth",
+    [("pointrend_resnet50_vd_os8_cityscapes", 50), ("pointrend_resnet101_vd_os8_cityscapes", 101)],
 )
 def test_published_pointrend_models_map_every_tensor(folder, depth):
     names = published(folder)
@@ -78,15 +81,21 @@ def test_published_pointrend_models_map_every_tensor(folder, depth):
     ours = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
     never_run = never_run_pointrend_names(theirs)
     pairs = map_paddleseg_names(ours, theirs, paddleseg_pointrend_name, never_run, folder)
-    assert sorted([*pairs.values(), *never_run]) == sorted(theirs) and len(theirs) == names["num_keys"]
+    assert len(theirs) == names["num_keys"]
+    assert sorted([*pairs.values(), *never_run]) == sorted(theirs)
     # The tensors left without a counterpart are exactly those of the layers PaddleSeg never runs.
-    assert sorted({name.rsplit(".", 1)[0] for name in never_run}) == sorted(names["layers_unused_in_eval"])
-    assert sum(int(np.prod(theirs[name])) for name in pairs.values()) == names["total_params"] - sum(
-        int(np.prod(theirs[name])) for name in never_run
+    unused_layers = sorted({name.rsplit(".", 1)[0] for name in never_run})
+    assert unused_layers == sorted(names["layers_unused_in_eval"])
+    sizes = {name: int(np.prod(shape)) for name, shape in theirs.items()}
+    assert (
+        sum(sizes[name] for name in pairs.values()) + sum(sizes[name] for name in never_run)
+        == (names["total_params"])
     )
 
 
-@pytest.mark.parametrize("folder, variant", [("stdc1_seg_cityscapes", "stdc1"), ("stdc2_seg_cityscapes", "stdc2")])
+@pytest.mark.parametrize(
+    "folder, variant", [("stdc1_seg_cityscapes", "stdc1"), ("stdc2_seg_cityscapes", "stdc2")]
+)
 def test_published_stdc_models_map_every_tensor_to_itself(folder, variant):
     theirs = {name: shape for name, shape, *_ in published(folder)["keys"]}
     assert infer_stdc_architecture(theirs, folder) == {"variant": variant, "num_classes": 19}
@@ -97,9 +106,13 @@ def test_published_stdc_models_map_every_tensor_to_itself(folder, variant):
 
 
 @pytest.mark.parametrize("depth, num_classes", [(18, 5), (50, 19)])
-def test_narrow_checkpoint_converts_with_its_architecture_and_every_value(tmp_path, depth, num_classes):
+def test_narrow_checkpoint_converts_with_its_architecture_and_every_value(
+    tmp_path, depth, num_classes
+):
     paddle.seed(depth)
-    source = build_model(backbone_depth=depth, num_classes=num_classes, **NARROW, **PADDLESEG_LAYOUT)
+    source = build_model(
+        backbone_depth=depth, num_classes=num_classes, **NARROW, **PADDLESEG_LAYOUT
+    )
     path = paddleseg_checkpoint(source, tmp_path / "model.pdparams")
     model, options = load_paddleseg_model(path)
     assert options == {
@@ -144,9 +157,9 @@ def test_stdc_checkpoint_converts_and_reproduces_paddlesegs_logits(tmp_path):
     with paddle.no_grad():
         logits = model(paddle.to_tensor(np.load(case / "input.npy"))).numpy()
     reference = np.load(case / "outputs.npz")["eval_logits"]
-    error = float(np.abs(logits - reference).max())
-    print(f"STDC1-Seg eval logits: max abs error {error:.3g}, relative {error / np.abs(reference).max():.3g}")
-    assert error <= 1e-4 * float(np.abs(reference).max())
+    error, scale = float(np.abs(logits - reference).max()), float(np.abs(reference).max())
+    print(f"STDC1-Seg eval logits: max abs error {error:.3g}, relative {error / scale:.3g}")
+    assert error <= 1e-4 * scale
 
 
 def one_line_error(path: Path) -> str:
@@ -159,7 +172,9 @@ def one_line_error(path: Path) -> str:
 
 @pytest.fixture
 def r18_checkpoint(tmp_path) -> Path:
-    return paddleseg_checkpoint(build_model(backbone_depth=18, **NARROW, **PADDLESEG_LAYOUT), tmp_path / "r18.pdparams")
+    return paddleseg_checkpoint(
+        build_model(backbone_depth=18, **NARROW, **PADDLESEG_LAYOUT), tmp_path / "r18.pdparams"
+    )
 
 
 def test_missing_and_left_over_tensors_are_named(tmp_path, r18_checkpoint):
@@ -192,10 +207,16 @@ def test_an_unsupported_depth_is_named(tmp_path, r18_checkpoint):
         ({"conv1_1._conv.weight": np.zeros([32, 3, 3, 3], "float32")}, "ImageNet backbone"),
         ({"features.0.conv.weight": np.zeros([32, 3, 3, 3], "float32")}, "STDC ImageNet backbone"),
         ({"sem_seg_head.point_head.fc1.weight": np.zeros([2], "float32")}, "detectron2 PointRend"),
-        ({"head.aspp.weight": np.zeros([2], "float32")}, "another model (its tensors are under head)"),
+        (
+            {"head.aspp.weight": np.zeros([2], "float32")},
+            "another model (its tensors are under head)",
+        ),
         ({"conv2d_0.w_0_velocity_0": np.zeros([2], "float32")}, "optimizer state"),
         (
-            {"pointhead.fc_seg.weight": np.zeros([2], "float32"), "fpnhead.conv_seg.weight": np.zeros([2], "float32")},
+            {
+                "pointhead.fc_seg.weight": np.zeros([2], "float32"),
+                "fpnhead.conv_seg.weight": np.zeros([2], "float32"),
+            },
             "backbone other than ResNet_vd",
         ),
     ],

@@ -76,7 +76,9 @@ def check_eval(prefix: str, outputs: dict, coarse, logits, trace) -> None:
             # Exact ties in uncertainty may come in another order: compare the cells as sets,
             # then each cell's coordinates, which PaddleSeg computes in float32 steps.
             assert set(ours.tolist()) == set(theirs.tolist()), f"{prefix} step {step} cells"
-            np.testing.assert_array_equal(coords[np.argsort(ours)], their_coords[np.argsort(theirs)])
+            np.testing.assert_array_equal(
+                coords[np.argsort(ours)], their_coords[np.argsort(theirs)]
+            )
 
 
 def test_eval_logits_coarse_logits_and_refined_cells_match_paddleseg(case):
@@ -88,7 +90,9 @@ def test_eval_logits_coarse_logits_and_refined_cells_match_paddleseg(case):
 def test_neck_outputs_come_coarsest_first_as_paddleseg_returns_them(r18):
     features, _, _, _ = run_eval(r18, "input")
     for level, feature in enumerate(features):
-        assert_close(feature.numpy(), r18["outputs"][f"eval_neck{level}"], RELATIVE, f"neck {level}")
+        assert_close(
+            feature.numpy(), r18["outputs"][f"eval_neck{level}"], RELATIVE, f"neck {level}"
+        )
 
 
 def test_odd_input_size_matches_paddleseg_without_padding(r18):
@@ -145,4 +149,6 @@ def test_training_outputs_and_losses_match_paddleseg_at_its_points(case, monkeyp
     np.testing.assert_array_equal(targets, outputs["train_point_labels"])
     loss_coarse, loss_points = PointRendLoss()(coarse, point_logits, coords, labels)
     assert_close(np.array(float(loss_coarse)), outputs["loss_ce"], LOSS_RELATIVE, "coarse loss")
-    assert_close(np.array(float(loss_points)), outputs["loss_point_ce"], LOSS_RELATIVE, "point loss")
+    assert_close(
+        np.array(float(loss_points)), outputs["loss_point_ce"], LOSS_RELATIVE, "point loss"
+    )

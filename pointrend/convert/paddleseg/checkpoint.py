@@ -57,11 +57,12 @@ def read_paddleseg_checkpoint(path: str | os.PathLike) -> PaddleSegCheckpoint:
         raise ValueError(
             f"{source}: this is an optimizer state (model.pdopt); give the model.pdparams beside it"
         )
-    for name, value in loaded.items():
-        if not isinstance(value, np.ndarray):
-            raise ValueError(
-                f"{source}: entry {name!r} holds a {type(value).__name__}, not an array; {EXPECTED}"
-            )
+    not_arrays = [name for name, value in loaded.items() if not isinstance(value, np.ndarray)]
+    if not_arrays:
+        kind = type(loaded[not_arrays[0]]).__name__
+        raise ValueError(
+            f"{source}: entry {not_arrays[0]!r} holds a {kind}, not an array; {EXPECTED}"
+        )
     kind = model_kind(loaded)
     if kind not in (POINTREND, STDC_SEG):
         raise ValueError(f"{source}: this is {kind}; {EXPECTED}")
