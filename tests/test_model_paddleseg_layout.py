@@ -9,6 +9,7 @@ import numpy as np
 import paddle
 import pytest
 
+from pointrend.inference.export import export_model
 from pointrend.models import (
     FPN,
     PADDLESEG_LAYOUT,
@@ -78,6 +79,22 @@ def test_paddleseg_layout_shapes_in_eval_and_training(tiny_paddleseg):
         model.eval()
     assert list(coarse.shape) == [2, 5, 4, 6]
     assert list(point_logits.shape) == [2, 5, 2048] and list(coords.shape) == [2, 2048, 2]
+
+
+def test_paddleseg_layout_exports_and_runs_any_size(tiny_paddleseg, tmp_path):
+    """The exported graph keeps the unpadded odd sizes, the neck's and head's dynamic resizes and
+    the "steps" coordinates (with few subdivision points, so the selection matters)."""
+    model = tiny_paddleseg
+    model.subdivision_num_points = 64
+    try:
+        export_model(model, str(tmp_path), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+        exported = paddle.jit.load(str(tmp_path / "model"))
+        images = paddle.rand([1, 3, 44, 70])
+        with paddle.no_grad():
+            expected = model(images).numpy()
+        np.testing.assert_allclose(exported(images).numpy(), expected, atol=1e-4)
+    finally:
+        model.subdivision_num_points = PADDLESEG_LAYOUT["subdivision_num_points"]
 
 
 def test_steps_cell_coordinates_are_paddlesegs_float32_steps():

@@ -48,6 +48,12 @@ MSRA_RESNET_URLS = {
     101: "https://dl.fbaipublicfiles.com/detectron2/ImageNetPretrained/MSRA/R-101.pkl",
 }
 MSRA_PIXEL_MEAN = (103.53, 116.28, 123.675)
+# PaddleSeg's ImageNet starting points for PointRend ResNet50_vd / ResNet101_vd (its Cityscapes
+# configs' backbone.pretrained): tars holding model.pdparams in ResNet_vd's names ("paddleseg").
+PADDLESEG_RESNET_VD_URLS = {
+    50: "https://bj.bcebos.com/paddleseg/dygraph/resnet50_vd_ssld_v2.tar.gz",
+    101: "https://bj.bcebos.com/paddleseg/dygraph/resnet101_vd_ssld.tar.gz",
+}
 MSRA_PIXEL_STD = (1.0, 1.0, 1.0)
 
 
