@@ -26,6 +26,7 @@ from pointrend.convert.paddleseg import (
     map_paddleseg_names,
     never_run_pointrend_names,
     paddleseg_pointrend_name,
+    paddleseg_state_dict,
     read_paddleseg_checkpoint,
 )
 from pointrend.models import PADDLESEG_LAYOUT, build_model, build_stdc_seg
@@ -199,6 +200,17 @@ def test_an_unsupported_depth_is_named(tmp_path, r18_checkpoint):
         state[f"backbone.bb_2_{block}.conv0._conv.weight"] = np.zeros([1], "float32")
     paddle.save(state, str(tmp_path / "deep.pdparams"))
     assert "unknown ResNet_vd" in one_line_error(tmp_path / "deep.pdparams")
+
+
+def test_a_checkpoint_for_another_network_says_what_each_is(r18_checkpoint):
+    checkpoint = read_paddleseg_checkpoint(r18_checkpoint)
+    deeper = build_model(backbone_depth=50, **NARROW, **PADDLESEG_LAYOUT)
+    with pytest.raises(
+        ValueError, match="a ResNet-18_vd PointRend checkpoint, but the model is ResNet-50$"
+    ):
+        paddleseg_state_dict(checkpoint, deeper)
+    with pytest.raises(ValueError, match="but the model is not a PointRend network$"):
+        paddleseg_state_dict(checkpoint, build_stdc_seg("stdc1"))
 
 
 @pytest.mark.parametrize(

@@ -42,8 +42,12 @@ def paddleseg_builder(kind: str) -> Any:
 
 
 def paddleseg_state_dict(checkpoint: PaddleSegCheckpoint, model: nn.Layer) -> dict[str, np.ndarray]:
-    """The state dict of `model` (every parameter and buffer) taken from `checkpoint`; any
-    difference raises the one-line ValueError of `map_paddleseg_names`."""
+    """The state dict of `model` (every parameter and buffer) taken from `checkpoint`.
+
+    A checkpoint of another model or depth than `model` is named as such in one line; any other
+    difference raises the one-line ValueError of `map_paddleseg_names`.
+    """
+    check_same_kind(checkpoint, model)
     ours = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
     if checkpoint.kind == POINTREND:
         rename, never_run = paddleseg_pointrend_name, never_run_pointrend_names(checkpoint.shapes)
@@ -54,6 +58,26 @@ def paddleseg_state_dict(checkpoint: PaddleSegCheckpoint, model: nn.Layer) -> di
         name: np.asarray(checkpoint.weights[their], dtype=np.float32)
         for name, their in pairs.items()
     }
+
+
+def check_same_kind(checkpoint: PaddleSegCheckpoint, model: nn.Layer) -> None:
+    """Raise a one-line ValueError when `model` is not the network `checkpoint` holds, in
+    kind (PointRend / STDC-Seg) or in backbone depth / STDC variant."""
+    architecture = paddleseg_architecture(checkpoint)
+    if checkpoint.kind == POINTREND:
+        expected, theirs = "PointRend", f"ResNet-{architecture['backbone_depth']}_vd PointRend"
+        depth = getattr(getattr(model, "backbone", None), "depth", None)
+        ours = None if depth is None or not hasattr(model, "point_head") else f"ResNet-{depth}"
+        fits = ours == f"ResNet-{architecture['backbone_depth']}"
+    else:
+        expected, theirs = "STDC-Seg", f"{architecture['variant'].upper()}-Seg"
+        context_path = getattr(model, "cp", None)
+        variant = getattr(getattr(context_path, "backbone", None), "variant", None)
+        ours = None if variant is None else f"{variant.upper()}-Seg"
+        fits = variant == architecture["variant"]
+    if not fits:
+        what = f"the model is {ours}" if ours else f"the model is not a {expected} network"
+        raise ValueError(f"{checkpoint.source}: a {theirs} checkpoint, but {what}")
 
 
 def load_paddleseg_model(path: str | os.PathLike, **build_options: Any) -> tuple[nn.Layer, dict]:
