@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pointrend.convert.detectron2.architecture import count_indices
 from pointrend.models import PADDLESEG_LAYOUT
 from pointrend.models.paddleseg_fpn_head import ASSUMED_STRIDES
 
@@ -42,14 +43,6 @@ def shape_of(shapes: Shapes, name: str, source: str) -> tuple[int, ...]:
             f"{source}: tensor {name} is missing; a PaddleSeg checkpoint of this model has it"
         )
     return tuple(shapes[name])
-
-
-def count_indices(shapes: Shapes, prefix: str, suffix: str) -> int:
-    """How many consecutive i >= 0 have f"{prefix}{i}{suffix}" among the names."""
-    count = 0
-    while f"{prefix}{count}{suffix}" in shapes:
-        count += 1
-    return count
 
 
 def infer_pointrend_architecture(shapes: Shapes, source: str = "checkpoint") -> dict[str, Any]:
