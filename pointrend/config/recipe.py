@@ -61,6 +61,12 @@ class ModelConfig:
     importance_ratio: float = 0.75
     subdivision_steps: int = 2
     subdivision_num_points: int = 8192
+    # PaddleSeg's PointRend layout (pointrend.models.PADDLESEG_LAYOUT sets these and the above).
+    backbone_project_first_block: bool = False
+    fpn_layout: str = "paper"
+    point_head_init: str = "paper"
+    cell_coords: str = "centre"
+    size_divisor: int = 32
 
 
 @dataclass
