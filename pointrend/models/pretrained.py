@@ -1,7 +1,7 @@
 """Loading ImageNet-pretrained weights into a `ResNet` backbone.
 
 Reads .pdparams (paddle.save), .pkl (Caffe2 / detectron2) and .pth (torch.save) files through the
-restricted unpickler of `pointrend.utils`, so a weights file never runs code. Understands six
+restricted unpickler of `pointrend.utils`, so a weights file never runs code. Understands seven
 parameter-name layouts and maps them onto ours:
   "paddleseg":   PaddleSeg's ResNet_vd (conv1_1._conv.weight, conv1_1._batch_norm._mean,
                  bb_0_0.conv0._conv.weight, bb_1_0.short._batch_norm.bias, ...), the names of its
@@ -48,13 +48,13 @@ MSRA_RESNET_URLS = {
     101: "https://dl.fbaipublicfiles.com/detectron2/ImageNetPretrained/MSRA/R-101.pkl",
 }
 MSRA_PIXEL_MEAN = (103.53, 116.28, 123.675)
+MSRA_PIXEL_STD = (1.0, 1.0, 1.0)
 # PaddleSeg's ImageNet starting points for PointRend ResNet50_vd / ResNet101_vd (its Cityscapes
 # configs' backbone.pretrained): tars holding model.pdparams in ResNet_vd's names ("paddleseg").
 PADDLESEG_RESNET_VD_URLS = {
     50: "https://bj.bcebos.com/paddleseg/dygraph/resnet50_vd_ssld_v2.tar.gz",
     101: "https://bj.bcebos.com/paddleseg/dygraph/resnet101_vd_ssld.tar.gz",
 }
-MSRA_PIXEL_STD = (1.0, 1.0, 1.0)
 
 
 @dataclass
