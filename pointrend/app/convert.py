@@ -42,9 +42,15 @@ def recorded_model_config(model_config: Mapping[str, Any], origin: str) -> dict[
 
 def describe_model(config: Mapping[str, Any]) -> str:
     head = "PointRend" if config["point_head"] else "Semantic FPN"
+    layout = (
+        f", PaddleSeg layout, output stride {config['output_stride']}"
+        if config.get("fpn_layout") == "paddleseg"
+        else ""
+    )
     return (
         f"ResNet-{config['backbone_depth']} (width {config['backbone_base_channels']}, "
         f"{config['norm']}) {head}, FPN {config['fpn_channels']}, {config['num_classes']} classes"
+        f"{layout}"
     )
 
 

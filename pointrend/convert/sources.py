@@ -53,6 +53,37 @@ def detectron2_source(path: str | os.PathLike) -> ConvertedModel:
     return ConvertedModel(network, options, normalization)
 
 
+def paddleseg_source(path: str | os.PathLike) -> ConvertedModel:
+    """A PaddleSeg 2.8 PointRend (ResNet_vd) `model.pdparams`, in PaddleSeg's layout with its own
+    point sampling and subdivision (PADDLESEG_LAYOUT). Its input: RGB on the 0-255 scale minus
+    PIXEL_MEAN, divided by PIXEL_STD (PaddleSeg's default Normalize(), (x / 255 - 0.5) / 0.5).
+    STDC-Seg checkpoints are refused: checkpoint directories hold PointRend / Semantic FPN."""
+    from pointrend.convert.paddleseg import (
+        CHANNEL_ORDER,
+        PIXEL_MEAN,
+        PIXEL_STD,
+        POINTREND,
+        paddleseg_model,
+        read_paddleseg_checkpoint,
+    )
+
+    checkpoint = read_paddleseg_checkpoint(path)
+    if checkpoint.kind != POINTREND:
+        raise ValueError(
+            f"{path}: an STDC-Seg checkpoint; checkpoint directories hold PointRend models, so "
+            "load it in Python with pointrend.convert.paddleseg.load_paddleseg_model"
+        )
+    network, options = paddleseg_model(checkpoint)
+    normalization = {
+        "mean": list(PIXEL_MEAN),
+        "std": list(PIXEL_STD),
+        "to_rgb": CHANNEL_ORDER == "RGB",
+        "max_pixel_value": 1.0,
+    }
+    return ConvertedModel(network, options, normalization)
+
+
 SOURCES: dict[str, Callable[[str | os.PathLike], ConvertedModel]] = {
     "detectron2": detectron2_source,
+    "paddleseg": paddleseg_source,
 }

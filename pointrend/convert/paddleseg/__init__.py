@@ -23,6 +23,7 @@ from pointrend.convert.paddleseg.model import (
     load_paddleseg_model,
     paddleseg_architecture,
     paddleseg_builder,
+    paddleseg_model,
     paddleseg_state_dict,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "never_run_pointrend_names",
     "paddleseg_architecture",
     "paddleseg_builder",
+    "paddleseg_model",
     "paddleseg_pointrend_name",
     "paddleseg_state_dict",
     "read_paddleseg_checkpoint",

@@ -80,16 +80,23 @@ def check_same_kind(checkpoint: PaddleSegCheckpoint, model: nn.Layer) -> None:
         raise ValueError(f"{checkpoint.source}: a {theirs} checkpoint, but {what}")
 
 
-def load_paddleseg_model(path: str | os.PathLike, **build_options: Any) -> tuple[nn.Layer, dict]:
-    """(model in eval mode, its builder kwargs) for a PaddleSeg `model.pdparams`.
-
-    The architecture comes from the tensors: a PointRend checkpoint gives a `build_model`
-    network in PaddleSeg's layout (kwargs include PADDLESEG_LAYOUT), an STDC-Seg one a
-    `build_stdc_seg` network (kwargs "variant", "num_classes"). `build_options` add or override
-    settings the tensors cannot tell (e.g. output_stride, subdivision_num_points).
-    """
-    checkpoint = read_paddleseg_checkpoint(path)
+def paddleseg_model(
+    checkpoint: PaddleSegCheckpoint, **build_options: Any
+) -> tuple[nn.Layer, dict[str, Any]]:
+    """(model in eval mode, its builder kwargs) for a read PaddleSeg checkpoint: a PointRend
+    checkpoint gives a `build_model` network in PaddleSeg's layout (kwargs include
+    PADDLESEG_LAYOUT), an STDC-Seg one a `build_stdc_seg` network (kwargs "variant",
+    "num_classes"). `build_options` add or override settings the tensors cannot tell (e.g.
+    output_stride, subdivision_num_points)."""
     options = {**paddleseg_architecture(checkpoint), **build_options}
     model = paddleseg_builder(checkpoint.kind)(**options)
     model.set_state_dict(paddleseg_state_dict(checkpoint, model))
     return model.eval(), options
+
+
+def load_paddleseg_model(
+    path: str | os.PathLike, **build_options: Any
+) -> tuple[nn.Layer, dict[str, Any]]:
+    """(model in eval mode, its builder kwargs) for a PaddleSeg `model.pdparams`; see
+    `paddleseg_model`. The architecture comes from the tensors."""
+    return paddleseg_model(read_paddleseg_checkpoint(path), **build_options)
