@@ -13,12 +13,15 @@ from pointrend.config import validate as rules
 from pointrend.config.recipe import Recipe, RecipeError, apply_overrides
 from pointrend.config.validate import validate
 from pointrend.inference.modes import MODES
+from pointrend.models.builder import FPN_LAYOUTS, PADDLESEG_LAYOUT
 from pointrend.models.norm import NORMS
+from pointrend.models.point_head import POINT_HEAD_INITS
 from pointrend.models.resnet import DILATED_STAGES, STAGE_BLOCKS, STEMS
 from pointrend.models.segmentor import PointRendSegmentor
 from pointrend.models.semantic_fpn_head import HEAD_NORMS
 from pointrend.models.stdc import STDC_STAGE_BLOCKS
 from pointrend.models.stdc_pointrend import FINE_FEATURE_STRIDES
+from pointrend.ops import CELL_COORDS
 from pointrend.train.amp import AMP_DTYPES, AMP_LEVELS
 from recipes.demo_synthetic import RECIPE as DEMO
 from recipes.semfpn_cityscapes import RECIPE as BASELINE
@@ -42,6 +45,10 @@ def test_the_allowed_choices_are_those_of_the_layers_that_use_them():
     assert set(rules.HEAD_NORMS) == set(HEAD_NORMS)
     assert set(rules.STDC_VARIANTS) == set(STDC_STAGE_BLOCKS)
     assert set(rules.STDC_FINE_FEATURE_STRIDES) == set(FINE_FEATURE_STRIDES)
+    assert set(rules.FPN_LAYOUTS) == set(FPN_LAYOUTS)
+    assert rules.PADDLESEG_HEAD_NORM == PADDLESEG_LAYOUT["head_norm"]
+    assert set(rules.POINT_HEAD_INITS) == set(POINT_HEAD_INITS)
+    assert set(rules.CELL_COORDS) == set(CELL_COORDS)
     assert set(rules.AMP_LEVELS) == set(AMP_LEVELS) and set(rules.AMP_DTYPES) == set(AMP_DTYPES)
     assert set(rules.EVAL_MODES) == set(MODES)
     assert set(rules.DEVICES) == set(DEVICES)
@@ -100,6 +107,14 @@ BAD_SETTINGS = [
     ({"model.num_classes": 300}, "--data.ignore_index=255 is a class index"),
     ({"model.norm": "gn"}, "--model.norm must be one of 'bn', 'syncbn', 'frozen_bn'"),
     ({"model.head_norm": "ln"}, "--model.head_norm must be one of"),
+    ({"model.fpn_layout": "mmseg"}, "--model.fpn_layout must be one of 'paper', 'paddleseg'"),
+    (
+        {"model.fpn_layout": "paddleseg"},
+        "--model.fpn_layout=paddleseg needs --model.head_norm=none",
+    ),
+    ({"model.cell_coords": "corner"}, "--model.cell_coords must be one of 'centre', 'steps'"),
+    ({"model.point_head_init": "zeros"}, "--model.point_head_init must be one of"),
+    ({"model.size_divisor": 0}, "--model.size_divisor must be > 0"),
     ({"model.output_stride": 4}, "--model.output_stride must be one of"),
     ({"model.frozen_stages": 5}, "--model.frozen_stages must be in [-1, 4]"),
     ({"model.importance_ratio": 1.5}, "--model.importance_ratio must be in [0.0, 1.0]"),

@@ -25,6 +25,11 @@ HEAD_NORMS = ("gn", "bn")
 STDC_VARIANTS = ("stdc1", "stdc2")
 # Backbone strides the STDC point head can read (models.stdc_pointrend.FINE_FEATURE_STRIDES).
 STDC_FINE_FEATURE_STRIDES = (4, 8)
+FPN_LAYOUTS = ("paper", "paddleseg")
+# PaddleSeg's FPN head has no norm layers: with its layout head_norm is this.
+PADDLESEG_HEAD_NORM = "none"
+POINT_HEAD_INITS = ("paper", "paddleseg")
+CELL_COORDS = ("centre", "steps")
 # The network halves the input five times: training crops must divide evenly.
 SIZE_DIVISOR = 32
 AMP_LEVELS = ("O1", "O2")
@@ -127,7 +132,17 @@ def _check_model(recipe: Recipe) -> None:
         raise _fail("model.pretrained", "a .pdparams path or URL, or None", model.pretrained)
     _positive("model.fpn_channels", model.fpn_channels)
     _positive("model.head_channels", model.head_channels)
-    _choice("model.head_norm", model.head_norm, HEAD_NORMS)
+    _choice("model.fpn_layout", model.fpn_layout, FPN_LAYOUTS)
+    if model.fpn_layout == "paddleseg" and model.head_norm != PADDLESEG_HEAD_NORM:
+        raise RecipeError(
+            f"--model.fpn_layout=paddleseg needs --model.head_norm={PADDLESEG_HEAD_NORM} "
+            f"(PaddleSeg's FPN head has no norm), got {model.head_norm!r}"
+        )
+    if model.fpn_layout != "paddleseg":
+        _choice("model.head_norm", model.head_norm, HEAD_NORMS)
+    _choice("model.point_head_init", model.point_head_init, POINT_HEAD_INITS)
+    _choice("model.cell_coords", model.cell_coords, CELL_COORDS)
+    _positive("model.size_divisor", model.size_divisor)
     _positive("model.num_classes", model.num_classes)
     _positive("model.point_head_fc_channels", model.point_head_fc_channels)
     _at_least("model.point_head_num_fc", model.point_head_num_fc, 0)
