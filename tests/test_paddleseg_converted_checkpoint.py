@@ -1,7 +1,7 @@
 """`python -m pointrend.convert paddleseg FILE --out DIR` end to end: PaddleSeg's own PointRend
 weights (the r18vd reference case, a real `.pdparams`; skipped when the reference folder beside
 the repository is absent) become a checkpoint directory whose network reproduces PaddleSeg's
-logits and which the recipes' eval and predict commands run."""
+logits and which the recipes' eval and predict commands run; STDC-Seg's (the stdc1 case) too."""
 
 from __future__ import annotations
 
@@ -87,13 +87,17 @@ def test_recipe_eval_and_predict_run_the_converted_checkpoint(tmp_path, capsys):
         np.testing.assert_array_equal(cv2.imread(str(written), cv2.IMREAD_UNCHANGED), expected)
 
 
-def test_an_stdc_checkpoint_is_refused_with_the_way_to_load_it(tmp_path, capsys):
+def test_an_stdc_seg_checkpoint_converts_and_reproduces_paddlesegs_logits(tmp_path, capsys):
     if not (STDC_CASE / "weights.pdparams.bz2").is_file():
         pytest.skip(f"PaddleSeg STDC-Seg reference case not found: {STDC_CASE}")
-    with pytest.raises(SystemExit):
-        convert_main(
-            ["paddleseg", str(decompressed(STDC_CASE, tmp_path)), "--out", str(tmp_path / "x")]
-        )
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "STDC-Seg checkpoint" in err and "load_paddleseg_model" in err
-    assert not (tmp_path / "x").exists()
+    out = tmp_path / "stdc1"
+    convert_main(["paddleseg", str(decompressed(STDC_CASE, tmp_path)), "--out", str(out)])
+    assert "STDC1-Seg, 19 classes; RGB input" in capsys.readouterr().out
+    model = json.loads((out / INFO_FILE).read_text())["recipe"]["model"]
+    assert (model["arch"], model["stdc_variant"], model["point_head"]) == ("stdc", "stdc1", False)
+    network = pointrend.load_checkpoint(out)
+    assert network.normalization.mean == PIXEL_MEAN and network.normalization.to_rgb
+    with paddle.no_grad():
+        logits = network(paddle.to_tensor(np.load(STDC_CASE / "input.npy"))).numpy()
+    reference = np.load(STDC_CASE / "outputs.npz")["eval_logits"]
+    assert np.abs(logits - reference).max() <= 1e-4 * np.abs(reference).max()

@@ -41,6 +41,9 @@ def recorded_model_config(model_config: Mapping[str, Any], origin: str) -> dict[
 
 
 def describe_model(config: Mapping[str, Any]) -> str:
+    if config.get("arch") == "stdc":
+        head = " + PointRend" if config["point_head"] else ""
+        return f"{config['stdc_variant'].upper()}-Seg{head}, {config['num_classes']} classes"
     head = "PointRend" if config["point_head"] else "Semantic FPN"
     layout = (
         f", PaddleSeg layout, output stride {config['output_stride']}"

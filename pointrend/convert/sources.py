@@ -54,10 +54,10 @@ def detectron2_source(path: str | os.PathLike) -> ConvertedModel:
 
 
 def paddleseg_source(path: str | os.PathLike) -> ConvertedModel:
-    """A PaddleSeg 2.8 PointRend (ResNet_vd) `model.pdparams`, in PaddleSeg's layout with its own
-    point sampling and subdivision (PADDLESEG_LAYOUT). Its input: RGB on the 0-255 scale minus
-    PIXEL_MEAN, divided by PIXEL_STD (PaddleSeg's default Normalize(), (x / 255 - 0.5) / 0.5).
-    STDC-Seg checkpoints are refused: checkpoint directories hold PointRend / Semantic FPN."""
+    """A PaddleSeg 2.8 `model.pdparams` of PointRend (ResNet_vd), in PaddleSeg's layout with its
+    own point sampling and subdivision (PADDLESEG_LAYOUT), or of STDC-Seg (model.arch "stdc").
+    Its input: RGB on the 0-255 scale minus PIXEL_MEAN, divided by PIXEL_STD (PaddleSeg's
+    default Normalize(), (x / 255 - 0.5) / 0.5)."""
     from pointrend.convert.paddleseg import (
         CHANNEL_ORDER,
         PIXEL_MEAN,
@@ -68,12 +68,14 @@ def paddleseg_source(path: str | os.PathLike) -> ConvertedModel:
     )
 
     checkpoint = read_paddleseg_checkpoint(path)
-    if checkpoint.kind != POINTREND:
-        raise ValueError(
-            f"{path}: an STDC-Seg checkpoint; checkpoint directories hold PointRend models, so "
-            "load it in Python with pointrend.convert.paddleseg.load_paddleseg_model"
-        )
     network, options = paddleseg_model(checkpoint)
+    if checkpoint.kind != POINTREND:
+        options = {
+            "arch": "stdc",
+            "stdc_variant": options["variant"],
+            "num_classes": options["num_classes"],
+            "point_head": False,
+        }
     normalization = {
         "mean": list(PIXEL_MEAN),
         "std": list(PIXEL_STD),
