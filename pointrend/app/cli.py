@@ -39,15 +39,18 @@ class RecipeCommands:
         """Train. --resume continues from the latest checkpoint in output_dir, --resume=PATH from PATH."""
         train(self._resolved(overrides), resume=resume)
 
-    def eval(self, checkpoint: Optional[str] = None, **overrides: Any) -> None:
-        """Evaluate on the validation split (default checkpoint: best, else latest, in output_dir)."""
-        evaluate(self._resolved(overrides), checkpoint=checkpoint, explicit=overrides)
+    def eval(self, checkpoint: Optional[str] = None, engine: str = "auto", **overrides: Any) -> None:
+        """Evaluate on the validation split (default checkpoint: best, else latest, in output_dir).
+        --engine: auto (fastest on this device), dygraph, paddle-inference or onnxruntime."""
+        evaluate(self._resolved(overrides), checkpoint=checkpoint, explicit=overrides, engine=engine)
 
     def predict(self, input: str, output: Optional[str] = None, checkpoint: Optional[str] = None,
-                label_format: str = "trainid", save_points: bool = False, **overrides: Any) -> None:
-        """Predict an image or a folder of images into OUTPUT (default: output_dir/predictions)."""
+                label_format: str = "trainid", save_points: bool = False, engine: str = "auto",
+                **overrides: Any) -> None:
+        """Predict an image or a folder of images into OUTPUT (default: output_dir/predictions).
+        --engine: auto (fastest on this device), dygraph, paddle-inference or onnxruntime."""
         predict(self._resolved(overrides), input, output=output, checkpoint=checkpoint,
-                label_format=label_format, save_points=save_points, explicit=overrides)
+                label_format=label_format, save_points=save_points, explicit=overrides, engine=engine)
 
     def export(self, output: Optional[str] = None, checkpoint: Optional[str] = None, **overrides: Any) -> None:
         """Export a static inference model (default: output_dir/export)."""

@@ -15,6 +15,7 @@ from pointrend.app.build import (build_dataset, build_network, build_trainer, ch
                                  prediction_palette, val_transforms)
 from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, CheckpointError, load_weights, read_state_dict,
                                         resolve_checkpoint)
+from pointrend.app.inference_engine import engine_for, network_for_engine
 from pointrend.app.runtime import setup_runtime
 from pointrend.utils.distributed import is_main_process, world_size
 from pointrend.utils.output_files import write_text_atomically
@@ -58,9 +59,12 @@ def load_for_inference(recipe: Recipe, checkpoint: Optional[str] = None) -> tupl
     return network, path
 
 
-def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collection[str] = ()) -> dict:
+def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collection[str] = (),
+             engine: str = "auto") -> dict:
     """Evaluate on the val split; with eval.compare_without_subdivision, also without the
     PointRend subdivision (same weights). Prints a table, writes JSON next to the checkpoints.
+    `engine`: "auto" (fastest on this device), "dygraph", "paddle-inference" or "onnxruntime"
+    (see `pointrend.app.inference_engine`).
     A converted checkpoint brings its model settings and normalisation (see
     `recipe_for_checkpoint`; `explicit` names the fields set on the command line)."""
     from pointrend.inference.evaluate import (evaluate_dataset, evaluate_with_and_without_subdivision,
@@ -75,9 +79,11 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collect
             f"(--model.num_classes={converted.model.num_classes} with such a --data.root); "
             "predict and export take it as it is")
     recipe = converted
+    engine = engine_for(recipe, engine)
     dataset = build_dataset(recipe.data, train=False)
     check_num_classes(recipe, dataset)
     network, path = load_for_inference(recipe, checkpoint)
+    network = network_for_engine(recipe, network, path, engine)
     if world_size() > 1:
         dist.init_parallel_env()
     options = evaluation_options(recipe, dataset.class_names)
@@ -87,6 +93,8 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collect
     else:
         results = evaluate_dataset(network, dataset, **options)
         table = format_results_table(results)
+    for result in results.values() if recipe.eval.compare_without_subdivision else [results]:
+        result["config"]["engine"] = engine
     if is_main_process():
         # The table first: when the JSON cannot be written (full disk) the results are not lost.
         print(table, flush=True)
@@ -98,8 +106,10 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collect
 
 
 def predict(recipe: Recipe, input: str, output: Optional[str] = None, checkpoint: Optional[str] = None,
-            label_format: str = "trainid", save_points: bool = False, explicit: Collection[str] = ()) -> dict:
-    """Predict image files; a converted checkpoint brings its model settings and normalisation."""
+            label_format: str = "trainid", save_points: bool = False, explicit: Collection[str] = (),
+            engine: str = "auto") -> dict:
+    """Predict image files; a converted checkpoint brings its model settings and normalisation.
+    `engine` as for `evaluate`."""
     from pointrend.inference.predict_files import describe_predict_summary, predict_paths
 
     validate(recipe)
@@ -109,7 +119,9 @@ def predict(recipe: Recipe, input: str, output: Optional[str] = None, checkpoint
             f"{checkpoint} predicts {converted.model.num_classes} classes, not the recipe's "
             f"{recipe.model.num_classes}, so their Cityscapes labelIds are unknown: use --label_format=trainid")
     recipe = converted
-    network, _ = load_for_inference(recipe, checkpoint)
+    engine = engine_for(recipe, engine)
+    network, path = load_for_inference(recipe, checkpoint)
+    network = network_for_engine(recipe, network, path, engine)
     output = output or os.path.join(recipe.output_dir, "predictions")
     ev = recipe.eval
     summary = predict_paths(network, input, output, val_transforms(recipe.data), label_format=label_format,

@@ -112,6 +112,9 @@ def _to_tensor(image_bgr: np.ndarray, transforms: Callable) -> paddle.Tensor:
 
 
 def _points_picture(model: paddle.nn.Layer, image: paddle.Tensor, palette: Optional[Sequence[Color]]) -> np.ndarray:
+    # An exported engine returns logits only: the trace, and the coarse map under it, come from
+    # the dynamic network it was exported from.
+    model = getattr(model, "dygraph_network", model)
     with subdivision_steps(model, 0):
         coarse = paddle.argmax(model(image), axis=1).numpy()[0]
     _, trace = model.inference_with_trace(image)

@@ -1,0 +1,108 @@
+"""eval and predict with every engine: same results as dygraph, one export per checkpoint+settings."""
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from pointrend.app.build import build_dataset
+from pointrend.app.commands import evaluate, load_for_inference, predict, train
+from pointrend.app.inference_engine import CACHE_FOLDER, network_for_engine
+from pointrend.config.recipe import CallbacksConfig, DataConfig, EvalConfig, ModelConfig, Recipe, ScheduleConfig
+from pointrend.data import generate_synthetic_cityscapes
+from pointrend.data.image_io import read_label
+from pointrend.inference.engines import choose_engine, default_engine
+from pointrend.inference.evaluate import evaluate_dataset
+
+EXPORTED_ENGINES = ["paddle-inference", "onnxruntime"]
+MODES = {
+    "whole": {},
+    "flip+scales": {"flip": True, "scales": [0.75, 1.0]},
+    "slide": {"mode": "slide", "crop": [64, 64], "stride": [32, 48]},
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("data"))
+    generate_synthetic_cityscapes(root, num_train=2, num_val=2, size=(64, 128))
+    recipe = Recipe(
+        name="tiny", output_dir=str(tmp_path_factory.mktemp("run")), device="cpu",
+        model=ModelConfig(backbone_depth=18, backbone_base_channels=8, fpn_channels=16, head_channels=8,
+                          point_head_fc_channels=16, train_num_points=64, subdivision_num_points=512),
+        data=DataConfig(root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=None),
+        schedule=ScheduleConfig(iters=2, warmup_iters=1, eval_interval=0, checkpoint_interval=0, log_interval=1),
+        callbacks=CallbacksConfig(evaluation=False), eval=EvalConfig(num_workers=0))
+    train(recipe)
+    return recipe
+
+
+def _engine_available(engine):
+    if engine == "onnxruntime":
+        pytest.importorskip("onnxruntime")
+        pytest.importorskip("paddle2onnx")
+
+
+@pytest.mark.parametrize("engine", EXPORTED_ENGINES)
+def test_every_inference_mode_gives_the_dygraph_results(trained, engine):
+    _engine_available(engine)
+    dataset = build_dataset(trained.data, train=False)
+    network, path = load_for_inference(trained)
+    exported = network_for_engine(trained, network, path, engine)
+    for name, options in MODES.items():
+        options = {"num_classes": 19, "progress": False, **options}
+        expected = evaluate_dataset(network, dataset, **options)
+        results = evaluate_dataset(exported, dataset, **options)
+        assert abs(results["mIoU"] - expected["mIoU"]) < 1e-4, name
+        assert abs(results["pixel_accuracy"] - expected["pixel_accuracy"]) < 1e-3, name
+        assert results["config"]["subdivision_steps"] == 2
+    # Every mode and both engines share one export.
+    assert exported.exports <= 1
+
+
+def test_eval_command_exports_once_and_reuses_the_cache(trained, capsys):
+    _, path = load_for_inference(trained)
+    shutil.rmtree(path / CACHE_FOLDER, ignore_errors=True)
+    dygraph = evaluate(trained, engine="dygraph")
+    first = evaluate(trained, engine="paddle-inference")
+    assert "exported the network for paddle-inference" in capsys.readouterr().out
+    second = evaluate(trained, engine="paddle-inference")
+    assert "exported" not in capsys.readouterr().out
+    assert first["config"]["engine"] == "paddle-inference"
+    assert abs(first["mIoU"] - dygraph["mIoU"]) < 0.01 and second["mIoU"] == first["mIoU"]
+
+
+def test_changed_settings_export_again_next_to_the_checkpoint(trained, capsys):
+    network, path = load_for_inference(trained)
+    before = set((path / CACHE_FOLDER).glob("*")) if (path / CACHE_FOLDER).exists() else set()
+    changed = replace(trained, model=replace(trained.model, subdivision_num_points=256))
+    evaluate(changed, engine="paddle-inference")
+    assert "exported the network" in capsys.readouterr().out
+    assert len(set((path / CACHE_FOLDER).glob("*")) - before) == 1
+
+
+def test_predict_command_with_an_exported_engine_equals_dygraph(trained, tmp_path):
+    images = f"{trained.data.root}/leftImg8bit/val"
+    predict(trained, images, output=str(tmp_path / "dygraph"), engine="dygraph")
+    summary = predict(trained, images, output=str(tmp_path / "fast"), engine="paddle-inference", save_points=True)
+    assert summary["num_predicted"] == 2
+    for expected in sorted((tmp_path / "dygraph" / "trainid").rglob("*.png")):
+        relative = expected.relative_to(tmp_path / "dygraph")
+        agreement = (read_label(str(tmp_path / "fast" / relative)) == read_label(str(expected))).mean()
+        assert agreement > 0.999, relative
+    assert len(list((tmp_path / "fast" / "points").rglob("*.png"))) == 2
+
+
+def test_engine_choice():
+    assert default_engine("cpu") == "paddle-inference" and default_engine("gpu:0") == "dygraph"
+    assert choose_engine("auto", "cpu") == "paddle-inference"
+    with pytest.raises(ValueError, match="--engine must be"):
+        choose_engine("tensorrt", "cpu")
+
+
+def test_onnxruntime_engine_without_the_package_is_a_clear_error(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ValueError, match="pip install onnxruntime"):
+        choose_engine("onnxruntime", "cpu")
