@@ -1,14 +1,21 @@
 """eval and predict with every engine: same results as dygraph, one export per checkpoint+settings."""
+
 import shutil
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from pointrend.app.build import build_dataset
 from pointrend.app.commands import evaluate, load_for_inference, predict, train
 from pointrend.app.inference_engine import CACHE_FOLDER, network_for_engine
-from pointrend.config.recipe import CallbacksConfig, DataConfig, EvalConfig, ModelConfig, Recipe, ScheduleConfig
+from pointrend.config.recipe import (
+    CallbacksConfig,
+    DataConfig,
+    EvalConfig,
+    ModelConfig,
+    Recipe,
+    ScheduleConfig,
+)
 from pointrend.data import generate_synthetic_cityscapes
 from pointrend.data.image_io import read_label
 from pointrend.inference.engines import choose_engine, default_engine
@@ -27,12 +34,27 @@ def trained(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("data"))
     generate_synthetic_cityscapes(root, num_train=2, num_val=2, size=(64, 128))
     recipe = Recipe(
-        name="tiny", output_dir=str(tmp_path_factory.mktemp("run")), device="cpu",
-        model=ModelConfig(backbone_depth=18, backbone_base_channels=8, fpn_channels=16, head_channels=8,
-                          point_head_fc_channels=16, train_num_points=64, subdivision_num_points=512),
-        data=DataConfig(root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=None),
-        schedule=ScheduleConfig(iters=2, warmup_iters=1, eval_interval=0, checkpoint_interval=0, log_interval=1),
-        callbacks=CallbacksConfig(evaluation=False), eval=EvalConfig(num_workers=0))
+        name="tiny",
+        output_dir=str(tmp_path_factory.mktemp("run")),
+        device="cpu",
+        model=ModelConfig(
+            backbone_depth=18,
+            backbone_base_channels=8,
+            fpn_channels=16,
+            head_channels=8,
+            point_head_fc_channels=16,
+            train_num_points=64,
+            subdivision_num_points=512,
+        ),
+        data=DataConfig(
+            root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=None
+        ),
+        schedule=ScheduleConfig(
+            iters=2, warmup_iters=1, eval_interval=0, checkpoint_interval=0, log_interval=1
+        ),
+        callbacks=CallbacksConfig(evaluation=False),
+        eval=EvalConfig(num_workers=0),
+    )
     train(recipe)
     return recipe
 
@@ -47,8 +69,10 @@ def _engine_available(engine):
 def dygraph_results(trained):
     dataset = build_dataset(trained.data, train=False)
     network, _ = load_for_inference(trained)
-    return {name: evaluate_dataset(network, dataset, num_classes=19, progress=False, **options)
-            for name, options in MODES.items()}
+    return {
+        name: evaluate_dataset(network, dataset, num_classes=19, progress=False, **options)
+        for name, options in MODES.items()
+    }
 
 
 @pytest.mark.parametrize("engine", EXPORTED_ENGINES)
@@ -79,7 +103,10 @@ def test_eval_command_exports_once_and_reuses_the_cache(trained, capsys):
     assert abs(first["mIoU"] - dygraph["mIoU"]) < 0.01 and second["mIoU"] == first["mIoU"]
     assert len(list((path / CACHE_FOLDER).iterdir())) == 1
     # Other settings: another export, next to the first.
-    evaluate(replace(trained, model=replace(trained.model, subdivision_num_points=256)), engine="paddle-inference")
+    evaluate(
+        replace(trained, model=replace(trained.model, subdivision_num_points=256)),
+        engine="paddle-inference",
+    )
     assert "exported the network" in capsys.readouterr().out
     assert len(list((path / CACHE_FOLDER).iterdir())) == 2
 
@@ -87,11 +114,15 @@ def test_eval_command_exports_once_and_reuses_the_cache(trained, capsys):
 def test_predict_command_with_an_exported_engine_equals_dygraph(trained, tmp_path):
     images = f"{trained.data.root}/leftImg8bit/val"
     predict(trained, images, output=str(tmp_path / "dygraph"), engine="dygraph")
-    summary = predict(trained, images, output=str(tmp_path / "fast"), engine="paddle-inference", save_points=True)
+    summary = predict(
+        trained, images, output=str(tmp_path / "fast"), engine="paddle-inference", save_points=True
+    )
     assert summary["num_predicted"] == 2
     for expected in sorted((tmp_path / "dygraph" / "trainid").rglob("*.png")):
         relative = expected.relative_to(tmp_path / "dygraph")
-        agreement = (read_label(str(tmp_path / "fast" / relative)) == read_label(str(expected))).mean()
+        agreement = (
+            read_label(str(tmp_path / "fast" / relative)) == read_label(str(expected))
+        ).mean()
         assert agreement > 0.999, relative
     assert len(list((tmp_path / "fast" / "points").rglob("*.png"))) == 2
 
