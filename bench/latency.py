@@ -1,20 +1,32 @@
-"""End-to-end inference latency and peak memory: SemanticFPN and SemanticFPN + PointRend,
-ResNet-50 and ResNet-101, 512x1024 and 1024x2048 inputs, batch 1.
+"""End-to-end inference latency and peak memory per engine: SemanticFPN and SemanticFPN +
+PointRend, ResNet-50 and ResNet-101, 512x1024 and 1024x2048 inputs, batch 1.
 
-    python -m bench.latency [--threads 2] [--warmup 1] [--repeats 2] [--quick] [--out FILE]
+    python -m bench.latency [--threads 2] [--warmup 1] [--repeats 2] [--rounds 1]
+        [--engines dygraph paddle-inference ...] [--depths 50 101] [--sizes 512x1024 1024x2048]
+        [--heads semfpn pointrend] [--quick] [--out FILE]
 
-Each configuration runs in a fresh process (bench/isolated.py), so that its peak memory is its
-own: the eval forward pass (logits at input resolution, as `model(images)` returns them) is
-called --warmup times untimed, then --repeats times timed; peak memory covers all those calls.
-The time of each stage inside the same calls is reported too (bench/model_timing.py):
-features (backbone + FPN + coarse head), subdivision, and the rest (final resize, crop).
-On CPU these models take seconds per image, hence the few repeats. Weights are random.
-Subdivision: 2 steps x 8192 points (the paper's Cityscapes setting) at every input size.
---quick: a narrow ResNet-18 (base width 16, 64 FPN channels) at 128x256, 2 x 512 points, both heads.
+Engines: "dygraph" (the Paddle network called directly), "paddle-inference" (the exported graph
+in Paddle Inference with oneDNN), "paddle-inference-no-onednn" (the same without oneDNN) and
+"onnxruntime" (the same graph converted to ONNX). Each configuration and engine runs in a fresh
+process (bench/isolated.py), so that its peak memory is its own: the eval forward pass (logits at
+input resolution) is called --warmup times untimed, then --repeats times timed; peak memory
+covers all those calls. Exporting (and converting to ONNX) happens once per configuration
+before any timing, outside the measured calls. --rounds repeats the whole list of rows that many
+times, so that background load hits every engine alike; a row reports the median over all its
+timed calls and the largest peak. For dygraph the time of each stage inside the same calls is
+reported too (bench/model_timing.py): features (backbone + FPN + coarse head), subdivision, and
+the rest (final resize, crop). Weights are random. Subdivision: 2 steps x 8192 points (the
+paper's Cityscapes setting) at every input size.
+--quick: a narrow ResNet-18 (base width 16, 64 FPN channels) at 128x256, 2 x 512 points, both
+heads in dygraph, PointRend in the exported engines.
 """
 import argparse
+import importlib.util
 import json
+import os
+import statistics
 import sys
+import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -26,18 +38,54 @@ import paddle
 from bench import harness, isolated, model_timing
 from pointrend.models import build_model
 
-FULL_CONFIGS = [
-    {"point_head": point_head, "depth": depth, "image": image, "base_channels": 64, "fpn_channels": 256,
-     "num_points": 8192}
-    for image in ([512, 1024], [1024, 2048]) for depth in (50, 101) for point_head in (False, True)
-]
-QUICK_CONFIGS = [
-    {"point_head": point_head, "depth": 18, "image": [128, 256], "base_channels": 16, "fpn_channels": 64,
-     "num_points": 512}
-    for point_head in (False, True)
-]
-COLUMNS = ["model", "input", "median_ms", "spread_ms", "repeats", "features_ms", "subdivision_ms", "rest_ms",
-           "subdivision_share", "peak_mem_mb"]
+ENGINES = ("dygraph", "paddle-inference", "paddle-inference-no-onednn", "onnxruntime")
+HEADS = {"semfpn": False, "pointrend": True}
+FULL_SIZES = ("512x1024", "1024x2048")
+
+
+def onnx_available() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "paddle2onnx"))
+
+
+def quick_configs() -> List[Dict[str, object]]:
+    engines = [(False, "dygraph"), (True, "dygraph"), (True, "paddle-inference")]
+    engines += [(True, "onnxruntime")] if onnx_available() else []
+    return [{"point_head": point_head, "depth": 18, "image": [128, 256], "base_channels": 16,
+             "fpn_channels": 64, "num_points": 512, "engine": engine} for point_head, engine in engines]
+
+COLUMNS = ["model", "input", "engine", "median_ms", "spread_ms", "repeats", "vs_dygraph", "features_ms",
+           "subdivision_ms", "rest_ms", "subdivision_share", "peak_mem_mb"]
+
+
+def full_configs(args) -> List[Dict[str, object]]:
+    """Every requested size x depth x head x engine, engines of one model next to each other."""
+    return [
+        {"point_head": HEADS[head], "depth": depth, "image": [int(v) for v in size.split("x")],
+         "base_channels": 64, "fpn_channels": 256, "num_points": 8192, "engine": engine}
+        for size in args.sizes for depth in args.depths for head in args.heads for engine in args.engines
+    ]
+
+
+def _build(config: Dict[str, object]):
+    paddle.seed(0)
+    model = build_model(backbone_depth=config["depth"], backbone_base_channels=config["base_channels"],
+                        fpn_channels=config["fpn_channels"], point_head=config["point_head"],
+                        subdivision_num_points=config["num_points"])
+    model.eval()
+    return model
+
+
+def _exported_predictor(config: Dict[str, object], export_dir: str, threads: int):
+    """Predictor over the configuration's export (made by the first child that needs it)."""
+    from pointrend.inference.export import export_model
+    from pointrend.inference.predictor import Predictor
+
+    if not os.path.isfile(os.path.join(export_dir, "preprocess.json")):
+        export_model(_build(config), export_dir)
+    engine = config["engine"]
+    return Predictor(export_dir, device="cpu", num_threads=threads,
+                     engine="onnxruntime" if engine == "onnxruntime" else "paddle-inference",
+                     onednn=engine == "paddle-inference")
 
 
 def model_name(config: Dict[str, object]) -> str:
@@ -51,34 +99,70 @@ def run_child(spec: Dict[str, object]) -> None:
     """One configuration in this fresh process: latency, stage times and peak memory."""
     config = spec["config"]
     harness.set_threads(spec["threads"])
-    model = build_model(backbone_depth=config["depth"], backbone_base_channels=config["base_channels"],
-                        fpn_channels=config["fpn_channels"], point_head=config["point_head"],
-                        subdivision_num_points=config["num_points"])
-    model.eval()
     images = model_timing.build_input(1, *config["image"])
-    with isolated.PeakMemory() as memory:
-        result = model_timing.time_forward(model, images, spec["warmup"], spec["repeats"])
+    if config["engine"] == "dygraph":
+        model = _build(config)
+        with isolated.PeakMemory() as memory:
+            result = model_timing.time_forward(model, images, spec["warmup"], spec["repeats"])
+    else:
+        predictor = _exported_predictor(config, spec["export_dir"], spec["threads"])
+        array = images.numpy()
+        with isolated.PeakMemory() as memory:
+            result = model_timing.time_callable(lambda: predictor.logits(array), spec["warmup"], spec["repeats"])
+        result["onednn"] = predictor.onednn
     isolated.emit_child_result({**result, **memory.record()})
 
 
-def measure(config: Dict[str, object], args) -> Dict[str, object]:
-    spec = {"config": config, "threads": args.threads, "warmup": args.warmup, "repeats": args.repeats}
-    result = isolated.run_child("bench.latency", spec)
-    timing = result["timing"]
-    row = {"model": model_name(config), "input": "x".join(map(str, config["image"])),
+def export_dir_for(config: Dict[str, object], root: str) -> str:
+    """One export per model and input size, shared by the exported engines' rows."""
+    model = {key: value for key, value in config.items() if key != "engine"}
+    return os.path.join(root, "_".join(f"{key}-{value}" for key, value in sorted(model.items())).replace(" ", ""))
+
+
+def measure(config: Dict[str, object], args, export_root: str) -> Dict[str, object]:
+    spec = {"config": config, "threads": args.threads, "warmup": args.warmup, "repeats": args.repeats,
+            "export_dir": export_dir_for(config, export_root)}
+    return isolated.run_child("bench.latency", spec)
+
+
+def summarise_row(config: Dict[str, object], results: List[Dict[str, object]]) -> Dict[str, object]:
+    """One table row from the results of every round: times pooled, the largest peak."""
+    times = [time for result in results for time in result["times_ms"]]
+    timing = harness.summarise(times)
+    row = {"model": model_name(config), "input": "x".join(map(str, config["image"])), "engine": config["engine"],
            "median_ms": timing["median_ms"], "spread_ms": f"{timing['min_ms']:.0f}-{timing['max_ms']:.0f}",
            "repeats": timing["repeats"], "config": config}
-    row.update({key: value for key, value in result.items() if key != "timing"})
+    for key in ("features_ms", "subdivision_ms", "rest_ms", "subdivision_share"):
+        values = [result[key] for result in results if result.get(key) is not None]
+        row[key] = statistics.median(values) if values else None
     if not config["point_head"]:
         row["subdivision_ms"] = row["subdivision_share"] = None
+    for key in ("peak_mem_mb", "process_peak_rss_mb"):
+        row[key] = max(result[key] for result in results)
+    row["memory_measure"] = results[0]["memory_measure"]
+    if "onednn" in results[0]:
+        row["onednn"] = results[0]["onednn"]
     row["timing"] = timing
     return row
+
+
+def add_speedups(rows: List[Dict[str, object]]) -> None:
+    """vs_dygraph: the dygraph row's median over this row's, for the same model and input."""
+    dygraph = {(row["model"], row["input"]): row["median_ms"] for row in rows if row["engine"] == "dygraph"}
+    for row in rows:
+        reference = dygraph.get((row["model"], row["input"]))
+        row["vs_dygraph"] = f"{reference / row['median_ms']:.2f}x" if reference else None
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.add_common_arguments(parser)
     parser.set_defaults(repeats=2, warmup=1)
+    parser.add_argument("--rounds", type=int, default=1, help="passes over all rows (default %(default)s)")
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    parser.add_argument("--depths", nargs="+", type=int, choices=(50, 101), default=[50, 101])
+    parser.add_argument("--sizes", nargs="+", choices=FULL_SIZES, default=list(FULL_SIZES))
+    parser.add_argument("--heads", nargs="+", choices=sorted(HEADS), default=sorted(HEADS))
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     paddle.set_device("cpu")
@@ -86,16 +170,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         run_child(json.loads(args.child))
         return 0
     env = harness.begin(args)
-    rows = []
-    for config in QUICK_CONFIGS if args.quick else FULL_CONFIGS:
-        rows.append(measure(config, args))
-        print(f"{rows[-1]['model']} {rows[-1]['input']}: {rows[-1]['median_ms']:.0f} ms", flush=True)
-    print(f"\ninference, batch 1, median ms over {args.repeats} repeats after {args.warmup} warm-up, "
-          f"threads={args.threads}; peak_mem_mb = {rows[0]['memory_measure']}, fresh process per row")
+    configs = quick_configs() if args.quick else full_configs(args)
+    results: List[List[Dict[str, object]]] = [[] for _ in configs]
+    with tempfile.TemporaryDirectory(prefix="latency_exports_") as export_root:
+        for round_index in range(args.rounds):
+            for config, collected in zip(configs, results):
+                collected.append(measure(config, args, export_root))
+                print(f"round {round_index + 1}: {model_name(config)} {config['image']} {config['engine']}: "
+                      f"{collected[-1]['timing']['median_ms']:.0f} ms", flush=True)
+    rows = [summarise_row(config, collected) for config, collected in zip(configs, results)]
+    add_speedups(rows)
+    print(f"\ninference, batch 1, median ms over {args.rounds} x {args.repeats} repeats after {args.warmup} "
+          f"warm-up, threads={args.threads}; peak_mem_mb = {rows[0]['memory_measure']}, fresh process per row "
+          "and round")
     print(harness.format_table(rows, COLUMNS))
 
     path = harness.write_json("latency", {"command": harness.command_line("latency", argv), "environment": env,
-                                          "rows": rows}, args.out)
+                                          "rounds": args.rounds, "rows": rows}, args.out)
     print(f"\nwrote {path}")
     return 0
 

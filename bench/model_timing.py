@@ -9,7 +9,7 @@ segmentor module calls, so nothing is re-implemented here.
 import contextlib
 import statistics
 import time
-from typing import Dict, Iterator, List
+from typing import Callable, Dict, Iterator, List
 
 import paddle
 
@@ -67,8 +67,22 @@ def time_forward(model: paddle.nn.Layer, images: paddle.Tensor, warmup: int, rep
             totals.append((time.perf_counter() - start) * 1000.0)
     per_call = {name: stage_times[name] or [0.0] * repeats for name in ("features", "subdivision")}
     per_call["rest"] = [total - per_call["features"][i] - per_call["subdivision"][i] for i, total in enumerate(totals)]
-    result: Dict[str, object] = {"timing": harness.summarise(totals)}
+    result: Dict[str, object] = {"timing": harness.summarise(totals), "times_ms": totals}
     for name in STAGES:
         result[f"{name}_ms"] = statistics.median(per_call[name])
         result[f"{name}_share"] = statistics.median(stage / total for stage, total in zip(per_call[name], totals))
     return result
+
+
+def time_callable(function: Callable[[], object], warmup: int, repeats: int) -> Dict[str, object]:
+    """Median and spread of `function()` (an exported model's whole forward pass), in ms."""
+    for _ in range(warmup):
+        function()
+    totals: List[float] = []
+    for _ in range(repeats):
+        harness.synchronize()
+        start = time.perf_counter()
+        function()
+        harness.synchronize()
+        totals.append((time.perf_counter() - start) * 1000.0)
+    return {"timing": harness.summarise(totals), "times_ms": totals}

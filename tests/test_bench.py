@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.latency import onnx_available
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ("point_ops", "data_loading", "subdivision", "latency", "train_step")
 
@@ -49,11 +51,17 @@ def test_subdivision_results(quick_results):
 
 def test_latency_results(quick_results):
     rows = quick_results["latency"]["rows"]
-    assert sorted(row["config"]["point_head"] for row in rows) == [False, True]
+    dygraph = [row for row in rows if row["engine"] == "dygraph"]
+    assert sorted(row["config"]["point_head"] for row in dygraph) == [False, True]
+    engines = {"dygraph", "paddle-inference"} | ({"onnxruntime"} if onnx_available() else set())
+    assert {row["engine"] for row in rows} == engines
     for row in rows:
         assert positive(row["median_ms"]) and row["peak_mem_mb"] >= 0
+    for row in dygraph:
         assert row["features_ms"] <= row["median_ms"]
         assert (row["subdivision_ms"] is None) == (not row["config"]["point_head"])
+    (onednn,) = [row for row in rows if row["engine"] == "paddle-inference"]
+    assert onednn["onednn"] and onednn["vs_dygraph"].endswith("x")
 
 
 def test_train_step_results(quick_results):
