@@ -109,9 +109,10 @@ class PointRendSegmentor(nn.Layer):
 
     def _logits_stride(self) -> Optional[int]:
         """Input pixels per eval logit (1 when subdivision reaches full resolution), when it is a
-        whole number known from the modules; None otherwise."""
+        whole number known from the modules and the eval padding makes the padded input exactly
+        that many times the logits; None otherwise."""
         stride = getattr(self.coarse_head, "output_stride", None)
-        if not isinstance(stride, int):
+        if not isinstance(stride, int) or self.size_divisor % stride:
             return None
         if self.point_head is not None and self.subdivision_steps > 0:
             stride, remainder = divmod(stride, 2**self.subdivision_steps)
