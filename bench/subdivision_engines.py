@@ -141,14 +141,19 @@ def profile(
         "--profile-child",
         json.dumps(spec),
     ]
-    completed = subprocess.run(
-        command,
-        check=False,
-        cwd=Path(__file__).resolve().parents[1],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    # Paddle's profiler also writes profile.log into the working directory: keep it out of the
+    # repository.
+    with tempfile.TemporaryDirectory(prefix="subdivision_profile_") as scratch:
+        environment = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        completed = subprocess.run(
+            command,
+            check=False,
+            cwd=scratch,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
     if completed.returncode != 0:
         raise RuntimeError(
             f"profiling failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}"
