@@ -4,6 +4,8 @@ hapi calls `on_train_batch_end` after every micro-batch; with gradient accumulat
 micro-batches make one iteration (one optimizer update). The Trainer turns updates into
 `on_iteration_end(iteration, logs)` and finished evaluations into
 `on_eval_results(iteration, results)`, so callbacks count in iterations of the schedule.
+The logs of `on_iteration_end` carry the iteration's loss terms (mean over its micro-batches)
+under LOSS_TERMS.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from paddle.callbacks import Callback
 
 if TYPE_CHECKING:
     from pointrend.train.trainer import Trainer
+
+LOSS_TERMS = "loss_terms"
 
 
 class TrainerCallback(Callback):
@@ -70,10 +74,8 @@ class IntervalLogger(TrainerCallback):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._window.start(self.trainer.iteration, self.trainer.clock.elapsed())
 
-    def on_train_batch_end(self, step: int, logs: dict[str, Any] | None = None) -> None:
-        self._window.add(self.trainer.loss_terms(logs or {}))
-
     def on_iteration_end(self, iteration: int, logs: dict[str, Any]) -> None:
+        self._window.add(logs.get(LOSS_TERMS, {}))
         if self.is_due(iteration, self.interval):
             losses, rate = self._window.pop(iteration, self.trainer.clock.elapsed())
             self.report(iteration, losses, rate)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from paddle.callbacks import LRScheduler
 
-from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.train.callbacks.base import LOSS_TERMS, TrainerCallback
 
 
 class ScheduleClock(LRScheduler, TrainerCallback):
@@ -16,9 +16,19 @@ class ScheduleClock(LRScheduler, TrainerCallback):
 
     def __init__(self) -> None:
         super().__init__(by_step=True)
+        self._micro_batch_terms: list[dict[str, float]] = []
 
     def on_train_batch_end(self, step: int, logs: dict | None = None) -> None:
+        # Collected here, before any iteration callback runs, so a log line at iteration t
+        # includes the loss of iteration t itself.
+        self._micro_batch_terms.append(self.trainer.loss_terms(logs or {}))
         if (step + 1) % self.trainer.accumulate_steps:
             return
         super().on_train_batch_end(step, logs)
-        self.trainer.advance_iteration(logs or {})
+        terms, self._micro_batch_terms = self._micro_batch_terms, []
+        self.trainer.advance_iteration({**(logs or {}), LOSS_TERMS: _mean(terms)})
+
+
+def _mean(terms: list[dict[str, float]]) -> dict[str, float]:
+    """Term-wise mean over the micro-batches of one iteration."""
+    return {name: sum(t[name] for t in terms) / len(terms) for name in terms[0]} if terms else {}
