@@ -18,6 +18,7 @@ from pointrend.inference.modes import check_inference_options, describe_inferenc
 from pointrend.inference.metrics import SegmentationMetrics
 from pointrend.utils.output_files import OutputWriteError, write_text_atomically
 from pointrend.utils.progress import ProgressBar
+from pointrend.utils.loader_workers import ClosingLoader, ignore_interrupts
 
 
 def _unwrap(model: paddle.nn.Layer) -> paddle.nn.Layer:
@@ -68,11 +69,12 @@ def evaluate_dataset(
         class_names = _default_class_names(num_classes)
     rank, world_size = _rank_and_world()
     indices = list(range(rank, len(dataset), world_size))
-    loader = paddle.io.DataLoader(paddle.io.Subset(dataset, indices), batch_size=1, shuffle=False,
-                                  num_workers=num_workers)
+    loader = ClosingLoader(paddle.io.DataLoader(
+        paddle.io.Subset(dataset, indices), batch_size=1, shuffle=False, num_workers=num_workers,
+        worker_init_fn=ignore_interrupts))
     metrics = SegmentationMetrics(num_classes, ignore_index, boundary_width)
     bar = ProgressBar(len(indices), "eval", unit="images", enabled=progress and rank == 0)
-    with eval_mode(model):
+    with eval_mode(model), loader:
         for item in loader:
             if len(item) < 2:
                 raise ValueError("evaluate_dataset needs a labelled dataset; this one yields images only")

@@ -29,6 +29,7 @@ import paddle
 
 from pointrend.config.recipe import RecipeError
 from pointrend.train.legacy_state import read_legacy_trainer_state
+from pointrend.utils.atomic_dirs import replace_directory
 from pointrend.utils.output_files import describe_write_failure
 from pointrend.utils.paddle_files import load_paddle_object
 from pointrend.utils.safe_pickle import CheckpointFormatError, UnsafePickleError
@@ -93,14 +94,7 @@ class CheckpointStore:
             raise CheckpointError(
                 describe_write_failure(error, f"checkpoint {name}", self.directory) + kept
             ) from error
-        if final.exists():
-            stale = self.directory / f".{name}.stale"
-            shutil.rmtree(stale, ignore_errors=True)
-            os.rename(final, stale)
-            os.rename(partial, final)
-            shutil.rmtree(stale)
-        else:
-            os.rename(partial, final)
+        replace_directory(partial, final)
         _write_json_atomically(self.directory / LATEST, {"checkpoint": name, "iteration": iteration})
         if best_metric is not None:
             self.mark_best(iteration, *best_metric)
@@ -185,7 +179,9 @@ def complete_checkpoints(directory: Path) -> list[Path]:
 def resolve_checkpoint(path: str | os.PathLike, prefer: str = "latest") -> Path:
     """A checkpoint directory from any of: the checkpoint itself, a checkpoints/ directory with
     pointers, or a training output directory. `prefer` ("latest"|"best") picks the pointer;
-    "best" falls back to "latest" when no evaluation has run yet."""
+    "best" falls back to "latest" when no evaluation has run yet. Without any pointer (a run
+    killed between its first checkpoint and the pointer write) the newest complete checkpoint is
+    used, with a note."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path} does not exist: give a checkpoint directory or a training "
@@ -205,6 +201,12 @@ def resolve_checkpoint(path: str | os.PathLike, prefer: str = "latest") -> Path:
                         f"{directory / pointer} points at {target}, which is not a complete "
                         f"checkpoint: {CheckpointStore(directory)._pointer_way_out(directory / pointer)}")
                 return target
+    for directory in (path, path / "checkpoints"):
+        complete = complete_checkpoints(directory)
+        if complete:
+            print(f"note: {directory / LATEST} is missing: using the newest complete checkpoint "
+                  f"{complete[-1]}", flush=True)
+            return complete[-1]
     raise CheckpointError(
         f"no checkpoint found at {path}: expected a checkpoint directory (containing {INFO_FILE}) "
         f"or a training output directory with checkpoints/{LATEST}")

@@ -24,6 +24,7 @@ from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, OPTIMIZER_FILE, SC
                                         read_state_dict, read_trainer_state, resolve_checkpoint)
 from pointrend.train.rng import RngStateError, capture_rng_state, restore_rng_state, seed_everything
 from pointrend.utils.distributed import gather_objects, is_main_process, rank, world_size
+from pointrend.utils.loader_workers import ClosingLoader, ignore_interrupts
 from pointrend.train.optim import build_sgd, poly_with_warmup
 from pointrend.train.sampler import IterationBatchSampler, SeededSamples
 from pointrend.config.recipe import RecipeError
@@ -118,6 +119,7 @@ class Trainer:
         self.saved_iteration: int | None = None
         self.clock = TrainingClock()
         self._active: list[TrainerCallback] = []
+        self._saved: tuple[int, Path] | None = None
 
         self.model = paddle.Model(network)
         self.lr_scheduler = poly_with_warmup(
@@ -196,9 +198,9 @@ class Trainer:
             if is_main_process():
                 print(f"nothing to do: the schedule of {self.max_iters} iterations is complete")
             return
-        loader = paddle.io.DataLoader(
+        loader = ClosingLoader(paddle.io.DataLoader(
             SeededSamples(self.train_dataset), batch_sampler=self._batch_sampler(),
-            num_workers=self.num_workers, return_list=True)
+            num_workers=self.num_workers, return_list=True, worker_init_fn=ignore_interrupts))
         self.clock = TrainingClock()
         try:
             with warnings.catch_warnings():
@@ -208,6 +210,7 @@ class Trainer:
                                accumulate_grad_batches=self.accumulate_steps)
         finally:
             interrupt.restore_handlers()
+            loader.shutdown()
 
     def _batch_sampler(self) -> IterationBatchSampler:
         return IterationBatchSampler(
@@ -225,6 +228,10 @@ class Trainer:
         self.saved_iteration = self.iteration
         if not is_main_process():
             return None
+        if self._saved is not None and self._saved[0] == self.iteration and best_metric is None:
+            # Nothing changed since (an interrupt right after a periodic save): rewriting the
+            # directory in place would briefly leave "latest" pointing at nothing.
+            return self._saved[1]
         with self.clock.paused():
             state_dicts = {MODEL_FILE: self.network.state_dict(), OPTIMIZER_FILE: self.optimizer.state_dict()}
             if self.ema is not None:
@@ -235,6 +242,7 @@ class Trainer:
             path = self.checkpoints.save(
                 self.iteration, state_dicts, {"iteration": self.iteration, "rng": rng_states},
                 {"recipe": self.recipe, "metrics": metrics}, best_metric=best_metric)
+        self._saved = (self.iteration, path)
         print(f"checkpoint saved: {path}" + (" (new best)" if best_metric else ""), flush=True)
         return path
 
