@@ -85,7 +85,7 @@ def test_an_interrupt_right_after_a_periodic_save_does_not_rewrite_it(tmp_path, 
     interrupt = _AtIteration(2, lambda: os.kill(os.getpid(), signal.SIGINT))
     trainer = make_trainer(
         tiny_recipe(root, str(tmp_path / "run")),
-        callbacks=[interrupt, PeriodicCheckpoint(2, best_metric=None)],
+        callbacks=[interrupt, PeriodicCheckpoint(2)],
     )
     with pytest.raises(TrainingInterrupted, match="iter_0000002"):
         trainer.fit()

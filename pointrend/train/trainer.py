@@ -119,7 +119,6 @@ class Trainer:
         self.saved_iteration: int | None = None
         self.clock = TrainingClock()
         self._active: list[TrainerCallback] = []
-        self._saved: tuple[int, Path] | None = None
 
         self.model = paddle.Model(network)
         self.lr_scheduler = poly_with_warmup(
@@ -224,14 +223,14 @@ class Trainer:
     def save_checkpoint(self, best_metric: tuple[str, float] | None = None) -> Path | None:
         """Save the full training state at the current iteration (collective: call on every
         rank; rank 0 writes). Returns the checkpoint directory on rank 0, None elsewhere."""
+        if self.saved_iteration == self.iteration and best_metric is None:
+            # Nothing changed since (e.g. an interrupt right after a periodic save); rewriting
+            # the directory would only add a moment where "latest" is being replaced.
+            return self.checkpoints.path_of(self.iteration) if is_main_process() else None
         rng_states = gather_objects(capture_rng_state())
         self.saved_iteration = self.iteration
         if not is_main_process():
             return None
-        if self._saved is not None and self._saved[0] == self.iteration and best_metric is None:
-            # Nothing changed since (an interrupt right after a periodic save): rewriting the
-            # directory in place would briefly leave "latest" pointing at nothing.
-            return self._saved[1]
         with self.clock.paused():
             state_dicts = {MODEL_FILE: self.network.state_dict(), OPTIMIZER_FILE: self.optimizer.state_dict()}
             if self.ema is not None:
@@ -242,7 +241,6 @@ class Trainer:
             path = self.checkpoints.save(
                 self.iteration, state_dicts, {"iteration": self.iteration, "rng": rng_states},
                 {"recipe": self.recipe, "metrics": metrics}, best_metric=best_metric)
-        self._saved = (self.iteration, path)
         print(f"checkpoint saved: {path}" + (" (new best)" if best_metric else ""), flush=True)
         return path
 
