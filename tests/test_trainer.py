@@ -154,7 +154,7 @@ def test_nan_loss_stops_before_anything_saves_the_broken_weights(data_root, tmp_
         return [t * float("nan") for t in terms] if len(calls) == 3 else terms
 
     trainer = make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=1)], loss=loss_turning_nan)
-    with pytest.raises(NonFiniteLossError, match=r"iteration 3 \(coarse_ce=nan.*last good checkpoint is .*iter_0000002"):
+    with pytest.raises(NonFiniteLossError, match=r"iteration 3 \(coarse_ce=nan.*newest sound checkpoint is .*iter_0000002"):
         trainer.fit()
     assert resolve_checkpoint(str(tmp_path)).name == "iter_0000002"
     saved = read_state_dict(tmp_path / "checkpoints" / "iter_0000002", MODEL_FILE)

@@ -242,4 +242,4 @@ def build_trainer(recipe: Recipe, runtime: Runtime, load_pretrained: bool = True
         output_dir=recipe.output_dir, callbacks=build_callbacks(recipe, val_dataset),
         loss_names=loss_names(recipe.model), num_workers=recipe.data.num_workers, seed=recipe.seed,
         amp=recipe.callbacks.amp, device=runtime.device, keep_last=recipe.callbacks.checkpoint.keep_last,
-        recipe=recipe_to_dict(recipe))
+        recipe=recipe_to_dict(recipe), ignore_index=recipe.data.ignore_index)

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import sys
+from contextlib import nullcontext
 from pathlib import Path
 from collections.abc import Collection
 from typing import Any, Optional
@@ -17,6 +20,8 @@ from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, CheckpointError, l
                                         resolve_checkpoint)
 from pointrend.app.inference_engine import engine_for, network_for_engine
 from pointrend.app.runtime import setup_runtime
+from pointrend.train.finite import refuse_non_finite
+from pointrend.train.run_lock import RunLock
 from pointrend.utils.distributed import is_main_process, world_size
 from pointrend.utils.output_files import write_text_atomically
 from pointrend.config.recipe import Recipe, recipe_to_dict
@@ -31,12 +36,15 @@ def _write_recipe(recipe: Recipe) -> None:
 def train(recipe: Recipe, resume: Any = None) -> None:
     """resume: None/False (fresh run), True (latest checkpoint in output_dir) or a checkpoint path."""
     validate(recipe, processes=world_size())
-    runtime = setup_runtime(recipe.device, recipe.seed, recipe.threads)
-    resume_from = recipe.output_dir if resume is True else (resume or None)
-    trainer = build_trainer(recipe, runtime, load_pretrained=resume_from is None)
-    if is_main_process():
-        _write_recipe(recipe)
-    trainer.fit(resume=resume_from)
+    # Rank 0 writes everything in output_dir, so it alone holds the folder's lock.
+    lock = RunLock(recipe.output_dir, shlex.join(sys.argv)) if is_main_process() else nullcontext()
+    with lock:
+        runtime = setup_runtime(recipe.device, recipe.seed, recipe.threads)
+        resume_from = recipe.output_dir if resume is True else (resume or None)
+        trainer = build_trainer(recipe, runtime, load_pretrained=resume_from is None)
+        if is_main_process():
+            _write_recipe(recipe)
+        trainer.fit(resume=resume_from)
     if is_main_process():
         print(f"training finished: checkpoints in {trainer.checkpoints.directory}, "
               f"TensorBoard logs in {os.path.join(recipe.output_dir, 'tensorboard')}")
@@ -52,6 +60,7 @@ def load_for_inference(recipe: Recipe, checkpoint: Optional[str] = None) -> tupl
     which = "EMA"
     if state is None:
         state, which = read_state_dict(path, MODEL_FILE, required=True), "raw"
+    refuse_non_finite(state, path, "using it")
     load_weights(network, path, state, recipe_to_dict(recipe))
     network.eval()
     if is_main_process():
@@ -102,6 +111,10 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collect
                                        os.path.join(recipe.output_dir, "eval", f"{path.name}.json"))
         if output:
             print(f"results written to {output}")
+        if results.get("pixel_accuracy", 0.0) is None or any(
+                isinstance(part, dict) and part.get("pixel_accuracy", 0.0) is None for part in results.values()):
+            print(f"warning: the {len(dataset)} validation images have no labelled pixel (every label "
+                  f"pixel is --data.ignore_index={recipe.data.ignore_index}): the metrics are undefined")
     return results
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pointrend.train.callbacks.interrupt import TrainingInterrupted
 from pointrend.train.callbacks.nan_guard import NonFiniteLossError
 from pointrend.train.checkpoint import CheckpointError
+from pointrend.train.run_lock import RunLockedError
 from pointrend.app.runtime import DeviceUnavailableError
 from pointrend.config.recipe import RecipeError
 from pointrend.inference.predict_files import OutputNameClash
@@ -19,7 +20,7 @@ class DatasetError(RuntimeError):
 
 USER_ERRORS = (RecipeError, CheckpointError, NonFiniteLossError, DatasetError, DeviceUnavailableError,
                TrainingInterrupted, OutputWriteError, UnsafePickleError, CheckpointFormatError,
-               DownloadError, OutputNameClash)
+               DownloadError, OutputNameClash, RunLockedError)
 
 INTERRUPTED_EXIT_CODE = 130
 

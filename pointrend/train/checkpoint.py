@@ -117,6 +117,10 @@ class CheckpointStore:
         path = self.path_of(iteration) / INFO_FILE
         _write_json_atomically(path, {**read_info(path.parent), "metrics": metrics})
 
+    def point_latest_at(self, checkpoint: Path) -> None:
+        _write_json_atomically(self.directory / LATEST, {
+            "checkpoint": checkpoint.name, "iteration": checkpoint_iteration(checkpoint)})
+
     def _read_pointer(self, pointer: str) -> dict | None:
         """The pointer's content, None when it does not exist; CheckpointError when damaged."""
         path = self.directory / pointer
@@ -169,6 +173,11 @@ class CheckpointStore:
         for leftover in self.directory.glob(".*.partial"):
             if leftover.is_dir():
                 shutil.rmtree(leftover)
+
+
+def checkpoint_iteration(checkpoint: Path) -> int:
+    """The iteration in a checkpoint directory's name (iter_0008000 -> 8000)."""
+    return int(checkpoint.name[len(CHECKPOINT_PREFIX):])
 
 
 def complete_checkpoints(directory: Path) -> list[Path]:

@@ -63,12 +63,15 @@ class IterationBatchSampler:
         epoch, offset = divmod(position, self.dataset_size)
         return int(self._permutation(epoch)[offset])
 
+    def batch(self, number: int) -> list[tuple[int, int]]:
+        """This rank's (index, seed) pairs of batch `number` of the schedule."""
+        first = number * self.batch_size * self.world_size + self.rank * self.batch_size
+        positions = range(first, first + self.batch_size)
+        return [(self._index_at(p), sample_seed(self.seed, p)) for p in positions]
+
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        global_batch = self.batch_size * self.world_size
-        for batch in range(self.start_batch, self.num_batches):
-            first = batch * global_batch + self.rank * self.batch_size
-            positions = range(first, first + self.batch_size)
-            yield [(self._index_at(p), sample_seed(self.seed, p)) for p in positions]
+        for number in range(self.start_batch, self.num_batches):
+            yield self.batch(number)
 
 
 class SeededSamples(paddle.io.Dataset):

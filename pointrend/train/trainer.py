@@ -19,9 +19,14 @@ from paddle import nn
 from pointrend.train.amp import amp_configs, use_bfloat16
 from pointrend.train.callbacks import (SaveOnInterrupt, ScheduleClock, StopOnNonFiniteLoss,
                                         TrainerCallback)
+from pointrend.train.callbacks.nan_guard import NonFiniteWeightsError
+from pointrend.train.callbacks.unlabelled import WarnOnUnlabelledBatches
+from pointrend.train.finite import describe_non_finite, non_finite_tensors, refuse_non_finite
 from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, OPTIMIZER_FILE, SCALER_FILE,
-                                        CheckpointError, CheckpointStore, load_weights,
-                                        read_state_dict, read_trainer_state, resolve_checkpoint)
+                                        CheckpointError, CheckpointStore, checkpoint_iteration,
+                                        complete_checkpoints, load_weights, read_info,
+                                        read_state_dict, read_trainer_state, recipe_differences,
+                                        resolve_checkpoint)
 from pointrend.train.rng import RngStateError, capture_rng_state, restore_rng_state, seed_everything
 from pointrend.utils.distributed import gather_objects, is_main_process, rank, world_size
 from pointrend.utils.loader_workers import ClosingLoader, ignore_interrupts
@@ -60,11 +65,15 @@ class _MeanOverAccumulation:
     """Divides every loss term by the number of accumulated micro-batches, so their summed
     gradients are a mean and the LR does not depend on how a batch is split."""
 
-    def __init__(self, loss: Callable, steps: int) -> None:
+    def __init__(self, loss: Callable, steps: int, ignore_index: int | None) -> None:
         self.loss = loss
         self.steps = steps
+        self.ignore_index = ignore_index
+        self.labelled_pixels: int | None = None
 
     def __call__(self, *outputs_and_labels: paddle.Tensor) -> list[paddle.Tensor]:
+        if self.ignore_index is not None:
+            self.labelled_pixels = int((outputs_and_labels[-1] != self.ignore_index).sum())
         terms = self.loss(*outputs_and_labels)
         terms = terms if isinstance(terms, (list, tuple)) else [terms]
         return [term / self.steps for term in terms]
@@ -98,6 +107,7 @@ class Trainer:
         device: str = "cpu",
         keep_last: int = 3,
         recipe: dict | None = None,
+        ignore_index: int | None = None,
     ) -> None:
         self.network = network
         self.train_dataset = train_dataset
@@ -119,6 +129,7 @@ class Trainer:
         self.saved_iteration: int | None = None
         self.clock = TrainingClock()
         self._active: list[TrainerCallback] = []
+        self._sampler: IterationBatchSampler | None = None
 
         self.model = paddle.Model(network)
         self.lr_scheduler = poly_with_warmup(
@@ -128,7 +139,9 @@ class Trainer:
                                    optim.decay_norm_and_bias, optim.grad_clip_norm)
         on_gpu = device.startswith("gpu")
         configs = amp_configs(amp.enabled, amp.level, amp.dtype, on_gpu) if amp else None
-        self.model.prepare(self.optimizer, _MeanOverAccumulation(loss, optim.accumulate_steps), amp_configs=configs)
+        self.ignore_index = ignore_index
+        self._loss = _MeanOverAccumulation(loss, optim.accumulate_steps, ignore_index)
+        self.model.prepare(self.optimizer, self._loss, amp_configs=configs)
         if configs and amp.dtype == "bfloat16":
             use_bfloat16(self.model)
 
@@ -165,6 +178,17 @@ class Trainer:
         names = self.loss_names or [f"loss{i}" for i in range(len(values))]
         return {name: float(value) * self.accumulate_steps for name, value in zip(names, values)}
 
+    def labelled_pixels(self) -> int | None:
+        """Labelled pixels in the last micro-batch (None without an ignore_index to count by)."""
+        return self._loss.labelled_pixels
+
+    def batch_files(self, step: int) -> list[str]:
+        """Image files of micro-batch `step` of the running fit() (hapi's step count)."""
+        paths = getattr(self.train_dataset, "image_paths", None)
+        if self._sampler is None or paths is None:
+            return []
+        return [str(paths[index]) for index, _ in self._sampler.batch(self._sampler.start_batch + step)]
+
     def current_lr(self) -> float:
         return float(self.optimizer.get_lr())
 
@@ -183,7 +207,8 @@ class Trainer:
         NonFiniteLossError on a NaN/inf loss (nothing was saved after it).
         """
         interrupt = SaveOnInterrupt()
-        everything = [StopOnNonFiniteLoss(), ScheduleClock(), *self.callbacks, interrupt]
+        everything = [StopOnNonFiniteLoss(), WarnOnUnlabelledBatches(), ScheduleClock(),
+                      *self.callbacks, interrupt]
         for callback in everything:
             callback.attach(self)
         self._active = everything
@@ -197,8 +222,9 @@ class Trainer:
             if is_main_process():
                 print(f"nothing to do: the schedule of {self.max_iters} iterations is complete")
             return
+        self._sampler = self._batch_sampler()
         loader = ClosingLoader(paddle.io.DataLoader(
-            SeededSamples(self.train_dataset), batch_sampler=self._batch_sampler(),
+            SeededSamples(self.train_dataset), batch_sampler=self._sampler,
             num_workers=self.num_workers, return_list=True, worker_init_fn=ignore_interrupts))
         self.clock = TrainingClock()
         try:
@@ -223,6 +249,7 @@ class Trainer:
     def save_checkpoint(self, best_metric: tuple[str, float] | None = None) -> Path | None:
         """Save the full training state at the current iteration (collective: call on every
         rank; rank 0 writes). Returns the checkpoint directory on rank 0, None elsewhere."""
+        self.ensure_finite_weights()
         if self.saved_iteration == self.iteration and best_metric is None:
             # Nothing changed since (e.g. an interrupt right after a periodic save); rewriting
             # the directory would only add a moment where "latest" is being replaced.
@@ -232,9 +259,7 @@ class Trainer:
         if not is_main_process():
             return None
         with self.clock.paused():
-            state_dicts = {MODEL_FILE: self.network.state_dict(), OPTIMIZER_FILE: self.optimizer.state_dict()}
-            if self.ema is not None:
-                state_dicts[EMA_FILE] = self.ema.state_dict()
+            state_dicts = self._training_state()
             if getattr(self.model, "_scaler", None) is not None:
                 state_dicts[SCALER_FILE] = self.model._scaler.state_dict()
             metrics = self.last_eval[1] if self.last_eval and self.last_eval[0] == self.iteration else None
@@ -244,11 +269,55 @@ class Trainer:
         print(f"checkpoint saved: {path}" + (" (new best)" if best_metric else ""), flush=True)
         return path
 
+    def _training_state(self) -> dict[str, dict]:
+        state = {MODEL_FILE: self.network.state_dict(), OPTIMIZER_FILE: self.optimizer.state_dict()}
+        if self.ema is not None:
+            state[EMA_FILE] = self.ema.state_dict()
+        return state
+
+    def ensure_finite_weights(self) -> None:
+        """Raise NonFiniteWeightsError (after pointing "latest" at the newest finite checkpoint)
+        when the weights, optimizer state or EMA hold NaN/inf. Every rank holds the same
+        weights, so every rank decides alike."""
+        for file_name, state in self._training_state().items():
+            bad, count = non_finite_tensors(state)
+            if bad:
+                where = self.fall_back_to_finite_checkpoint()
+                raise NonFiniteWeightsError(
+                    f"the update of iteration {self.iteration} made the training state non-finite "
+                    f"({file_name}: {describe_non_finite(bad, count)}); nothing was saved from it "
+                    f"and {where}. Usual fixes: a lower --optim.lr, a longer "
+                    f"--schedule.warmup_iters, or --optim.grad_clip_norm=<e.g. 10>.")
+
+    def fall_back_to_finite_checkpoint(self, before: int | None = None) -> str:
+        """Point "latest" at the newest checkpoint (older than iteration `before`) whose weights
+        are finite, so --resume starts from sound weights; a phrase naming it for messages."""
+        if not is_main_process():
+            return "rank 0 names the checkpoint to resume from"
+        for checkpoint in reversed(complete_checkpoints(self.checkpoints.directory)):
+            if before is not None and checkpoint_iteration(checkpoint) >= before:
+                continue
+            try:
+                states = [read_state_dict(checkpoint, name, as_tensors=False)
+                          for name in (MODEL_FILE, EMA_FILE)]
+            except CheckpointError:
+                continue  # damaged: not one to resume from
+            if any(non_finite_tensors(state)[0] for state in states if state is not None):
+                continue
+            if self.checkpoints.latest() == checkpoint:
+                return f"the newest sound checkpoint is {checkpoint} (latest)"
+            self.checkpoints.point_latest_at(checkpoint)
+            return (f"the newest sound checkpoint is {checkpoint}: latest.json points back at it, "
+                    "so --resume continues from there")
+        return "no sound checkpoint was written yet"
+
     def restore(self, path: str | Path) -> Path:
         """Load weights, optimizer + LR scheduler, EMA, AMP scaler, iteration and RNG states."""
         checkpoint = resolve_checkpoint(path)
-        load_weights(self.network, checkpoint, read_state_dict(checkpoint, MODEL_FILE, required=True),
-                     self.recipe)
+        self._report_recipe_changes(checkpoint)
+        weights = read_state_dict(checkpoint, MODEL_FILE, required=True)
+        refuse_non_finite(weights, checkpoint, "resuming from it")
+        load_weights(self.network, checkpoint, weights, self.recipe)
         optimizer_state = read_state_dict(checkpoint, OPTIMIZER_FILE, required=True)
         self._check_optimizer_state(optimizer_state, checkpoint)
         with warnings.catch_warnings():
@@ -275,6 +344,15 @@ class Trainer:
         if is_main_process():
             print(f"resumed from {checkpoint} at iteration {self.iteration}", flush=True)
         return checkpoint
+
+    def _report_recipe_changes(self, checkpoint: Path) -> None:
+        saved = read_info(checkpoint).get("recipe")
+        if not saved or not self.recipe or not is_main_process():
+            return
+        changes = recipe_differences(saved, self.recipe)
+        if changes:
+            print(f"note: the recipe differs from the one {checkpoint.name} was trained with: "
+                  + ", ".join(changes), flush=True)
 
     def _check_optimizer_state(self, state: dict, checkpoint: Path) -> None:
         """Paddle matches optimizer state to parameters by generated name and silently skips

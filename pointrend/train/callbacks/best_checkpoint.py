@@ -28,8 +28,8 @@ class BestCheckpoint(TrainerCallback):
         self._pending = (iteration, results)
 
     def _is_new_best(self, results: dict) -> bool:
-        if not self.metric or self.metric not in results:
-            return False
+        if not self.metric or results.get(self.metric) is None:
+            return False  # not computed, or undefined (no labelled validation pixel)
         value = float(results[self.metric])
         if self._best is not None and value <= self._best:
             return False

@@ -26,6 +26,7 @@ class PeriodicEvaluation(TrainerCallback):
     def on_iteration_end(self, iteration: int, logs: dict) -> None:
         if not self.is_due(iteration, self.interval):
             return
+        self.trainer.ensure_finite_weights()
         with self.trainer.clock.paused(), self.trainer.evaluation_weights():
             results = evaluate_dataset(self.trainer.network, self.dataset, progress=is_main_process(),
                                        **self.evaluate_options)
@@ -33,6 +34,11 @@ class PeriodicEvaluation(TrainerCallback):
             path = os.path.join(self.output_dir, f"eval_iter_{iteration:07d}.json")
             print(f"evaluation at iteration {iteration}/{self.trainer.max_iters}")
             print(format_results_table(results), flush=True)
+            if results.get("pixel_accuracy") is None:
+                print(f"warning: the {results.get('num_images')} validation images have no labelled pixel "
+                      f"(every label pixel is ignore_index): mIoU is undefined at iteration "
+                      f"{iteration}, so no best checkpoint can be chosen. Check the val labels.",
+                      flush=True)
             if write_results_or_warn({"iteration": iteration, **results}, path):
                 print(f"results written to {path}", flush=True)
         self.trainer.publish_eval_results(iteration, results)

@@ -11,6 +11,10 @@ class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the last checkpoint predates it."""
 
 
+class NonFiniteWeightsError(NonFiniteLossError):
+    """The weights (or optimizer state) hold NaN/inf: nothing is saved or evaluated from them."""
+
+
 class StopOnNonFiniteLoss(TrainerCallback):
     """Must run before the schedule clock: once it raises, no EMA update, evaluation or
     checkpoint sees the weights of the failed update."""
@@ -19,8 +23,7 @@ class StopOnNonFiniteLoss(TrainerCallback):
         terms = self.trainer.loss_terms(logs or {})
         bad = {name: value for name, value in terms.items() if not math.isfinite(value)}
         if any_rank(bool(bad)):
-            latest = self.trainer.checkpoints.latest()
-            where = f"the last good checkpoint is {latest}" if latest else "no checkpoint was written yet"
+            where = self.trainer.fall_back_to_finite_checkpoint()
             detail = ", ".join(f"{name}={value}" for name, value in bad.items()) or "on another rank"
             raise NonFiniteLossError(
                 f"loss is not finite at iteration {self.trainer.iteration + 1} ({detail}); training "
