@@ -17,9 +17,6 @@ from tiny_training import kill_group, start
 from pointrend.data import generate_synthetic_cityscapes
 from pointrend.train.checkpoint import INFO_FILE, MODEL_FILE
 
-ITERS = 16
-FINAL = f"iter_{ITERS:07d}"
-
 
 def latest_is_broken(output_dir) -> bool:
     pointer = output_dir / "checkpoints" / "latest.json"
@@ -39,14 +36,14 @@ def latest_iteration(output_dir) -> int:
 
 
 def run_to_the_end(root, output_dir, *argv) -> float:
-    """Run (resuming when asked) to completion; seconds per iteration of its training part."""
+    """Run (resuming when asked) to completion; seconds its iterations took."""
     run = start(root, output_dir, "train", *argv, new_group=True)
     try:
         output, _ = run.communicate(timeout=600)
     finally:
         kill_group(run)
     assert run.returncode == 0, output
-    return training_seconds(output) / ITERS
+    return training_seconds(output)
 
 
 def training_seconds(output: str) -> float:
@@ -59,39 +56,44 @@ def training_seconds(output: str) -> float:
     return sum(1.0 / rate for rate in rates)
 
 
-def final_weights(output_dir) -> dict:
-    checkpoint = output_dir / "checkpoints" / FINAL
+def final_weights(output_dir, iters: int) -> dict:
+    checkpoint = output_dir / "checkpoints" / f"iter_{iters:07d}"
     return {name: paddle.load(str(checkpoint / name)) for name in (MODEL_FILE, "ema.pdparams")}
 
 
 def chaos(tmp_path, kills: int, seed: int) -> None:
+    iters = 2 * kills + 6
     root = str(tmp_path / "data")
     generate_synthetic_cityscapes(root, num_train=6, num_val=1, size=(64, 128))
-    steady = f"--schedule.iters={ITERS}"
-    iteration_time = run_to_the_end(root, tmp_path / "reference", steady)
+    steady = f"--schedule.iters={iters}"
+    iteration_time = run_to_the_end(root, tmp_path / "reference", steady) / iters
     rng = random.Random(seed)
     victim_dir = tmp_path / "victim"
     broken, survived = 0, 0
-    while survived < kills and latest_iteration(victim_dir) < ITERS - 2:
+    while survived < kills and latest_iteration(victim_dir) < iters - 2:
         done = latest_iteration(victim_dir)
         run = start(
             root, victim_dir, "train", steady, *(["--resume"] if done else []), new_group=True
         )
         try:
-            # Anywhere from the middle of an iteration to the middle of a checkpoint write.
-            read_until(run, f"iter {rng.randint(done + 1, ITERS - 2)}/", timeout=300)
-            time.sleep(rng.uniform(0.0, iteration_time))
+            if rng.random() < 0.2:
+                time.sleep(rng.uniform(0.0, 3.0))  # starting up: lock, restore
+            else:
+                # From the middle of an iteration to the middle of a checkpoint write.
+                read_until(run, f"iter {rng.randint(done + 1, min(done + 2, iters - 2))}/", 300)
+                time.sleep(rng.uniform(0.0, iteration_time))
             os.killpg(run.pid, signal.SIGKILL)
             run.communicate(timeout=60)
         finally:
             kill_group(run)
         broken += latest_is_broken(victim_dir)
         survived += run.returncode == -signal.SIGKILL
-    assert survived >= 1, "the runs ended before they could be killed"
     run_to_the_end(root, victim_dir, steady, "--resume")
     print(f"chaos (seed {seed}): {survived} kills survived, {broken} broken 'latest'")
+    assert survived >= 1, "the runs ended before they could be killed"
     assert broken == 0
-    expected, actual = final_weights(tmp_path / "reference"), final_weights(victim_dir)
+    expected = final_weights(tmp_path / "reference", iters)
+    actual = final_weights(victim_dir, iters)
     for file_name in expected:
         assert expected[file_name].keys() == actual[file_name].keys()
         for name in expected[file_name]:

@@ -7,7 +7,7 @@ import os
 import paddle
 
 from pointrend.train.callbacks import (BestCheckpoint, ExponentialMovingAverage, PeriodicCheckpoint, PeriodicEvaluation,
-                                        ProgressLogger, TensorBoardLogger, TrainerCallback)
+                                        ProgressLogger, StopOnDivergence, TensorBoardLogger, TrainerCallback)
 from pointrend.app.runtime import Runtime
 from pointrend.utils.distributed import convert_to_sync_batchnorm, is_main_process
 from pointrend.app.errors import DatasetError
@@ -203,13 +203,17 @@ def evaluation_options(recipe: Recipe, class_names=None) -> dict:
 
 def build_callbacks(recipe: Recipe, val_dataset) -> list[TrainerCallback]:
     """In the order they must run after each iteration: the EMA update first (checkpoints and
-    evaluation see it), the log line, the periodic checkpoint (safe before evaluation starts),
+    evaluation see it), the log line, the divergence watch (it stops before a checkpoint of a
+    diverged network), the periodic checkpoint (safe before evaluation starts),
     evaluation, TensorBoard, then the best-checkpoint pointer (which needs the new score)."""
     cb, schedule = recipe.callbacks, recipe.schedule
     callbacks: list[TrainerCallback] = []
     if cb.ema.enabled:
         callbacks.append(ExponentialMovingAverage(cb.ema.decay, cb.ema.warmup_iters))
     callbacks.append(ProgressLogger(schedule.log_interval))
+    if cb.divergence.enabled:
+        callbacks.append(StopOnDivergence(cb.divergence.baseline_iters, cb.divergence.window,
+                                          cb.divergence.factor, cb.divergence.stop))
     callbacks.append(PeriodicCheckpoint(schedule.checkpoint_interval))
     if cb.evaluation:
         callbacks.append(PeriodicEvaluation(val_dataset, schedule.eval_interval, recipe.output_dir,

@@ -176,12 +176,28 @@ class TensorBoardConfig:
 
 
 @dataclass
+class DivergenceConfig:
+    """Finite divergence: the loss explodes and stays far above its early level (a dead
+    network that trains on without a NaN). Reported once the median total loss of the last
+    `window` iterations exceeds `factor` x the median of the run's first `baseline_iters`
+    iterations; with `stop`, training then ends and "latest" moves back to the newest
+    checkpoint from before the loss first crossed that level."""
+
+    enabled: bool = True
+    baseline_iters: int = 20
+    window: int = 20
+    factor: float = 5.0
+    stop: bool = True
+
+
+@dataclass
 class CallbacksConfig:
     evaluation: bool = True
     amp: AmpConfig = field(default_factory=AmpConfig)
     ema: EmaConfig = field(default_factory=EmaConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     tensorboard: TensorBoardConfig = field(default_factory=TensorBoardConfig)
+    divergence: DivergenceConfig = field(default_factory=DivergenceConfig)
 
 
 @dataclass

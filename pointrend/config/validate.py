@@ -259,6 +259,11 @@ def _check_callbacks(recipe: Recipe) -> None:
     if callbacks.checkpoint.best_metric is not None:
         _choice("callbacks.checkpoint.best_metric", callbacks.checkpoint.best_metric, BEST_METRICS)
     _at_least("callbacks.tensorboard.num_images", callbacks.tensorboard.num_images, 0)
+    divergence = callbacks.divergence
+    _positive("callbacks.divergence.baseline_iters", divergence.baseline_iters)
+    _positive("callbacks.divergence.window", divergence.window)
+    if divergence.factor <= 1:
+        raise _fail("callbacks.divergence.factor", "> 1 (times the early loss)", divergence.factor)
 
 
 def _check_eval(recipe: Recipe) -> None:

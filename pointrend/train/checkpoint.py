@@ -243,7 +243,8 @@ def read_info(checkpoint: Path) -> dict[str, Any]:
 
 
 def read_trainer_state(checkpoint: Path) -> dict[str, Any]:
-    """{"iteration": int, "rng": [one `capture_rng_state()` dict per rank]}."""
+    """{"iteration": int, "rng": [one `capture_rng_state()` dict per rank], "callbacks": {name: plain
+    data}}."""
     path = checkpoint / STATE_FILE
     legacy = checkpoint / LEGACY_STATE_FILE
     if not path.is_file() and legacy.is_file():

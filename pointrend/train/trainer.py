@@ -264,7 +264,8 @@ class Trainer:
                 state_dicts[SCALER_FILE] = self.model._scaler.state_dict()
             metrics = self.last_eval[1] if self.last_eval and self.last_eval[0] == self.iteration else None
             path = self.checkpoints.save(
-                self.iteration, state_dicts, {"iteration": self.iteration, "rng": rng_states},
+                self.iteration, state_dicts,
+                {"iteration": self.iteration, "rng": rng_states, "callbacks": self._callback_states()},
                 {"recipe": self.recipe, "metrics": metrics}, best_metric=best_metric)
         print(f"checkpoint saved: {path}" + (" (new best)" if best_metric else ""), flush=True)
         return path
@@ -274,6 +275,11 @@ class Trainer:
         if self.ema is not None:
             state[EMA_FILE] = self.ema.state_dict()
         return state
+
+    def _callback_states(self) -> dict[str, dict]:
+        """What callbacks keep across a resume (e.g. the divergence watch's early loss level)."""
+        states = {type(callback).__name__: callback.checkpoint_state() for callback in self._active}
+        return {name: state for name, state in states.items() if state}
 
     def ensure_finite_weights(self) -> None:
         """Raise NonFiniteWeightsError (after pointing "latest" at the newest finite checkpoint)
@@ -294,6 +300,18 @@ class Trainer:
         are finite, so --resume starts from sound weights; a phrase naming it for messages."""
         if not is_main_process():
             return "rank 0 names the checkpoint to resume from"
+        checkpoint = self.finite_checkpoint_before(before)
+        if checkpoint is None:
+            return "no sound checkpoint was written yet" if before is None else (
+                f"no sound checkpoint from before iteration {before} is kept")
+        if self.checkpoints.latest() == checkpoint:
+            return f"the newest sound checkpoint is {checkpoint} (latest)"
+        self.checkpoints.point_latest_at(checkpoint)
+        return (f"the newest sound checkpoint is {checkpoint}: latest.json points back at it, "
+                "so --resume continues from there")
+
+    def finite_checkpoint_before(self, before: int | None = None) -> Path | None:
+        """The newest complete checkpoint (older than iteration `before`) with finite weights."""
         for checkpoint in reversed(complete_checkpoints(self.checkpoints.directory)):
             if before is not None and checkpoint_iteration(checkpoint) >= before:
                 continue
@@ -302,14 +320,9 @@ class Trainer:
                           for name in (MODEL_FILE, EMA_FILE)]
             except CheckpointError:
                 continue  # damaged: not one to resume from
-            if any(non_finite_tensors(state)[0] for state in states if state is not None):
-                continue
-            if self.checkpoints.latest() == checkpoint:
-                return f"the newest sound checkpoint is {checkpoint} (latest)"
-            self.checkpoints.point_latest_at(checkpoint)
-            return (f"the newest sound checkpoint is {checkpoint}: latest.json points back at it, "
-                    "so --resume continues from there")
-        return "no sound checkpoint was written yet"
+            if not any(non_finite_tensors(state)[0] for state in states if state is not None):
+                return checkpoint
+        return None
 
     def restore(self, path: str | Path) -> Path:
         """Load weights, optimizer + LR scheduler, EMA, AMP scaler, iteration and RNG states."""
@@ -341,6 +354,10 @@ class Trainer:
             self._restore_rng(state["rng"])
         except RngStateError as error:
             raise CheckpointError(f"the trainer state of {checkpoint} is damaged: {error}") from None
+        saved_callbacks = state.get("callbacks", {})
+        for callback in self._active:
+            if type(callback).__name__ in saved_callbacks:
+                callback.restore_checkpoint_state(saved_callbacks[type(callback).__name__])
         if is_main_process():
             print(f"resumed from {checkpoint} at iteration {self.iteration}", flush=True)
         return checkpoint

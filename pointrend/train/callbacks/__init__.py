@@ -2,12 +2,14 @@
 
 Order matters in a callback list: the EMA update first (checkpoints and evaluation see it), the
 periodic checkpoint before evaluation (a failing evaluation never costs that checkpoint), and
-BestCheckpoint after evaluation. The Trainer itself puts StopOnNonFiniteLoss and ScheduleClock
-first and SaveOnInterrupt last.
+BestCheckpoint after evaluation, StopOnDivergence before any checkpoint. The Trainer itself
+puts StopOnNonFiniteLoss, WarnOnUnlabelledBatches and ScheduleClock first and SaveOnInterrupt
+last.
 """
 from pointrend.train.callbacks.base import TrainerCallback
 from pointrend.train.callbacks.best_checkpoint import BestCheckpoint
 from pointrend.train.callbacks.checkpointing import PeriodicCheckpoint
+from pointrend.train.callbacks.divergence import LossDivergedError, StopOnDivergence
 from pointrend.train.callbacks.ema import ExponentialMovingAverage
 from pointrend.train.callbacks.evaluation import PeriodicEvaluation
 from pointrend.train.callbacks.interrupt import SaveOnInterrupt, TrainingInterrupted
@@ -19,5 +21,5 @@ from pointrend.train.callbacks.tensorboard import TensorBoardLogger
 __all__ = [
     "TrainerCallback", "BestCheckpoint", "PeriodicCheckpoint", "ExponentialMovingAverage", "PeriodicEvaluation",
     "SaveOnInterrupt", "TrainingInterrupted", "NonFiniteLossError", "StopOnNonFiniteLoss",
-    "ProgressLogger", "ScheduleClock", "TensorBoardLogger",
+    "ProgressLogger", "ScheduleClock", "TensorBoardLogger", "LossDivergedError", "StopOnDivergence",
 ]

@@ -31,6 +31,14 @@ class TrainerCallback(Callback):
     def on_eval_results(self, iteration: int, results: dict[str, Any]) -> None:
         """After a periodic evaluation, with the evaluate_dataset results."""
 
+    def checkpoint_state(self) -> dict:
+        """Plain data (numbers, lists) this callback needs after a resume; saved with every
+        checkpoint in the trainer state."""
+        return {}
+
+    def restore_checkpoint_state(self, state: dict) -> None:
+        """Takes back what `checkpoint_state` returned."""
+
     def is_due(self, iteration: int, interval: int) -> bool:
         """Every `interval` iterations and at the end of the schedule (interval 0 = only at the end)."""
         return iteration == self.trainer.max_iters or (interval > 0 and iteration % interval == 0)

@@ -1,0 +1,89 @@
+"""Finite divergence: a loss that explodes and stays far above its early level.
+
+A too-high learning rate can drive a network into a dead state whose loss stays finite (so
+the NaN guard never fires) but far above where it started, e.g. a coarse cross-entropy held
+at 60 where it began near 3. Medians make the rule robust: single spikes and the noisy first
+iterations do not trigger it, a loss that stays high for most of a window does.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections import deque
+
+from pointrend.train.callbacks.base import LOSS_TERMS, TrainerCallback
+from pointrend.train.callbacks.nan_guard import NonFiniteLossError
+from pointrend.utils.distributed import any_rank, is_main_process
+
+
+class LossDivergedError(NonFiniteLossError):
+    """The loss stayed far above its early level; "latest" points at a checkpoint from before."""
+
+
+class StopOnDivergence(TrainerCallback):
+    """baseline = median total loss of the run's first `baseline_iters` iterations; diverged
+    when the median of the last `window` iterations exceeds `factor` x baseline. The onset is
+    the first iteration of that window above the level. With `stop` training ends (before any
+    checkpoint of that iteration) and "latest" moves back to the newest sound checkpoint from
+    before the onset; without, a warning names that checkpoint once.
+
+    Must come before the checkpointing callbacks.
+    """
+
+    def __init__(
+        self, baseline_iters: int = 20, window: int = 20, factor: float = 5.0, stop: bool = True
+    ) -> None:
+        self.baseline_iters = baseline_iters
+        self.factor = factor
+        self.stop = stop
+        self.early: list[float] = []
+        self.baseline: float | None = None
+        self._recent: deque[tuple[int, float]] = deque(maxlen=window)
+        self._reported = False
+
+    def checkpoint_state(self) -> dict:
+        return {"early": list(self.early), "baseline": self.baseline}
+
+    def restore_checkpoint_state(self, state: dict) -> None:
+        self.early = list(state.get("early", []))
+        self.baseline = state.get("baseline")
+
+    def on_iteration_end(self, iteration: int, logs: dict) -> None:
+        loss = sum(logs.get(LOSS_TERMS, {}).values())
+        if self.baseline is None:
+            self.early.append(loss)
+            if len(self.early) >= self.baseline_iters:
+                self.baseline = statistics.median(self.early)
+            return
+        self._recent.append((iteration, loss))
+        level = self.factor * self.baseline
+        full = len(self._recent) == self._recent.maxlen
+        diverged = full and statistics.median(value for _, value in self._recent) > level
+        if self._reported or not any_rank(diverged):
+            return
+        onset = next((i for i, value in self._recent if value > level), iteration)
+        first = iteration - len(self._recent) + 1
+        what = (
+            f"the loss diverged: its median over iterations {first}-{iteration} is "
+            f"{statistics.median(v for _, v in self._recent):.4g}, more than "
+            f"{self.factor:g}x its early level {self.baseline:.4g} (median of the run's first "
+            f"{len(self.early)} iterations), first crossed at iteration {onset}"
+        )
+        fixes = (
+            "Usual fixes: a lower --optim.lr, a longer --schedule.warmup_iters, or "
+            "--optim.grad_clip_norm=<e.g. 10>; the rule's thresholds are "
+            "--callbacks.divergence.*"
+        )
+        if self.stop:
+            where = self.trainer.fall_back_to_finite_checkpoint(before=onset)
+            raise LossDivergedError(f"{what}; training stopped and {where}. {fixes}")
+        self._reported = True
+        if is_main_process():
+            before = self.trainer.finite_checkpoint_before(onset)
+            where = (
+                f"the last checkpoint from before it is {before}"
+                if before
+                else ("no checkpoint from before it is kept")
+            )
+            print(f"warning: {what}; {where}. {fixes}", file=sys.stderr, flush=True)
