@@ -12,7 +12,7 @@ from pointrend.app.runtime import DEVICES, Runtime
 from pointrend.config import validate as rules
 from pointrend.config.recipe import Recipe, RecipeError, apply_overrides
 from pointrend.config.validate import validate
-from pointrend.inference.modes import MODES
+from pointrend.inference.modes import AVERAGES, MODES
 from pointrend.models.builder import FPN_LAYOUTS, PADDLESEG_LAYOUT
 from pointrend.models.norm import NORMS
 from pointrend.models.point_head import POINT_HEAD_INITS
@@ -51,12 +51,14 @@ def test_the_allowed_choices_are_those_of_the_layers_that_use_them():
     assert set(rules.CELL_COORDS) == set(CELL_COORDS)
     assert set(rules.AMP_LEVELS) == set(AMP_LEVELS) and set(rules.AMP_DTYPES) == set(AMP_DTYPES)
     assert set(rules.EVAL_MODES) == set(MODES)
+    assert set(rules.EVAL_AVERAGES) == set(AVERAGES)
     assert set(rules.DEVICES) == set(DEVICES)
     default_divisor = inspect.signature(PointRendSegmentor).parameters["size_divisor"].default
     assert rules.SIZE_DIVISOR == default_divisor
 
 
 BAD_SETTINGS = [
+    ({"eval.average": "votes"}, "--eval.average must be one of 'probabilities', 'logits'"),
     ({"eval.mode": "slide"}, "--eval.mode=slide needs --eval.crop"),
     (
         {"eval.mode": "slide", "eval.crop": (512, 512), "eval.stride": (600, 512)},

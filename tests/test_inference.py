@@ -96,6 +96,37 @@ def test_a_single_reduced_scale_resizes_the_logits_not_the_probabilities():
     assert np.abs(resized_probabilities - expected).max() > 1e-3
 
 
+def test_logits_averaging_takes_one_softmax_of_the_views_mean_logits(image):
+    """PaddleSeg 2.8's aug eval: the views' raw logits (each resized to full size) are
+    averaged, then one softmax; averaging probabilities gives other numbers."""
+    paddle.seed(4)
+    model = paddle.nn.Sequential(paddle.nn.Conv2D(3, 4, 3, padding=1)).eval()
+    probs = predict_probabilities(model, image, scales=(0.5, 1.0), flip=True, average="logits")
+    views = []
+    for size in ([10, 14], [20, 28]):
+        scaled = F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+        for mirrored in (False, True):
+            view = paddle.flip(scaled, axis=[3]) if mirrored else scaled
+            logits = model(view)
+            logits = paddle.flip(logits, axis=[3]) if mirrored else logits
+            views.append(F.interpolate(logits, size=[20, 28], mode="bilinear", align_corners=False))
+    expected = F.softmax(sum(views) / 4, axis=1).numpy()
+    np.testing.assert_allclose(probs.numpy(), expected, atol=1e-6)
+    averaged_probabilities = predict_probabilities(model, image, scales=(0.5, 1.0), flip=True)
+    assert np.abs(averaged_probabilities.numpy() - expected).max() > 1e-3
+
+
+def test_logits_averaging_over_slide_windows():
+    image = paddle.zeros([1, 3, 4, 6])
+    image[:, 0, :, :2] = 3.0
+    probs = predict_probabilities(
+        WindowMeanModel(), image, mode="slide", crop=(4, 4), stride=(4, 2), average="logits"
+    )
+    # Window logits 1.5 and 0 overlap in columns 2-3: their mean 0.75, then the softmax.
+    expected = _sigmoid(np.array([1.5, 1.5, 0.75, 0.75, 0.0, 0.0]))
+    np.testing.assert_allclose(probs.numpy()[0, 1, 0], expected, atol=1e-6)
+
+
 def test_all_modes_combined_give_a_distribution(image):
     probs = predict_probabilities(PixelwiseModel().eval(), image, mode="slide", scales=(0.75, 1.25), flip=True,
                                   crop=16, stride=8)
@@ -111,6 +142,8 @@ def test_invalid_options_are_clear_errors(image):
         predict_probabilities(model, image, mode="tiles")
     with pytest.raises(ValueError, match="scales"):
         predict_probabilities(model, image, scales=())
+    with pytest.raises(ValueError, match="average"):
+        predict_probabilities(model, image, average="votes")
 
 
 def test_eval_mode_restores_training_state():

@@ -75,6 +75,7 @@ def test_the_recipes_hold_paddlesegs_config():
     )
     assert (RECIPE.loss.coarse_weight, RECIPE.loss.point_weight) == (1.0, 1.0)
     assert RECIPE.eval.mode == "whole" and RECIPE.eval.scales == (1.0,)
+    assert RECIPE.eval.average == "logits"
 
 
 def test_show_prints_the_paddleseg_layout(capsys):
@@ -151,6 +152,7 @@ def test_a_narrow_variant_trains_from_a_paddleseg_tar_and_evaluates_with_flip_an
     (written,) = (tmp_path / "run" / "eval").glob("*.json")
     config = json.loads(written.read_text())["results"]["config"]
     assert config["flip"] is True and config["scales"] == [0.75, 1.0, 1.25]
+    assert config["average"] == "logits"
     assert config["subdivision_num_points"] == 512
 
 
@@ -183,5 +185,6 @@ def test_paddlesegs_converted_weights_evaluate_through_the_recipe(tmp_path, caps
     (written,) = (tmp_path / "run" / "eval").glob("*.json")
     results = json.loads(written.read_text())["results"]
     assert results["num_images"] == 2 and results["config"]["flip"] is True
+    assert results["config"]["average"] == "logits"
     # The checkpoint's own (narrow r18) model ran, not the recipe's R101.
     assert results["config"]["subdivision_num_points"] == 8196

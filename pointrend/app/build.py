@@ -196,6 +196,7 @@ def evaluation_options(recipe: Recipe, class_names=None) -> dict:
     """Keyword arguments of evaluate_dataset for this recipe (class_names: the dataset's)."""
     ev = recipe.eval
     return {"mode": ev.mode, "scales": ev.scales, "flip": ev.flip, "crop": ev.crop, "stride": ev.stride,
+            "average": ev.average,
             "num_classes": recipe.model.num_classes, "ignore_index": recipe.data.ignore_index,
             "boundary_width": ev.boundary_width, "num_workers": ev.num_workers,
             "class_names": list(class_names) if class_names is not None else None}

@@ -139,7 +139,8 @@ def predict(recipe: Recipe, input: str, output: Optional[str] = None, checkpoint
     ev = recipe.eval
     summary = predict_paths(network, input, output, val_transforms(recipe.data), label_format=label_format,
                             save_points=save_points, mode=ev.mode, scales=ev.scales, flip=ev.flip,
-                            crop=ev.crop, stride=ev.stride, palette=prediction_palette(recipe))
+                            crop=ev.crop, stride=ev.stride, palette=prediction_palette(recipe),
+                            average=ev.average)
     print(describe_predict_summary(summary))
     return summary
 

@@ -202,11 +202,16 @@ class CallbacksConfig:
 
 @dataclass
 class EvalConfig:
-    """Inference settings for periodic and stand-alone evaluation (`evaluate_dataset`)."""
+    """Inference settings for periodic and stand-alone evaluation (`evaluate_dataset`).
+
+    `average`: how the views (scales x flips, slide windows) are combined, "probabilities"
+    (their softmax averaged) or "logits" (their raw logits averaged, PaddleSeg 2.8's way).
+    """
 
     mode: str = "whole"
     scales: Tuple[float, ...] = (1.0,)
     flip: bool = False
+    average: str = "probabilities"
     crop: Optional[Tuple[int, int]] = None
     stride: Optional[Tuple[int, int]] = None
     boundary_width: int = 3

@@ -35,6 +35,7 @@ SIZE_DIVISOR = 32
 AMP_LEVELS = ("O1", "O2")
 AMP_DTYPES = ("float16", "bfloat16")
 EVAL_MODES = ("whole", "slide")
+EVAL_AVERAGES = ("probabilities", "logits")
 DEVICES = ("auto", "cpu", "gpu")
 # Scalar results of an evaluation that can select the best checkpoint (higher is better).
 BEST_METRICS = ("mIoU", "boundary_mIoU", "pixel_accuracy")
@@ -269,6 +270,7 @@ def _check_callbacks(recipe: Recipe) -> None:
 def _check_eval(recipe: Recipe) -> None:
     ev = recipe.eval
     _choice("eval.mode", ev.mode, EVAL_MODES)
+    _choice("eval.average", ev.average, EVAL_AVERAGES)
     if not ev.scales or min(ev.scales) <= 0:
         raise _fail(
             "eval.scales",

@@ -57,6 +57,7 @@ def evaluate_dataset(
     boundary_width: int = 3,
     num_workers: int = 0,
     progress: bool = True,
+    average: str = "probabilities",
 ) -> Dict[str, object]:
     """Evaluate `model` on a labelled dataset of (image [3, H, W] float32, label [H, W] int64) items.
 
@@ -64,7 +65,7 @@ def evaluate_dataset(
     dict: mIoU, pixel_accuracy, boundary_mIoU, per_class_IoU, per_class_boundary_IoU (None for
     classes absent from labels and predictions), num_images and the inference config used.
     """
-    check_inference_options(mode, scales, crop, stride)
+    check_inference_options(mode, scales, crop, stride, average)
     if class_names is None:
         class_names = _default_class_names(num_classes)
     rank, world_size = _rank_and_world()
@@ -80,7 +81,7 @@ def evaluate_dataset(
                 raise ValueError("evaluate_dataset needs a labelled dataset; this one yields images only")
             image, label = item[0], item[1]
             probs = predict_probabilities(model, image, mode=mode, scales=scales, flip=flip, crop=crop,
-                                          stride=stride)
+                                          stride=stride, average=average)
             label = label.numpy()[0]
             if list(probs.shape[-2:]) != list(label.shape):
                 probs = F.interpolate(probs, size=list(label.shape), mode="bilinear", align_corners=False)
@@ -89,7 +90,8 @@ def evaluate_dataset(
     metrics.all_reduce()
     results = metrics.results(class_names)
     results["num_images"] = len(dataset)
-    results["config"] = describe_inference(mode, scales, flip, crop, stride, model=_unwrap(model))
+    results["config"] = describe_inference(mode, scales, flip, crop, stride, model=_unwrap(model),
+                                           average=average)
     results["config"]["world_size"] = world_size
     return results
 

@@ -3,10 +3,12 @@
 Shape shorthand: N batch (1 in practice), K classes, H x W input size, h x w window size.
 Every view (scale x flip, and every window in slide mode) is run through the model's eval
 forward -- PointRend subdivision included, at that view's resolution -- brought back to H x W
-and averaged in probability space. A whole-image view's logits are resized to H x W before the
-softmax, as PaddleSeg and mmsegmentation do, so a single scale such as STDC's "Seg50"
-(`scales=(0.5,)`) gives exactly their prediction; slide mode averages its windows' probabilities
-and resizes those.
+and averaged. `average="probabilities"` (mmsegmentation's way) averages the views' softmax
+probabilities; `average="logits"` (PaddleSeg 2.8's `aug_inference` and `slide_inference`)
+averages their raw logits and takes one softmax at the end. A whole-image view's logits are
+resized to H x W before the softmax, as PaddleSeg and mmsegmentation do, so a single scale such
+as STDC's "Seg50" (`scales=(0.5,)`) gives exactly their prediction; slide mode averages its
+windows' probabilities (or logits) and resizes those.
 """
 import contextlib
 from typing import Iterator, Optional, Sequence, Tuple
@@ -15,6 +17,8 @@ import paddle
 import paddle.nn.functional as F
 
 MODES = ("whole", "slide")
+# How the views (scales x flips, and windows) are combined: see the module docstring.
+AVERAGES = ("probabilities", "logits")
 
 
 @contextlib.contextmanager
@@ -37,10 +41,13 @@ def _pair(value, name: str) -> Tuple[int, int]:
     raise ValueError(f"{name} must be a positive int or (height, width), got {value!r}")
 
 
-def check_inference_options(mode: str, scales: Sequence[float], crop, stride) -> None:
+def check_inference_options(mode: str, scales: Sequence[float], crop, stride,
+                            average: str = "probabilities") -> None:
     """Raise one clear error for an invalid combination of inference options."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if average not in AVERAGES:
+        raise ValueError(f"average must be one of {AVERAGES}, got {average!r}")
     if not scales or any(float(scale) <= 0 for scale in scales):
         raise ValueError(f"scales must be a non-empty list of positive numbers, got {scales!r}")
     if mode == "slide":
@@ -71,8 +78,18 @@ def _window_starts(size: int, window: int, stride: int) -> list:
     return starts
 
 
-def slide_probabilities(model: paddle.nn.Layer, images: paddle.Tensor, crop, stride=None) -> paddle.Tensor:
-    """Sliding-window softmax probabilities [N, K, H, W]; overlapping windows are averaged.
+def slide_probabilities(model: paddle.nn.Layer, images: paddle.Tensor, crop, stride=None,
+                        average: str = "probabilities") -> paddle.Tensor:
+    """Sliding-window softmax probabilities [N, K, H, W]; overlapping windows are averaged
+    (their probabilities, or with `average="logits"` their logits, then one softmax)."""
+    scores = slide_scores(model, images, crop, stride, average)
+    return F.softmax(scores, axis=1) if average == "logits" else scores
+
+
+def slide_scores(model: paddle.nn.Layer, images: paddle.Tensor, crop, stride=None,
+                 average: str = "probabilities") -> paddle.Tensor:
+    """The windows' probabilities [N, K, H, W], or their logits with `average="logits"`,
+    averaged where windows overlap.
 
     A dimension smaller than the window is zero-padded (zero is the dataset mean after
     normalisation) so every window the model sees has the crop size it was trained on.
@@ -90,9 +107,11 @@ def slide_probabilities(model: paddle.nn.Layer, images: paddle.Tensor, crop, str
     for top in _window_starts(padded_h, crop_h, stride_h):
         for left in _window_starts(padded_w, crop_w, stride_w):
             window = images[:, :, top:top + crop_h, left:left + crop_w]
-            probs = F.softmax(_eval_logits(model, window), axis=1)
+            scores = _eval_logits(model, window)
+            if average == "probabilities":
+                scores = F.softmax(scores, axis=1)
             padding = [left, padded_w - left - crop_w, top, padded_h - top - crop_h]
-            placed = F.pad(probs, padding, mode="constant", value=0.0, data_format="NCHW")
+            placed = F.pad(scores, padding, mode="constant", value=0.0, data_format="NCHW")
             summed = placed if summed is None else summed + placed
             count += F.pad(paddle.ones([1, 1, crop_h, crop_w]), padding, mode="constant", value=0.0,
                            data_format="NCHW")
@@ -114,14 +133,16 @@ def predict_probabilities(
     flip: bool = False,
     crop=None,
     stride=None,
+    average: str = "probabilities",
 ) -> paddle.Tensor:
     """Softmax probabilities [N, K, H, W] for a normalised image batch [N, 3, H, W].
 
     mode="whole" runs each view in one pass; mode="slide" runs windows of `crop` (h, w) every
     `stride` (default: crop, no overlap). Views: every scale in `scales`, each also mirrored
-    when `flip`. The model must be in eval mode (see `eval_mode`).
+    when `flip`; `average` says whether their probabilities or their logits are averaged.
+    The model must be in eval mode (see `eval_mode`).
     """
-    check_inference_options(mode, scales, crop, stride)
+    check_inference_options(mode, scales, crop, stride, average)
     if image.ndim != 4 or image.shape[1] != 3:
         raise ValueError(f"image must be a [N, 3, H, W] tensor, got shape {list(image.shape)}")
     height, width = image.shape[-2:]
@@ -134,16 +155,18 @@ def predict_probabilities(
         for mirrored in ([False, True] if flip else [False]):
             view = paddle.flip(scaled, axis=[3]) if mirrored else scaled
             if mode == "slide":
-                scores = slide_probabilities(model, view, crop, stride)
+                scores = slide_scores(model, view, crop, stride, average)
             else:
                 scores = _eval_logits(model, view)
             if mirrored:
                 scores = paddle.flip(scores, axis=[3])
             scores = _resize(scores, [height, width])
-            probs = scores if mode == "slide" else F.softmax(scores, axis=1)
-            total = probs if total is None else total + probs
+            if average == "probabilities" and mode == "whole":
+                scores = F.softmax(scores, axis=1)
+            total = scores if total is None else total + scores
             num_views += 1
-    return total / num_views
+    mean = total / num_views
+    return F.softmax(mean, axis=1) if average == "logits" else mean
 
 
 def predict_labels(model: paddle.nn.Layer, image: paddle.Tensor, **options) -> paddle.Tensor:
@@ -152,9 +175,11 @@ def predict_labels(model: paddle.nn.Layer, image: paddle.Tensor, **options) -> p
 
 
 def describe_inference(mode: str, scales: Sequence[float], flip: bool, crop=None, stride=None,
-                       model: Optional[paddle.nn.Layer] = None) -> dict:
+                       model: Optional[paddle.nn.Layer] = None,
+                       average: str = "probabilities") -> dict:
     """The inference settings as a JSON-friendly dict (recorded beside every result)."""
-    config = {"mode": mode, "scales": [float(s) for s in scales], "flip": bool(flip)}
+    config = {"mode": mode, "scales": [float(s) for s in scales], "flip": bool(flip),
+              "average": average}
     if mode == "slide":
         config["crop"] = list(_pair(crop, "crop"))
         config["stride"] = list(_pair(stride, "stride")) if stride is not None else list(_pair(crop, "crop"))

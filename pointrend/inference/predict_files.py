@@ -144,6 +144,7 @@ def predict_paths(
     stride=None,
     progress: bool = True,
     palette: Optional[Sequence[Color]] = None,
+    average: str = "probabilities",
 ) -> Dict[str, object]:
     """Predict every image of `input` (a file, or a folder walked recursively) into `output`.
 
@@ -158,7 +159,7 @@ def predict_paths(
     """
     if label_format not in LABEL_FORMATS:
         raise ValueError(f"label_format must be one of {LABEL_FORMATS}, got {label_format!r}")
-    check_inference_options(mode, scales, crop, stride)
+    check_inference_options(mode, scales, crop, stride, average)
     if save_points:
         _check_points_supported(model)
     links_skipped: List[str] = []
@@ -180,7 +181,7 @@ def predict_paths(
                 continue
             tensor = _to_tensor(image, transforms)
             train_ids = predict_labels(model, tensor, mode=mode, scales=scales, flip=flip, crop=crop,
-                                       stride=stride).numpy()[0].astype(np.uint8)
+                                       stride=stride, average=average).numpy()[0].astype(np.uint8)
             labels = train_ids if label_format == "trainid" else train_ids_to_label_ids(train_ids)
             write_png(os.path.join(output, label_format, stem + ".png"), labels)
             if save_color or save_overlay:
