@@ -6,6 +6,7 @@ import functools
 import hashlib
 import http.server
 import json
+import re
 import threading
 
 import numpy as np
@@ -150,3 +151,46 @@ def test_crafted_pretrained_weights_behind_a_url_are_refused(tmp_path, server, g
     with pytest.raises(UnsafePickleError, match=f"refused to load '{global_name}'"):
         build_network(config)
     assert not marker.exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    from pointrend.data import generate_synthetic_cityscapes
+
+    root = str(tmp_path_factory.mktemp("synthetic"))
+    generate_synthetic_cityscapes(root, num_train=2, num_val=1, size=(64, 128))
+    return root
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda p: p.write_bytes(b""), r"zero\.pdparams: not a readable pickle"),
+        (
+            lambda p: p.write_bytes(b"\x80\x04\x95\x10\x00"),
+            r"zero\.pdparams: not a readable pickle",
+        ),
+        (lambda p: None, r"pretrained weights not found: .*zero\.pdparams"),
+        (lambda p: paddle.save({"w": paddle.ones([2])}, str(p)), r"no tensor names match"),
+        (
+            lambda p: write_crafted("pdparams", p, gadgets(p.parent / "ran")["posix.system"]),
+            r"refused to load 'posix\.system'",
+        ),
+    ],
+)
+def test_unusable_pretrained_files_are_one_line_errors_on_the_command_line(
+    tmp_path, tiny_data, capsys, make, expected
+):
+    from test_trainer import tiny_recipe
+
+    from pointrend.app.cli import RecipeCommands, run_cli
+
+    weights = tmp_path / "zero.pdparams"
+    make(weights)
+    recipe = tiny_recipe(tiny_data, str(tmp_path / "run"))
+    with pytest.raises(SystemExit) as stop:
+        run_cli(RecipeCommands(recipe), ["train", f"--model.pretrained={weights}"])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 1 and len(error) == 1 and error[0].startswith("error: ")
+    assert re.search(expected, error[0]), error[0]
+    assert not (tmp_path / "ran").exists()

@@ -9,6 +9,7 @@ from pointrend.train.run_lock import RunLockedError
 from pointrend.app.runtime import DeviceUnavailableError
 from pointrend.config.recipe import RecipeError
 from pointrend.inference.predict_files import OutputNameClash
+from pointrend.models.pretrained import PretrainedWeightsError
 from pointrend.utils.downloads import DownloadError
 from pointrend.utils.output_files import OutputWriteError
 from pointrend.utils.safe_pickle import CheckpointFormatError, UnsafePickleError
@@ -20,7 +21,7 @@ class DatasetError(RuntimeError):
 
 USER_ERRORS = (RecipeError, CheckpointError, NonFiniteLossError, DatasetError, DeviceUnavailableError,
                TrainingInterrupted, OutputWriteError, UnsafePickleError, CheckpointFormatError,
-               DownloadError, OutputNameClash, RunLockedError)
+               DownloadError, OutputNameClash, RunLockedError, PretrainedWeightsError)
 
 INTERRUPTED_EXIT_CODE = 130
 

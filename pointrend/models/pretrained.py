@@ -23,6 +23,7 @@ parameter-name layouts and maps them onto ours:
 Every backbone parameter without a source is "missing", every source tensor that was not used
 (other than a classifier) is "unexpected"; both are reported by name.
 """
+import functools
 import logging
 import os
 from dataclasses import dataclass, field
@@ -31,7 +32,8 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 import numpy as np
 
 from pointrend.models.resnet import ResNet
-from pointrend.utils.downloads import cached_download, check_sha256, is_url
+from pointrend.utils.downloads import DownloadError, cached_download, check_sha256, is_url
+from pointrend.utils.safe_pickle import CheckpointFormatError, UnsafePickleError
 from pointrend.utils.weight_files import load_weights_file
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,32 @@ PADDLESEG_RESNET_VD_URLS = {
     50: "https://bj.bcebos.com/paddleseg/dygraph/resnet50_vd_ssld_v2.tar.gz",
     101: "https://bj.bcebos.com/paddleseg/dygraph/resnet101_vd_ssld.tar.gz",
 }
+
+
+class PretrainedWeightsError(ValueError):
+    """Pretrained weights that cannot be used: missing, unreadable, or of another backbone."""
+
+
+class PretrainedWeightsNotFound(PretrainedWeightsError, FileNotFoundError):
+    """The pretrained weights file does not exist."""
+
+
+def reports_pretrained_errors(load: Callable[..., Any]) -> Callable[..., Any]:
+    """Make every failure of a pretrained-weights loader a PretrainedWeightsError (the command
+    line reports it in one line); a refused pickle or a failed download keeps its own type."""
+
+    @functools.wraps(load)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return load(*args, **kwargs)
+        except (UnsafePickleError, DownloadError, PretrainedWeightsError):
+            raise
+        except FileNotFoundError as error:
+            raise PretrainedWeightsNotFound(str(error)) from error
+        except (ValueError, OSError, CheckpointFormatError) as error:
+            raise PretrainedWeightsError(str(error)) from error
+
+    return checked
 
 
 @dataclass
@@ -83,6 +111,7 @@ class LoadReport:
         return "\n".join(lines)
 
 
+@reports_pretrained_errors
 def load_pretrained_backbone(backbone: ResNet, path_or_url: str, sha256: Optional[str] = None,
                              cache_dir: Optional[str] = None, strict: bool = True) -> LoadReport:
     """Load a weights file (.pdparams, .pkl or .pth; a local path, or an http(s):// / file:// URL

@@ -23,7 +23,7 @@ import tarfile
 import numpy as np
 import paddle
 
-from pointrend.models.pretrained import LoadReport, resolve_weights
+from pointrend.models.pretrained import LoadReport, reports_pretrained_errors, resolve_weights
 from pointrend.models.stdc import STDCNet
 from pointrend.utils.paddle_files import load_paddle_archive, load_paddle_object
 
@@ -75,6 +75,7 @@ def source_name(name: str, prefix: str, pytorch_norms: bool) -> str:
     return prefix + name
 
 
+@reports_pretrained_errors
 def load_stdc_pretrained(
     backbone: STDCNet,
     path_or_url: str,
