@@ -75,8 +75,8 @@ class STDCPointRend(PointRendSegmentor):
 
     def extract(self, images: paddle.Tensor) -> tuple[list[paddle.Tensor], paddle.Tensor]:
         """(the backbone maps at strides 2..32, the main logits [N, K, H/8, W/8])."""
-        features = self.backbone.cp(images)
-        return features.backbone, self.backbone.main_logits(features)
+        features, logits = self.backbone.extract(images)
+        return features.backbone, logits
 
     def forward_train(self, images: paddle.Tensor) -> tuple[paddle.Tensor, ...]:
         height, width = images.shape[2], images.shape[3]
@@ -86,8 +86,7 @@ class STDCPointRend(PointRendSegmentor):
                 f"got {height}x{width}: choose a crop size that is a multiple of {self.size_divisor}"
             )
         stdc = self.backbone
-        features = stdc.cp(images)
-        logits = stdc.main_logits(features)
+        features, logits = stdc.extract(images)
         point_coords = sample_points_for_training(
             logits, self.train_num_points, self.oversample_ratio, self.importance_ratio
         )

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import paddle
-import paddle.nn as nn
 import paddle.nn.functional as F
+from paddle import nn
 
 from pointrend.models.stdc import STDC_STAGE_BLOCKS, STDCNet
 from pointrend.models.stdc_pretrained import load_stdc_pretrained
@@ -115,13 +115,18 @@ class STDCSeg(nn.Layer):
         """Main head on the fused stride-8 backbone map and context: [N, K, H/8, W/8]."""
         return self.conv_out(self.ffm(features.backbone[2], features.context8))
 
+    def extract(self, images: paddle.Tensor) -> tuple[ContextFeatures, paddle.Tensor]:
+        """(context path features, the main head's stride-8 logits [N, K, H/8, W/8]): everything
+        before the final resize, the part every forward runs."""
+        features = self.cp(images)
+        return features, self.main_logits(features)
+
     def coarse_logits(self, images: paddle.Tensor) -> paddle.Tensor:
         """The main head's stride-8 logits [N, K, H/8, W/8] (what eval mode resizes)."""
-        return self.main_logits(self.cp(images))
+        return self.extract(images)[1]
 
     def forward(self, images: paddle.Tensor) -> paddle.Tensor | tuple[paddle.Tensor, ...]:
-        features = self.cp(images)
-        logits = self.main_logits(features)
+        features, logits = self.extract(images)
         if not self.training:
             return resize_like(logits, images, "bilinear")
         return (
