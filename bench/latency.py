@@ -1,9 +1,10 @@
 """End-to-end inference latency and peak memory per engine: SemanticFPN and SemanticFPN +
-PointRend, ResNet-50 and ResNet-101, 512x1024 and 1024x2048 inputs, batch 1.
+PointRend, ResNet-50 and ResNet-101; STDC1-Seg, STDC2-Seg and STDC2-Seg + PointRend; 512x1024
+and 1024x2048 inputs, batch 1.
 
     python -m bench.latency [--threads 2] [--warmup 1] [--repeats 2] [--rounds 1]
         [--engines dygraph paddle-inference ...] [--depths 50 101] [--sizes 512x1024 1024x2048]
-        [--heads semfpn pointrend] [--quick] [--out FILE]
+        [--heads semfpn pointrend] [--families semfpn stdc] [--quick] [--out FILE]
 
 Engines: "dygraph" (the Paddle network called directly), "paddle-inference" (the exported graph
 in Paddle Inference with oneDNN), "paddle-inference-no-onednn" (the same without oneDNN) and
@@ -16,7 +17,8 @@ times, so that background load hits every engine alike; a row reports the median
 timed calls and the largest peak. For dygraph the time of each stage inside the same calls is
 reported too (bench/model_timing.py): features (backbone + FPN + coarse head), subdivision, and
 the rest (final resize, crop). Weights are random. Subdivision: 2 steps x 8192 points (the
-paper's Cityscapes setting) at every input size.
+paper's Cityscapes setting) at every input size; on STDC (coarse logits at stride 8) 3 steps x
+8192 points, "features" being STDC-Seg's `extract` (context path, fusion, main head).
 --quick: a narrow ResNet-18 (base width 16, 64 FPN channels) at 128x256, 2 x 512 points, both
 heads in dygraph, PointRend in the exported engines.
 """
@@ -36,11 +38,14 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
 import paddle
 
 from bench import harness, isolated, model_timing
-from pointrend.models import build_model
+from pointrend.models import build_model, build_stdc_network
 
 ENGINES = ("dygraph", "paddle-inference", "paddle-inference-no-onednn", "onnxruntime")
 HEADS = {"semfpn": False, "pointrend": True}
 FULL_SIZES = ("512x1024", "1024x2048")
+FAMILIES = ("semfpn", "stdc")
+# (variant, point head) of the STDC rows: STDC1-Seg, STDC2-Seg, STDC2-Seg + PointRend.
+STDC_MODELS = (("stdc1", False), ("stdc2", False), ("stdc2", True))
 
 
 def onnx_available() -> bool:
@@ -58,19 +63,34 @@ COLUMNS = ["model", "input", "engine", "median_ms", "spread_ms", "repeats", "vs_
 
 
 def full_configs(args) -> List[Dict[str, object]]:
-    """Every requested size x depth x head x engine, engines of one model next to each other."""
-    return [
+    """Every requested size x depth x head x engine, engines of one model next to each other;
+    then the STDC models at every size and engine."""
+    semfpn = [
         {"point_head": HEADS[head], "depth": depth, "image": [int(v) for v in size.split("x")],
          "base_channels": 64, "fpn_channels": 256, "num_points": 8192, "engine": engine}
         for size in args.sizes for depth in args.depths for head in args.heads for engine in args.engines
     ]
+    stdc = [
+        {"arch": "stdc", "variant": variant, "point_head": point_head,
+         "image": [int(v) for v in size.split("x")], "num_points": 8192, "engine": engine}
+        for size in args.sizes for variant, point_head in STDC_MODELS for engine in args.engines
+    ]
+    return (semfpn if "semfpn" in args.families else []) + (stdc if "stdc" in args.families else [])
+
+
+def family(config: Dict[str, object]) -> str:
+    return "stdc" if config.get("arch") == "stdc" else "semfpn"
 
 
 def _build(config: Dict[str, object]):
     paddle.seed(0)
-    model = build_model(backbone_depth=config["depth"], backbone_base_channels=config["base_channels"],
-                        fpn_channels=config["fpn_channels"], point_head=config["point_head"],
-                        subdivision_num_points=config["num_points"])
+    if family(config) == "stdc":
+        model = build_stdc_network(config["variant"], point_head=config["point_head"], subdivision_steps=3,
+                                   subdivision_num_points=config["num_points"])
+    else:
+        model = build_model(backbone_depth=config["depth"], backbone_base_channels=config["base_channels"],
+                            fpn_channels=config["fpn_channels"], point_head=config["point_head"],
+                            subdivision_num_points=config["num_points"])
     model.eval()
     return model
 
@@ -89,6 +109,8 @@ def _exported_predictor(config: Dict[str, object], export_dir: str, threads: int
 
 
 def model_name(config: Dict[str, object]) -> str:
+    if family(config) == "stdc":
+        return f"STDC{config['variant'][-1]}-Seg" + ("+PointRend" if config["point_head"] else "")
     name = ("SemanticFPN+PointRend" if config["point_head"] else "SemanticFPN") + f" R{config['depth']}"
     if config["base_channels"] != 64 or config["fpn_channels"] != 256:
         name += f" (widths {config['base_channels']}/{config['fpn_channels']})"
@@ -163,6 +185,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--depths", nargs="+", type=int, choices=(50, 101), default=[50, 101])
     parser.add_argument("--sizes", nargs="+", choices=FULL_SIZES, default=list(FULL_SIZES))
     parser.add_argument("--heads", nargs="+", choices=sorted(HEADS), default=sorted(HEADS))
+    parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES),
+                        help="model families of the full run (default: %(default)s)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     paddle.set_device("cpu")
