@@ -288,3 +288,21 @@ def test_an_occupied_output_directory_is_refused_before_converting(tmp_path, cap
     )
     assert "exists and is not a converted checkpoint" in err
     assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+
+
+def test_training_cannot_resume_from_a_converted_checkpoint(small19, data_root, tmp_path, capsys):
+    small = [f"--model.{name}={value}" for name, value in SMALL.items()]
+    with pytest.raises(SystemExit):
+        recipe_cli(
+            [
+                "train",
+                f"--resume={small19}",
+                "--device=cpu",
+                f"--data.root={data_root}",
+                f"--output_dir={tmp_path}",
+                *small,
+            ]
+        )
+    err = capsys.readouterr().err
+    assert "holds weights converted from detectron2's model_final.pkl" in err
+    assert err.count("\n") == 1

@@ -27,6 +27,7 @@ from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, OPTIMIZER_FILE, SC
                                         complete_checkpoints, load_weights, read_info,
                                         read_state_dict, read_trainer_state, recipe_differences,
                                         resolve_checkpoint)
+from pointrend.train.converted_checkpoint import converted_from
 from pointrend.train.rng import RngStateError, capture_rng_state, restore_rng_state, seed_everything
 from pointrend.utils.distributed import gather_objects, is_main_process, rank, world_size
 from pointrend.utils.loader_workers import ClosingLoader, ignore_interrupts
@@ -327,6 +328,12 @@ class Trainer:
     def restore(self, path: str | Path) -> Path:
         """Load weights, optimizer + LR scheduler, EMA, AMP scaler, iteration and RNG states."""
         checkpoint = resolve_checkpoint(path)
+        record = converted_from(read_info(checkpoint))
+        if record is not None:
+            raise CheckpointError(
+                f"{checkpoint} holds weights converted from {record.get('source')}'s "
+                f"{record.get('file')}, without a training state to resume; evaluate, predict or "
+                "export it with --checkpoint")
         self._report_recipe_changes(checkpoint)
         weights = read_state_dict(checkpoint, MODEL_FILE, required=True)
         refuse_non_finite(weights, checkpoint, "resuming from it")
