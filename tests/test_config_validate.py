@@ -22,6 +22,7 @@ from pointrend.models.semantic_fpn_head import HEAD_NORMS
 from pointrend.models.stdc import STDC_STAGE_BLOCKS
 from pointrend.models.stdc_pointrend import FINE_FEATURE_STRIDES
 from pointrend.ops import CELL_COORDS
+from pointrend.data.sample_errors import ON_BAD_SAMPLE
 from pointrend.train.amp import AMP_DTYPES, AMP_LEVELS
 from recipes.demo_synthetic import RECIPE as DEMO
 from recipes.semfpn_cityscapes import RECIPE as BASELINE
@@ -53,12 +54,14 @@ def test_the_allowed_choices_are_those_of_the_layers_that_use_them():
     assert set(rules.EVAL_MODES) == set(MODES)
     assert set(rules.EVAL_AVERAGES) == set(AVERAGES)
     assert set(rules.DEVICES) == set(DEVICES)
+    assert set(rules.ON_BAD_SAMPLE) == set(ON_BAD_SAMPLE)
     default_divisor = inspect.signature(PointRendSegmentor).parameters["size_divisor"].default
     assert rules.SIZE_DIVISOR == default_divisor
 
 
 BAD_SETTINGS = [
     ({"eval.average": "votes"}, "--eval.average must be one of 'probabilities', 'logits'"),
+    ({"data.on_bad_sample": "ignore"}, "--data.on_bad_sample must be one of 'error', 'skip'"),
     ({"eval.mode": "slide"}, "--eval.mode=slide needs --eval.crop"),
     (
         {"eval.mode": "slide", "eval.crop": (512, 512), "eval.stride": (600, 512)},

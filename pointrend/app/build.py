@@ -199,6 +199,7 @@ def evaluation_options(recipe: Recipe, class_names=None) -> dict:
             "average": ev.average,
             "num_classes": recipe.model.num_classes, "ignore_index": recipe.data.ignore_index,
             "boundary_width": ev.boundary_width, "num_workers": ev.num_workers,
+            "on_bad_sample": recipe.data.on_bad_sample,
             "class_names": list(class_names) if class_names is not None else None}
 
 
@@ -247,4 +248,5 @@ def build_trainer(recipe: Recipe, runtime: Runtime, load_pretrained: bool = True
         output_dir=recipe.output_dir, callbacks=build_callbacks(recipe, val_dataset),
         loss_names=loss_names(recipe.model), num_workers=recipe.data.num_workers, seed=recipe.seed,
         amp=recipe.callbacks.amp, device=runtime.device, keep_last=recipe.callbacks.checkpoint.keep_last,
-        recipe=recipe_to_dict(recipe), ignore_index=recipe.data.ignore_index)
+        recipe=recipe_to_dict(recipe), ignore_index=recipe.data.ignore_index,
+        on_bad_sample=recipe.data.on_bad_sample)

@@ -22,6 +22,8 @@ from pointrend.app.inference_engine import engine_for, network_for_engine
 from pointrend.app.runtime import setup_runtime
 from pointrend.train.finite import refuse_non_finite
 from pointrend.train.run_lock import RunLock
+from pointrend.data.sample_errors import BadSampleError
+from pointrend.train.bad_samples import report_skipped
 from pointrend.utils.distributed import is_main_process, world_size
 from pointrend.utils.output_files import write_text_atomically
 from pointrend.config.recipe import Recipe, recipe_to_dict
@@ -96,12 +98,18 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collect
     if world_size() > 1:
         dist.init_parallel_env()
     options = evaluation_options(recipe, dataset.class_names)
-    if recipe.eval.compare_without_subdivision:
-        results = evaluate_with_and_without_subdivision(network, dataset, **options)
-        table = format_comparison_table(results)
-    else:
-        results = evaluate_dataset(network, dataset, **options)
-        table = format_results_table(results)
+    try:
+        if recipe.eval.compare_without_subdivision:
+            results = evaluate_with_and_without_subdivision(network, dataset, **options)
+            table = format_comparison_table(results)
+            skipped = next(iter(results.values())).get("skipped", [])
+        else:
+            results = evaluate_dataset(network, dataset, **options)
+            table = format_results_table(results)
+            skipped = results.get("skipped", [])
+    except BadSampleError as error:
+        raise BadSampleError(error.error, "met by the evaluation; fix or remove the file, or set "
+                             "--data.on_bad_sample=skip to leave it out of the metrics") from None
     for result in results.values() if recipe.eval.compare_without_subdivision else [results]:
         result["config"]["engine"] = engine
     if is_main_process():
@@ -115,6 +123,7 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collect
                 isinstance(part, dict) and part.get("pixel_accuracy", 0.0) is None for part in results.values()):
             print(f"warning: the {len(dataset)} validation images have no labelled pixel (every label "
                   f"pixel is --data.ignore_index={recipe.data.ignore_index}): the metrics are undefined")
+        report_skipped(skipped, f"evaluation of {path.name}", recipe.output_dir)
     return results
 
 

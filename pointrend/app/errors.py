@@ -2,6 +2,7 @@
 in one line (no traceback) and exits with a non-zero status."""
 from __future__ import annotations
 
+from pointrend.data.sample_errors import BadSampleError
 from pointrend.train.callbacks.interrupt import TrainingInterrupted
 from pointrend.train.callbacks.nan_guard import NonFiniteLossError
 from pointrend.train.checkpoint import CheckpointError
@@ -21,7 +22,8 @@ class DatasetError(RuntimeError):
 
 USER_ERRORS = (RecipeError, CheckpointError, NonFiniteLossError, DatasetError, DeviceUnavailableError,
                TrainingInterrupted, OutputWriteError, UnsafePickleError, CheckpointFormatError,
-               DownloadError, OutputNameClash, RunLockedError, PretrainedWeightsError)
+               DownloadError, OutputNameClash, RunLockedError, PretrainedWeightsError,
+               BadSampleError)
 
 INTERRUPTED_EXIT_CODE = 130
 

@@ -74,6 +74,9 @@ class DataConfig:
     """Dataset location and the keyword arguments of the train/val transforms.
 
     batch_size is the global batch of one optimizer update, whatever the number of devices.
+    on_bad_sample: what an image or label that cannot be read during a run does: "error" stops
+    with one line naming the file, "skip" leaves it out, counts it and lists it at the end (and
+    in output_dir/bad_samples.json).
     """
 
     root: str = "data/cityscapes"
@@ -101,6 +104,7 @@ class DataConfig:
     to_rgb: bool = True
     max_pixel_value: float = 255.0
     ignore_index: int = 255
+    on_bad_sample: str = "error"
 
 
 @dataclass

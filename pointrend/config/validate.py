@@ -37,6 +37,7 @@ AMP_DTYPES = ("float16", "bfloat16")
 EVAL_MODES = ("whole", "slide")
 EVAL_AVERAGES = ("probabilities", "logits")
 DEVICES = ("auto", "cpu", "gpu")
+ON_BAD_SAMPLE = ("error", "skip")
 # Scalar results of an evaluation that can select the best checkpoint (higher is better).
 BEST_METRICS = ("mIoU", "boundary_mIoU", "pixel_accuracy")
 
@@ -161,6 +162,7 @@ def _check_data(recipe: Recipe) -> None:
             raise _fail(f"data.{name}", "a non-empty string", getattr(data, name))
     _positive("data.batch_size", data.batch_size)
     _at_least("data.num_workers", data.num_workers, 0)
+    _choice("data.on_bad_sample", data.on_bad_sample, ON_BAD_SAMPLE)
     if data.crop_size is None:
         raise RecipeError(
             "--data.crop_size must be (height, width): the images of a training batch "

@@ -10,34 +10,44 @@ samples and remembers them.
 """
 
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import paddle
 
+from pointrend.utils.loader_workers import ClosingLoader
+
 ON_BAD_SAMPLE = ("error", "skip")
 
 
 @dataclass(frozen=True)
 class SampleError:
-    """What went wrong with one sample: its index, the file at fault and the cause (one line)."""
+    """What went wrong with one sample: its index, the file at fault and the cause (one line).
+
+    key: what the sampler asked for when it is not the plain index (the Trainer's (index, seed)).
+    """
 
     index: int
     path: str
     cause: str
+    key: Any = None
 
     def message(self) -> str:
         return self.cause if self.path in self.cause else f"{self.path}: {self.cause}"
 
 
 class BadSampleError(RuntimeError):
-    """A sample that could not be read during a run; the message names the file."""
+    """A sample that could not be read during a run; the message names the file.
 
-    def __init__(self, error: SampleError) -> None:
-        super().__init__(error.message())
+    context: where it was met and what to do, appended in parentheses.
+    """
+
+    def __init__(self, error: SampleError, context: str = "") -> None:
+        super().__init__(error.message() + (f" ({context})" if context else ""))
         self.error = error
+        self.context = context
 
 
 class ErrorsAsData(paddle.io.Dataset):
@@ -50,11 +60,11 @@ class ErrorsAsData(paddle.io.Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, index: int) -> Any:
+    def __getitem__(self, key: Any) -> Any:
         try:
-            return self.dataset[index]
+            return self.dataset[key]
         except Exception as error:  # noqa: BLE001 -- any failure must reach the main thread as data
-            return sample_error(self.dataset, index, error)
+            return sample_error(self.dataset, key, error)
 
     def __getattr__(self, name: str) -> Any:
         # Attributes such as class_names or image_paths stay reachable through the wrapper.
@@ -63,8 +73,10 @@ class ErrorsAsData(paddle.io.Dataset):
         return getattr(self.dataset, name)
 
 
-def sample_error(dataset: Any, index: int, error: BaseException) -> SampleError:
-    """The SampleError of `error` raised while reading item `index` of `dataset`."""
+def sample_error(dataset: Any, key: Any, error: BaseException) -> SampleError:
+    """The SampleError of `error` raised while reading item `key` of `dataset` (an index, or a
+    tuple whose first element is the index, like the Trainer's (index, seed))."""
+    index = int(key[0]) if isinstance(key, tuple) else int(key)
     path = getattr(error, "path", None) or _image_path(dataset, index)
     cause = str(error).strip().splitlines()[0] if str(error).strip() else ""
     if not cause or not isinstance(error, (ValueError, OSError)):
@@ -75,10 +87,13 @@ def sample_error(dataset: Any, index: int, error: BaseException) -> SampleError:
             f"{type(error).__name__}{where}: {cause}" if cause else f"{type(error).__name__}{where}"
         )
         cause = f"reading sample {index} ({path}) failed: {cause}"
-    return SampleError(index, path, cause)
+    return SampleError(index, path, cause, key if isinstance(key, tuple) else None)
 
 
 def _image_path(dataset: Any, index: int) -> str:
+    # Wrappers such as the Trainer's SeededSamples keep the real dataset as `.dataset`.
+    while getattr(dataset, "image_paths", None) is None and hasattr(dataset, "dataset"):
+        dataset = dataset.dataset
     paths = getattr(dataset, "image_paths", None)
     return str(paths[index]) if paths is not None and 0 <= index < len(paths) else f"sample {index}"
 
@@ -108,30 +123,55 @@ class SampleErrorCheck:
 
     on_bad_sample="error": the first SampleError raises BadSampleError (the loader is shut down
     by leaving the loop). "skip": bad samples are dropped and kept in `skipped`; a batch with no
-    good sample left is skipped whole.
+    good sample left is skipped whole, or, with `replace_all_bad`, replaced by what it returns
+    for the batch's errors (a tuple of fields; it may add to `skipped`).
     """
 
-    def __init__(self, loader: Iterable, on_bad_sample: str = "error") -> None:
+    def __init__(
+        self,
+        loader: Iterable,
+        on_bad_sample: str = "error",
+        replace_all_bad: Callable[[list[SampleError]], tuple[Any, ...]] | None = None,
+    ) -> None:
         if on_bad_sample not in ON_BAD_SAMPLE:
             raise ValueError(
                 f"on_bad_sample is {on_bad_sample!r}; use one of {list(ON_BAD_SAMPLE)}"
             )
         self.loader = loader
         self.on_bad_sample = on_bad_sample
+        self.replace_all_bad = replace_all_bad
         self.skipped: list[SampleError] = []
 
     def __len__(self) -> int:
         return len(self.loader)  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        for batch in self.loader:
-            *fields, errors = batch
-            if errors and self.on_bad_sample == "error":
-                raise BadSampleError(errors[0])
-            self.skipped += errors
-            if len(fields) == 1 and errors and _is_placeholder(fields[0]):
-                continue
-            yield tuple(fields)
+        try:
+            for batch in self.loader:
+                *fields, errors = batch
+                if errors and self.on_bad_sample == "error":
+                    raise BadSampleError(errors[0])
+                self.skipped += errors
+                if len(fields) == 1 and errors and _is_placeholder(fields[0]):
+                    if self.replace_all_bad is None:
+                        continue
+                    fields = self.replace_all_bad(errors)
+                yield tuple(fields)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """End the loader's worker processes now. Left to the interpreter's exit (the traceback
+        of an error keeps the iterator alive), paddle's clean-up can block forever."""
+        shutdown = getattr(self.loader, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+
+    def __enter__(self) -> None:
+        """`with loader:` ends the workers when the block ends, however it ends."""
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _is_placeholder(field: Any) -> bool:
@@ -145,4 +185,4 @@ def error_safe_loader(
     loader = paddle.io.DataLoader(
         ErrorsAsData(dataset), collate_fn=collate_with_errors, return_list=True, **loader_kwargs
     )
-    return SampleErrorCheck(loader, on_bad_sample)
+    return SampleErrorCheck(ClosingLoader(loader), on_bad_sample)

@@ -17,8 +17,10 @@ import paddle.nn.functional as F
 from pointrend.inference.modes import check_inference_options, describe_inference, eval_mode, predict_probabilities
 from pointrend.inference.metrics import SegmentationMetrics
 from pointrend.utils.output_files import OutputWriteError, write_text_atomically
+from pointrend.data.sample_errors import error_safe_loader
+from pointrend.utils.distributed import gather_objects
 from pointrend.utils.progress import ProgressBar
-from pointrend.utils.loader_workers import ClosingLoader, ignore_interrupts
+from pointrend.utils.loader_workers import ignore_interrupts
 
 
 def _unwrap(model: paddle.nn.Layer) -> paddle.nn.Layer:
@@ -58,21 +60,25 @@ def evaluate_dataset(
     num_workers: int = 0,
     progress: bool = True,
     average: str = "probabilities",
+    on_bad_sample: str = "error",
 ) -> Dict[str, object]:
     """Evaluate `model` on a labelled dataset of (image [3, H, W] float32, label [H, W] int64) items.
 
     Probabilities are resized to the label's size when the two differ. Returns a JSON-friendly
     dict: mIoU, pixel_accuracy, boundary_mIoU, per_class_IoU, per_class_boundary_IoU (None for
-    classes absent from labels and predictions), num_images and the inference config used.
+    classes absent from labels and predictions), num_images (those in the metrics), the inference
+    config used, and `skipped`: [{"path", "cause"}] of the samples left out of the metrics.
+
+    A sample that cannot be read raises BadSampleError naming the file, or with
+    on_bad_sample="skip" is left out of the metrics and listed in `skipped`.
     """
     check_inference_options(mode, scales, crop, stride, average)
     if class_names is None:
         class_names = _default_class_names(num_classes)
     rank, world_size = _rank_and_world()
     indices = list(range(rank, len(dataset), world_size))
-    loader = ClosingLoader(paddle.io.DataLoader(
-        paddle.io.Subset(dataset, indices), batch_size=1, shuffle=False, num_workers=num_workers,
-        worker_init_fn=ignore_interrupts))
+    loader = error_safe_loader(dataset, on_bad_sample, batch_sampler=[[index] for index in indices],
+                               num_workers=num_workers, worker_init_fn=ignore_interrupts)
     metrics = SegmentationMetrics(num_classes, ignore_index, boundary_width)
     bar = ProgressBar(len(indices), "eval", unit="images", enabled=progress and rank == 0)
     with eval_mode(model), loader:
@@ -89,7 +95,9 @@ def evaluate_dataset(
             bar.update()
     metrics.all_reduce()
     results = metrics.results(class_names)
-    results["num_images"] = len(dataset)
+    skipped = [error for errors in gather_objects(loader.skipped) for error in errors]
+    results["num_images"] = len(dataset) - len(skipped)
+    results["skipped"] = [{"path": error.path, "cause": error.message()} for error in skipped]
     results["config"] = describe_inference(mode, scales, flip, crop, stride, model=_unwrap(model),
                                            average=average)
     results["config"]["world_size"] = world_size
@@ -155,7 +163,10 @@ def format_comparison_table(named_results: Dict[str, Dict]) -> str:
         return label.ljust(label_width) + "".join(f"  {_percent(v):>{column_width}}" for v in values)
 
     settings = _describe_configs([named_results[n].get("config", {}) for n in names])
-    lines = [f"{first.get('num_images')} images, {settings}", header, rule]
+    left_out = len(first.get("skipped") or [])
+    counted = f"{first.get('num_images')} images" + (
+        f" ({left_out} bad image(s) left out of the metrics)" if left_out else "")
+    lines = [f"{counted}, {settings}", header, rule]
     lines += [render(label, values) for label, values in rows]
     lines.append(rule)
     lines += [render(label, values) for label, values in summary]

@@ -28,9 +28,12 @@ from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, OPTIMIZER_FILE, SC
                                         read_state_dict, read_trainer_state, recipe_differences,
                                         resolve_checkpoint)
 from pointrend.train.converted_checkpoint import converted_from
+from pointrend.data.sample_errors import BadSampleError, SampleErrorCheck, error_safe_loader
+from pointrend.train.bad_batches import ReadableReplacement
+from pointrend.train.bad_samples import as_entries, report_skipped
 from pointrend.train.rng import RngStateError, capture_rng_state, restore_rng_state, seed_everything
 from pointrend.utils.distributed import gather_objects, is_main_process, rank, world_size
-from pointrend.utils.loader_workers import ClosingLoader, ignore_interrupts
+from pointrend.utils.loader_workers import ignore_interrupts
 from pointrend.train.optim import build_sgd, poly_with_warmup
 from pointrend.train.sampler import IterationBatchSampler, SeededSamples
 from pointrend.config.recipe import RecipeError
@@ -109,8 +112,12 @@ class Trainer:
         keep_last: int = 3,
         recipe: dict | None = None,
         ignore_index: int | None = None,
+        on_bad_sample: str = "error",
     ) -> None:
         self.network = network
+        self.on_bad_sample = on_bad_sample
+        self.batches: SampleErrorCheck | None = None
+        self._reported_skips = 0
         self.train_dataset = train_dataset
         self.callbacks = list(callbacks)
         self.loss_names = list(loss_names) if loss_names else None
@@ -164,6 +171,7 @@ class Trainer:
     def advance_iteration(self, logs: dict[str, Any]) -> None:
         """Called by ScheduleClock after each optimizer update."""
         self.iteration += 1
+        self._report_new_skips()
         for callback in self._active:
             callback.on_iteration_end(self.iteration, logs)
 
@@ -204,8 +212,9 @@ class Trainer:
     def fit(self, resume: str | Path | None = None) -> None:
         """Run the remaining iterations; `resume` is a checkpoint (or output directory) to continue.
 
-        Raises TrainingInterrupted after Ctrl-C/SIGTERM (a checkpoint was saved) and
-        NonFiniteLossError on a NaN/inf loss (nothing was saved after it).
+        Raises TrainingInterrupted after Ctrl-C/SIGTERM (a checkpoint was saved),
+        NonFiniteLossError on a NaN/inf loss (nothing was saved after it) and, with
+        on_bad_sample="error", BadSampleError naming the first sample that cannot be read.
         """
         interrupt = SaveOnInterrupt()
         everything = [StopOnNonFiniteLoss(), WarnOnUnlabelledBatches(), ScheduleClock(),
@@ -224,19 +233,46 @@ class Trainer:
                 print(f"nothing to do: the schedule of {self.max_iters} iterations is complete")
             return
         self._sampler = self._batch_sampler()
-        loader = ClosingLoader(paddle.io.DataLoader(
-            SeededSamples(self.train_dataset), batch_sampler=self._sampler,
-            num_workers=self.num_workers, return_list=True, worker_init_fn=ignore_interrupts))
+        # Samples are read through the error-safe loader: an exception inside paddle's DataLoader
+        # hangs it (0 workers) or kills it with tracebacks (workers).
+        self.batches = error_safe_loader(
+            SeededSamples(self.train_dataset), self.on_bad_sample,
+            batch_sampler=self._sampler, num_workers=self.num_workers,
+            worker_init_fn=ignore_interrupts)
+        self.batches.replace_all_bad = ReadableReplacement(self.train_dataset, self.batches.skipped)
         self.clock = TrainingClock()
         try:
             with warnings.catch_warnings():
                 # hapi re-wraps the loader's label tensors with paddle.to_tensor on every batch.
                 warnings.filterwarnings("ignore", message="To copy construct from a tensor")
-                self.model.fit(loader, epochs=1, verbose=0, callbacks=everything,
+                self.model.fit(self.batches, epochs=1, verbose=0, callbacks=everything,
                                accumulate_grad_batches=self.accumulate_steps)
+        except BadSampleError as error:
+            if error.context:
+                raise
+            raise BadSampleError(
+                error.error, f"met while training iteration {self.iteration + 1}; fix or remove "
+                "the file, or set --data.on_bad_sample=skip to leave bad samples out") from None
         finally:
             interrupt.restore_handlers()
-            loader.shutdown()
+            self.batches.close()
+            self._record_skips()
+
+    def _report_new_skips(self) -> None:
+        """Name each sample the moment it is left out (skip mode), not only at the end."""
+        skipped = self.batches.skipped if self.batches is not None else []
+        for error in skipped[self._reported_skips:]:
+            print(f"left out a bad sample: {error.message()}", flush=True)
+        self._reported_skips = len(skipped)
+
+    def _record_skips(self) -> None:
+        """List the samples training left out, and add them to output_dir/bad_samples.json."""
+        skipped = self.batches.skipped if self.batches is not None else []
+        if not skipped:
+            return
+        self._report_new_skips()
+        stage = "training" if world_size() == 1 else f"training, rank {rank()}"
+        report_skipped(as_entries(skipped), stage, self.output_dir, rank())
 
     def _batch_sampler(self) -> IterationBatchSampler:
         return IterationBatchSampler(

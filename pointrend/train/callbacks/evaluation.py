@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from pointrend.data.sample_errors import BadSampleError
+from pointrend.train.bad_samples import report_skipped
 from pointrend.train.callbacks.base import TrainerCallback
 from pointrend.utils.distributed import is_main_process
 from pointrend.inference.evaluate import evaluate_dataset, format_results_table, write_results_or_warn
@@ -27,9 +29,16 @@ class PeriodicEvaluation(TrainerCallback):
         if not self.is_due(iteration, self.interval):
             return
         self.trainer.ensure_finite_weights()
-        with self.trainer.clock.paused(), self.trainer.evaluation_weights():
-            results = evaluate_dataset(self.trainer.network, self.dataset, progress=is_main_process(),
-                                       **self.evaluate_options)
+        saved = self.trainer.saved_iteration == iteration
+        try:
+            with self.trainer.clock.paused(), self.trainer.evaluation_weights():
+                results = evaluate_dataset(self.trainer.network, self.dataset,
+                                           progress=is_main_process(), **self.evaluate_options)
+        except BadSampleError as error:
+            raise BadSampleError(error.error, (
+                f"met by the evaluation at iteration {iteration}, "
+                + ("whose checkpoint is saved" if saved else "which has no checkpoint")
+                + "; fix or remove the file, or set --data.on_bad_sample=skip")) from None
         if is_main_process():
             path = os.path.join(self.output_dir, f"eval_iter_{iteration:07d}.json")
             print(f"evaluation at iteration {iteration}/{self.trainer.max_iters}")
@@ -41,4 +50,5 @@ class PeriodicEvaluation(TrainerCallback):
                       flush=True)
             if write_results_or_warn({"iteration": iteration, **results}, path):
                 print(f"results written to {path}", flush=True)
+            report_skipped(results.get("skipped", []), f"evaluation at iteration {iteration}", self.output_dir)
         self.trainer.publish_eval_results(iteration, results)

@@ -52,7 +52,13 @@ class TensorBoardLogger(IntervalLogger):
                 self.writer.add_scalar(f"val_IoU/{name.replace(' ', '_')}", iou, iteration)
         with self.trainer.clock.paused(), self.trainer.evaluation_weights():
             for index in range(min(self.num_images, len(self.val_dataset))):
-                self.writer.add_image(f"val_prediction/{index}", self._picture(index), iteration, dataformats="HWC")
+                try:
+                    picture = self._picture(index)
+                except (ValueError, OSError) as error:
+                    # A bad val file (left out of the metrics with data.on_bad_sample=skip).
+                    print(f"TensorBoard: no picture of val image {index}: {error}", flush=True)
+                    continue
+                self.writer.add_image(f"val_prediction/{index}", picture, iteration, dataformats="HWC")
 
     @paddle.no_grad()
     def _picture(self, index: int) -> np.ndarray:
