@@ -6,10 +6,13 @@ import paddle
 import pytest
 
 from pointrend.inference.predictor import Predictor
+from pointrend.config.recipe import IMAGENET_MEAN, IMAGENET_STD
 from pointrend.inference.export import export_model, export_onnx
+from pointrend.inference.normalization import Normalization
 from pointrend.models import build_model
 
 SIZES = [(64, 128), (96, 160)]
+IMAGENET = Normalization(IMAGENET_MEAN, IMAGENET_STD, to_rgb=True, max_pixel_value=255.0)
 
 
 def _tiny_pointrend():
@@ -23,7 +26,7 @@ def _tiny_pointrend():
 def exported(tmp_path_factory):
     model = _tiny_pointrend()
     directory = str(tmp_path_factory.mktemp("exported"))
-    paths = export_model(model, directory, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    paths = export_model(model, directory, Normalization((0.5, 0.5, 0.5), (0.25, 0.25, 0.25), True, 255.0))
     return model, directory, paths
 
 
@@ -106,7 +109,7 @@ def test_semantic_fpn_export_has_no_interpolation_op(tmp_path):
     paddle.seed(0)
     model = build_model(backbone_depth=18, backbone_base_channels=16, fpn_channels=32, head_channels=16,
                         num_classes=5, point_head=False).eval()
-    export_model(model, str(tmp_path))
+    export_model(model, str(tmp_path), IMAGENET)
     assert "_interp" not in _graph_text(str(tmp_path))
     images = np.random.RandomState(4).randn(1, 3, 70, 90).astype(np.float32)
     with paddle.no_grad():
@@ -120,7 +123,7 @@ def test_predictor_falls_back_from_onednn_with_a_warning(tmp_path):
     model = _tiny_pointrend()
     # Three steps end at stride 1/2: the final resize is a downsampling, an interpolation op.
     model.subdivision_steps = 3
-    export_model(model, str(tmp_path))
+    export_model(model, str(tmp_path), IMAGENET)
     assert "bilinear_interp" in _graph_text(str(tmp_path))
     with pytest.warns(RuntimeWarning, match="without oneDNN.*bilinear_interp"):
         predictor = Predictor(str(tmp_path), device="cpu", num_threads=1)
@@ -166,7 +169,7 @@ def test_predictor_falls_back_when_the_first_onednn_run_fails(tmp_path, monkeypa
 
     model = _tiny_pointrend()
     model.subdivision_steps = 3
-    export_model(model, str(tmp_path))
+    export_model(model, str(tmp_path), IMAGENET)
     # Skip the graph scan: the interpolation op now reaches the oneDNN executor, which rejects it.
     monkeypatch.setattr(paddle_runner, "graph_ops_unsupported_by_onednn", lambda path: [])
     predictor = Predictor(str(tmp_path), device="cpu", num_threads=1)

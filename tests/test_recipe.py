@@ -8,11 +8,11 @@ import paddle
 import pytest
 from test_pretrained_msra import msra_blobs
 
-from pointrend.train.checkpoint import recipe_differences
 from pointrend.app.build import NOT_SEMANTIC_FPN_FIELDS, build_network
 from pointrend.models import ResNet, build_model
 from pointrend.models.pretrained import MSRA_PIXEL_MEAN, MSRA_PIXEL_STD, MSRA_RESNET_URLS
 from pointrend.app.cli import RecipeCommands, run_cli
+from pointrend.utils.nested import leaf_differences
 from pointrend.config.recipe import ModelConfig, Recipe, RecipeError, apply_overrides, format_recipe, recipe_to_dict, valid_fields
 from recipes.demo_synthetic import RECIPE as DEMO
 from recipes.semfpn_cityscapes import RECIPE as BASELINE
@@ -120,7 +120,7 @@ def test_paper_recipe_matches_the_published_setup():
 
 
 def test_baseline_differs_from_the_paper_recipe_only_by_the_point_head():
-    differences = recipe_differences(recipe_to_dict(POINTREND), recipe_to_dict(BASELINE))
+    differences = leaf_differences(recipe_to_dict(POINTREND), recipe_to_dict(BASELINE))
     assert sorted(d.split("=")[0] for d in differences) == ["model.point_head", "name", "output_dir"]
 
 

@@ -20,6 +20,7 @@ from pointrend.train.callbacks import (BestCheckpoint, ExponentialMovingAverage,
 from pointrend.train.checkpoint import (MODEL_FILE, OPTIMIZER_FILE, CheckpointError, read_state_dict,
                                          read_trainer_state, resolve_checkpoint)
 from pointrend.app.errors import DatasetError
+from pointrend.train.settings import TrainingSettingError
 from pointrend.train.trainer import Trainer
 from pointrend.config.recipe import (CallbacksConfig, DataConfig, EvalConfig, ModelConfig, OptimConfig, Recipe,
                               ScheduleConfig, recipe_to_dict)
@@ -229,7 +230,7 @@ def test_no_checkpoint_to_resume_is_a_clear_error(tmp_path):
 
 def test_batch_that_does_not_split_over_accumulation_is_refused(data_root, tmp_path):
     recipe = tiny_recipe(data_root, str(tmp_path))
-    with pytest.raises(ValueError, match="data.batch_size=2 is not divisible"):
+    with pytest.raises(TrainingSettingError, match="^batch_size=2 is not divisible"):
         make_trainer(replace(recipe, optim=replace(recipe.optim, accumulate_steps=4)))
 
 
@@ -240,5 +241,5 @@ def test_amp_on_cpu_warns_once_and_trains_in_float32():
     assert len(caught) == 1 and "float32" in str(caught[0].message)
     assert amp_configs(True, "O2", "float16", on_gpu=True)["use_dynamic_loss_scaling"] is True
     assert amp_configs(False, "O1", "float16", on_gpu=True) is None
-    with pytest.raises(ValueError, match="O2 with bfloat16"):
+    with pytest.raises(TrainingSettingError, match="O2 with bfloat16"):
         amp_configs(True, "O2", "bfloat16", on_gpu=True)

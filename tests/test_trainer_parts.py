@@ -11,6 +11,7 @@ from pointrend.train.checkpoint import (CheckpointError, CheckpointStore, read_t
                                          resolve_checkpoint)
 from pointrend.train.optim import poly_with_warmup, split_decay_groups
 from pointrend.train.sampler import IterationBatchSampler, SeededSamples
+from pointrend.train.settings import TrainingSettingError
 
 
 def test_resumed_sampler_yields_exactly_the_remaining_batches():
@@ -77,7 +78,7 @@ def test_poly_schedule_with_linear_warmup():
     assert lrs[10] == pytest.approx(0.01)
     assert lrs[60] == pytest.approx(0.01 * 0.5 ** 0.9)
     assert lrs[110] == pytest.approx(0.0)
-    with pytest.raises(ValueError, match="must exceed schedule.warmup_iters"):
+    with pytest.raises(TrainingSettingError, match="must exceed warmup_iters"):
         poly_with_warmup(0.01, total_iters=10, warmup_iters=10)
 
 

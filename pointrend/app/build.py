@@ -9,6 +9,7 @@ import paddle
 from pointrend.train.callbacks import (BestCheckpoint, ExponentialMovingAverage, PeriodicCheckpoint, PeriodicEvaluation,
                                         ProgressLogger, StopOnDivergence, TensorBoardLogger, TrainerCallback)
 from pointrend.app.runtime import Runtime
+from pointrend.inference.normalization import Normalization
 from pointrend.utils.distributed import convert_to_sync_batchnorm, is_main_process
 from pointrend.app.errors import DatasetError
 from pointrend.train.trainer import Trainer
@@ -85,8 +86,13 @@ def loss_names(config: ModelConfig) -> list[str]:
     return ["coarse_ce", "point_ce"] if config.point_head else ["coarse_ce"]
 
 
+def normalization(data: DataConfig) -> Normalization:
+    """The image normalisation the recipe trains with (and exported models expect)."""
+    return Normalization.from_settings(dataclasses.asdict(data), "the recipe's data section")
+
+
 def _normalisation(data: DataConfig) -> dict:
-    return {"mean": data.mean, "std": data.std, "to_rgb": data.to_rgb, "max_pixel_value": data.max_pixel_value}
+    return dataclasses.asdict(normalization(data))
 
 
 def train_transforms(data: DataConfig):

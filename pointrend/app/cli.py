@@ -7,7 +7,7 @@ import sys
 from typing import Any, Optional
 
 from pointrend.app.commands import evaluate, export, predict, train
-from pointrend.app.errors import USER_ERRORS, exit_code
+from pointrend.app.errors import USER_ERRORS, describe, exit_code
 from pointrend.config.recipe import Recipe, apply_overrides, format_recipe, valid_fields
 
 
@@ -106,6 +106,5 @@ def run_cli(commands: RecipeCommands, argv: Optional[list[str]] = None) -> None:
     try:
         fire.Fire(commands, command=argv)
     except USER_ERRORS as error:
-        code = exit_code(error)
-        print(f"error: {error}" if code == 1 else str(error), file=sys.stderr)
-        sys.exit(code)
+        print(describe(error), file=sys.stderr)
+        sys.exit(exit_code(error))

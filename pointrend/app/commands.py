@@ -15,7 +15,7 @@ import paddle.distributed as dist
 
 from pointrend.app.checkpoints import recipe_for_checkpoint
 from pointrend.app.build import (build_dataset, build_network, build_trainer, check_num_classes, evaluation_options,
-                                 prediction_palette, val_transforms)
+                                 normalization, prediction_palette, val_transforms)
 from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, CheckpointError, load_weights, read_state_dict,
                                         resolve_checkpoint)
 from pointrend.app.inference_engine import engine_for, network_for_engine
@@ -163,8 +163,6 @@ def export(recipe: Recipe, output: Optional[str] = None, checkpoint: Optional[st
     recipe = recipe_for_checkpoint(recipe, checkpoint, explicit)
     network, _ = load_for_inference(recipe, checkpoint)
     output = output or os.path.join(recipe.output_dir, "export")
-    data = recipe.data
-    paths = export_model(network, output, mean=data.mean, std=data.std, to_rgb=data.to_rgb,
-                         max_pixel_value=data.max_pixel_value)
+    paths = export_model(network, output, normalization(recipe.data))
     print(f"exported to {output}: " + ", ".join(os.path.basename(p) for p in paths.values()))
     return paths

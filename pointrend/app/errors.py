@@ -14,6 +14,7 @@ from pointrend.models.pretrained import PretrainedWeightsError
 from pointrend.utils.downloads import DownloadError
 from pointrend.utils.output_files import OutputWriteError
 from pointrend.utils.safe_pickle import CheckpointFormatError, UnsafePickleError
+from pointrend.train.settings import TrainingSettingError
 
 
 class DatasetError(RuntimeError):
@@ -23,9 +24,19 @@ class DatasetError(RuntimeError):
 USER_ERRORS = (RecipeError, CheckpointError, NonFiniteLossError, DatasetError, DeviceUnavailableError,
                TrainingInterrupted, OutputWriteError, UnsafePickleError, CheckpointFormatError,
                DownloadError, OutputNameClash, RunLockedError, PretrainedWeightsError,
-               BadSampleError)
+               BadSampleError, TrainingSettingError)
 
 INTERRUPTED_EXIT_CODE = 130
+
+
+def describe(error: BaseException) -> str:
+    """The one line the command line prints for a user error."""
+    if isinstance(error, TrainingInterrupted):
+        return str(error)
+    if isinstance(error, TrainingSettingError):
+        # validate() names the flags; this is the trainer's own check of what reached it.
+        return f"error: training setting: {error} (`show` prints the recipe's values)"
+    return f"error: {error}"
 
 
 def exit_code(error: BaseException) -> int:

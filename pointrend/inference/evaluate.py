@@ -4,7 +4,6 @@ Under data parallel every rank evaluates indices rank::world_size (no padding, s
 counted twice) and the confusion matrices are summed across ranks; every rank returns the same
 results.
 """
-import contextlib
 import json
 import sys
 from typing import Dict, Iterator, Optional, Sequence
@@ -18,27 +17,10 @@ from pointrend.inference.modes import check_inference_options, describe_inferenc
 from pointrend.inference.metrics import SegmentationMetrics
 from pointrend.utils.output_files import OutputWriteError, write_text_atomically
 from pointrend.data.sample_errors import error_safe_loader
-from pointrend.utils.distributed import gather_objects
+from pointrend.models.segmentor import subdivision_steps
+from pointrend.utils.distributed import gather_objects, unwrap_parallel
 from pointrend.utils.progress import ProgressBar
 from pointrend.utils.loader_workers import ignore_interrupts
-
-
-def _unwrap(model: paddle.nn.Layer) -> paddle.nn.Layer:
-    return model._layers if isinstance(model, paddle.DataParallel) else model
-
-
-@contextlib.contextmanager
-def subdivision_steps(model: paddle.nn.Layer, steps: int) -> Iterator[paddle.nn.Layer]:
-    """Run the block with `model.subdivision_steps = steps` (0: plain bilinear upsampling), then restore."""
-    network = _unwrap(model)
-    if not hasattr(network, "subdivision_steps"):
-        raise ValueError(f"{type(network).__name__} has no subdivision_steps: build it with point_head=True")
-    previous = network.subdivision_steps
-    network.subdivision_steps = int(steps)
-    try:
-        yield model
-    finally:
-        network.subdivision_steps = previous
 
 
 def _rank_and_world() -> tuple:
@@ -98,7 +80,7 @@ def evaluate_dataset(
     skipped = [error for errors in gather_objects(loader.skipped) for error in errors]
     results["num_images"] = len(dataset) - len(skipped)
     results["skipped"] = [{"path": error.path, "cause": error.message()} for error in skipped]
-    results["config"] = describe_inference(mode, scales, flip, crop, stride, model=_unwrap(model),
+    results["config"] = describe_inference(mode, scales, flip, crop, stride, model=unwrap_parallel(model),
                                            average=average)
     results["config"]["world_size"] = world_size
     return results
@@ -118,7 +100,7 @@ def evaluate_with_and_without_subdivision(model: paddle.nn.Layer, dataset, **opt
 
     Keys are "subdivision_steps=<n>" and "subdivision_steps=0", ready for `format_comparison_table`.
     """
-    configured = int(_unwrap(model).subdivision_steps) if hasattr(_unwrap(model), "subdivision_steps") else None
+    configured = int(unwrap_parallel(model).subdivision_steps) if hasattr(unwrap_parallel(model), "subdivision_steps") else None
     if not configured:
         raise ValueError("the model does not use subdivision (no point head or subdivision_steps=0): "
                          "there is nothing to compare")

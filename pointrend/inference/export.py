@@ -9,13 +9,19 @@ a directory to ONNX with paddle2onnx (an optional dependency).
 import json
 import os
 import tempfile
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional
 
 import paddle
 
-from pointrend.config.recipe import IMAGENET_MEAN, IMAGENET_STD
+from pointrend.inference.exported_files import (
+    MODEL_PREFIX,
+    ONNX_FILE,
+    PREPROCESS_FILE,
+    graph_file,
+    params_file,
+)
 from pointrend.inference.modes import eval_mode
-from pointrend.inference.predictor import MODEL_PREFIX, PREPROCESS_FILE
+from pointrend.inference.normalization import Normalization
 
 
 class _EvalPipeline(paddle.nn.Layer):
@@ -33,16 +39,13 @@ class _EvalPipeline(paddle.nn.Layer):
 def export_model(
     model: paddle.nn.Layer,
     output_dir: str,
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
-    to_rgb: bool = True,
-    max_pixel_value: float = 255.0,
+    normalization: Normalization,
 ) -> Dict[str, str]:
     """Save `model`'s eval forward: normalised images [N, 3, H, W] float32 -> logits [N, K, H, W].
 
     The subdivision settings (`subdivision_steps`, `subdivision_num_points`) in effect now are
-    frozen into the graph. `mean`/`std`/`to_rgb`/`max_pixel_value` follow the training
-    normalisation (albumentations Normalize semantics) and are written to preprocess.json.
+    frozen into the graph. `normalization` is the training normalisation of the input images
+    (albumentations Normalize semantics), written to preprocess.json.
     Returns the paths written: {"model", "params", "preprocess"}.
     """
     os.makedirs(output_dir, exist_ok=True)
@@ -53,14 +56,11 @@ def export_model(
         pipeline.eval()
         static_pipeline = paddle.jit.to_static(pipeline, input_spec=spec, full_graph=True)
         paddle.jit.save(static_pipeline, prefix)
-    graph = next((prefix + ext for ext in (".json", ".pdmodel") if os.path.exists(prefix + ext)), None)
+    graph = graph_file(output_dir)
     if graph is None:
         raise RuntimeError(f"paddle.jit.save wrote no model graph next to {prefix}")
     preprocess = {
-        "mean": [float(value) for value in mean],
-        "std": [float(value) for value in std],
-        "to_rgb": bool(to_rgb),
-        "max_pixel_value": float(max_pixel_value),
+        **normalization.as_dict(),
         "subdivision_steps": int(getattr(model, "subdivision_steps", 0)),
         "subdivision_num_points": int(getattr(model, "subdivision_num_points", 0)),
     }
@@ -68,7 +68,7 @@ def export_model(
     with open(preprocess_path, "w", encoding="utf-8") as handle:
         json.dump(preprocess, handle, indent=2)
         handle.write("\n")
-    return {"model": graph, "params": prefix + ".pdiparams", "preprocess": preprocess_path}
+    return {"model": graph, "params": params_file(output_dir), "preprocess": preprocess_path}
 
 
 def export_onnx(model_dir: str, output_path: Optional[str] = None, opset_version: int = 17,
@@ -86,15 +86,14 @@ def export_onnx(model_dir: str, output_path: Optional[str] = None, opset_version
         raise ImportError("ONNX export needs paddle2onnx: pip install paddle2onnx") from error
     if opset_version < 16:
         raise ValueError(f"opset_version must be >= 16 (GridSample), got {opset_version}")
-    prefix = os.path.join(model_dir, MODEL_PREFIX)
-    graph = next((prefix + ext for ext in (".json", ".pdmodel") if os.path.exists(prefix + ext)), None)
-    if graph is None or not os.path.exists(prefix + ".pdiparams"):
+    graph, params = graph_file(model_dir), params_file(model_dir)
+    if graph is None or not os.path.exists(params):
         raise FileNotFoundError(f"{model_dir} holds no exported model: run export_model first")
-    output_path = output_path or prefix + ".onnx"
+    output_path = output_path or os.path.join(model_dir, ONNX_FILE)
     with tempfile.TemporaryDirectory() as scratch:
         if graph.endswith(".json"):
             graph = _with_float32_attributes(graph, os.path.join(scratch, os.path.basename(graph)))
-        paddle2onnx.export(graph, prefix + ".pdiparams", output_path, opset_version=opset_version,
+        paddle2onnx.export(graph, params, output_path, opset_version=opset_version,
                            enable_onnx_checker=True, enable_optimize=optimize)
     return output_path
 

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-ONNX_FILE = "model.onnx"
+from pointrend.inference.exported_files import ONNX_FILE
 
 
 def _import_onnxruntime():

@@ -23,9 +23,9 @@ from pointrend.data.decode import read_image_file
 from pointrend.data.errors import DataFileError
 from pointrend.data.image_io import write_image, write_png
 from pointrend.data.palette import Color
-from pointrend.inference.evaluate import subdivision_steps
 from pointrend.inference.modes import check_inference_options, eval_mode, predict_labels
 from pointrend.inference.visualize import color_prediction, overlay, subdivision_points_picture
+from pointrend.models.segmentor import subdivision_steps
 from pointrend.utils.native_messages import native_stderr_lines
 from pointrend.utils.progress import ProgressBar
 

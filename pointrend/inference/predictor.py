@@ -17,11 +17,10 @@ import os
 
 import numpy as np
 
+from pointrend.inference.exported_files import exported_files
 from pointrend.inference.normalization import normalize_image
 from pointrend.utils.system import gpu_available
 
-MODEL_PREFIX = "model"
-PREPROCESS_FILE = "preprocess.json"
 ENGINES = ("paddle-inference", "onnxruntime")
 
 
@@ -45,24 +44,6 @@ def _parse_device(device: str | None) -> tuple[bool, int]:
             )
         return True, int(index or 0)
     raise ValueError(f"device must be 'cpu', 'gpu' or 'gpu:<id>', got {device!r}")
-
-
-def exported_files(model_dir: str) -> tuple[str, str, str]:
-    """(graph, params, preprocess.json) paths of an `export_model` directory; a clear
-    FileNotFoundError when one is missing."""
-    prefix = os.path.join(model_dir, MODEL_PREFIX)
-    graph = next(
-        (prefix + ext for ext in (".json", ".pdmodel") if os.path.exists(prefix + ext)), None
-    )
-    preprocess_path = os.path.join(model_dir, PREPROCESS_FILE)
-    paths = (graph or prefix + ".json", prefix + ".pdiparams", preprocess_path)
-    missing = [path for path in paths if not os.path.exists(path)]
-    if missing:
-        raise FileNotFoundError(
-            f"{model_dir} is not an exported model directory (missing {', '.join(missing)}); "
-            "create one with the recipe's `export` command"
-        )
-    return paths
 
 
 class Predictor:

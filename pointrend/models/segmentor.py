@@ -2,7 +2,8 @@
 
 Shape shorthand: N batch, K classes, C channels, H x W input, P points.
 """
-from typing import List, Optional, Sequence, Tuple
+import contextlib
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import paddle
 import paddle.nn as nn
@@ -11,6 +12,7 @@ import paddle.nn.functional as F
 from pointrend.models.subdivision import adaptive_subdivision
 from pointrend.ops import point_sample, sample_points_for_training
 from pointrend.ops.resize import upsample_bilinear
+from pointrend.utils.distributed import unwrap_parallel
 
 
 class PointRendSegmentor(nn.Layer):
@@ -172,3 +174,18 @@ def pad_to_multiple(images: paddle.Tensor, divisor: int) -> paddle.Tensor:
         return images
     return F.pad(images, [0, padded_width - width, 0, padded_height - height], mode="constant", value=0.0,
                  data_format="NCHW")
+
+
+@contextlib.contextmanager
+def subdivision_steps(model: nn.Layer, steps: int) -> Iterator[nn.Layer]:
+    """Run the block with `model.subdivision_steps = steps` (0: plain bilinear upsampling), then
+    restore. `model` may be wrapped in paddle.DataParallel."""
+    network = unwrap_parallel(model)
+    if not hasattr(network, "subdivision_steps"):
+        raise ValueError(f"{type(network).__name__} has no subdivision_steps: build it with point_head=True")
+    previous = network.subdivision_steps
+    network.subdivision_steps = int(steps)
+    try:
+        yield model
+    finally:
+        network.subdivision_steps = previous

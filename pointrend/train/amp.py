@@ -5,7 +5,7 @@ import warnings
 
 import paddle
 
-from pointrend.config.recipe import RecipeError
+from pointrend.train.settings import TrainingSettingError
 
 AMP_LEVELS = ("O1", "O2")
 AMP_DTYPES = ("float16", "bfloat16")
@@ -21,9 +21,9 @@ def amp_configs(enabled: bool, level: str, dtype: str, on_gpu: bool) -> dict | N
     if not enabled:
         return None
     if level not in AMP_LEVELS or dtype not in AMP_DTYPES:
-        raise RecipeError(f"AMP level must be one of {AMP_LEVELS} and dtype one of {AMP_DTYPES}, got {level!r}, {dtype!r}")
+        raise TrainingSettingError(f"AMP level must be one of {AMP_LEVELS} and dtype one of {AMP_DTYPES}, got {level!r}, {dtype!r}")
     if dtype == "bfloat16" and level == "O2":
-        raise RecipeError("AMP O2 with bfloat16 is not supported by paddle.Model (it casts O2 models to float16); "
+        raise TrainingSettingError("AMP O2 with bfloat16 is not supported by paddle.Model (it casts O2 models to float16); "
                          "use level O1 with bfloat16, or O2 with float16")
     if not on_gpu:
         warnings.warn("AMP was requested but training runs on CPU, where Paddle has no float16/bfloat16 kernels "

@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 import paddle
 
-from pointrend.config.recipe import RecipeError
 from pointrend.train.legacy_state import read_legacy_trainer_state
 from pointrend.utils.atomic_dirs import replace_directory
 from pointrend.utils.output_files import describe_write_failure
 from pointrend.utils.paddle_files import load_paddle_object
 from pointrend.utils.safe_pickle import CheckpointFormatError, UnsafePickleError
+from pointrend.train.settings import TrainingSettingError
+from pointrend.utils.nested import leaf_differences
 
 INFO_FILE = "checkpoint.json"
 MODEL_FILE = "model.pdparams"
@@ -65,7 +66,7 @@ class CheckpointStore:
 
     def __init__(self, directory: str | os.PathLike, keep_last: int = 3) -> None:
         if keep_last < 1:
-            raise RecipeError(f"callbacks.checkpoint.keep_last must be >= 1, got {keep_last}")
+            raise TrainingSettingError(f"keep_last must be >= 1, got {keep_last}")
         self.directory = Path(directory)
         self.keep_last = keep_last
 
@@ -319,18 +320,6 @@ def describe_mismatch(model_state: dict, checkpoint_state: dict) -> str | None:
     return "; ".join(parts) or None
 
 
-def recipe_differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
-    """Leaf fields whose values differ between two recipe dicts, as 'a.b=saved (here current)'."""
-    differences = []
-    for key in sorted(set(saved) | set(current)):
-        left, right = saved.get(key), current.get(key)
-        if isinstance(left, dict) and isinstance(right, dict):
-            differences += recipe_differences(left, right, f"{prefix}{key}.")
-        elif left != right:
-            differences.append(f"{prefix}{key}={left!r} (here {right!r})")
-    return differences
-
-
 def load_weights(network: paddle.nn.Layer, checkpoint: Path, state: dict, current_recipe: dict | None = None) -> None:
     """Set `network` from `state` (read from `checkpoint`), or raise CheckpointError explaining
     why the checkpoint belongs to another model."""
@@ -339,7 +328,7 @@ def load_weights(network: paddle.nn.Layer, checkpoint: Path, state: dict, curren
         hint = ""
         saved_model = read_info(checkpoint).get("recipe", {}).get("model")
         if saved_model and current_recipe and "model" in current_recipe:
-            diffs = recipe_differences(saved_model, current_recipe["model"], "model.")
+            diffs = leaf_differences(saved_model, current_recipe["model"], "model.")
             if diffs:
                 hint = " It was trained with " + ", ".join(diffs) + "."
         raise CheckpointError(f"checkpoint {checkpoint} does not fit this model: {problem}.{hint}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import paddle
 from paddle import nn
 
-from pointrend.config.recipe import RecipeError
+from pointrend.train.settings import TrainingSettingError
 
 _NORM_LAYERS = (nn.BatchNorm, nn.BatchNorm1D, nn.BatchNorm2D, nn.BatchNorm3D, nn.SyncBatchNorm,
                 nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2D)
@@ -42,7 +42,7 @@ def poly_with_warmup(
     Stepped once per optimizer update.
     """
     if total_iters <= warmup_iters:
-        raise RecipeError(f"schedule.iters ({total_iters}) must exceed schedule.warmup_iters ({warmup_iters})")
+        raise TrainingSettingError(f"total_iters ({total_iters}) must exceed warmup_iters ({warmup_iters})")
     poly = paddle.optimizer.lr.PolynomialDecay(
         learning_rate=base_lr, decay_steps=total_iters - warmup_iters, end_lr=min_lr, power=power)
     if warmup_iters == 0:

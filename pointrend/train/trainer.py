@@ -11,7 +11,7 @@ import time
 import warnings
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import paddle
 from paddle import nn
@@ -36,10 +36,8 @@ from pointrend.utils.distributed import gather_objects, is_main_process, rank, w
 from pointrend.utils.loader_workers import ignore_interrupts
 from pointrend.train.optim import build_sgd, poly_with_warmup
 from pointrend.train.sampler import IterationBatchSampler, SeededSamples
-from pointrend.config.recipe import RecipeError
+from pointrend.train.settings import AmpSettings, OptimSettings, ScheduleSettings, TrainingSettingError
 
-if TYPE_CHECKING:
-    from pointrend.config.recipe import AmpConfig, OptimConfig, ScheduleConfig
 
 
 class TrainingClock:
@@ -99,15 +97,15 @@ class Trainer:
         loss: Callable,
         train_dataset: paddle.io.Dataset,
         *,
-        optim: "OptimConfig",
-        schedule: "ScheduleConfig",
+        optim: OptimSettings,
+        schedule: ScheduleSettings,
         batch_size: int,
         output_dir: str | Path,
         callbacks: Sequence[TrainerCallback] = (),
         loss_names: Sequence[str] | None = None,
         num_workers: int = 0,
         seed: int = 0,
-        amp: "AmpConfig | None" = None,
+        amp: AmpSettings | None = None,
         device: str = "cpu",
         keep_last: int = 3,
         recipe: dict | None = None,
@@ -157,8 +155,8 @@ class Trainer:
     def _per_device_batch(batch_size: int, accumulate_steps: int) -> int:
         parts = world_size() * accumulate_steps
         if batch_size % parts:
-            raise RecipeError(
-                f"data.batch_size={batch_size} is not divisible by {world_size()} processes x "
+            raise TrainingSettingError(
+                f"batch_size={batch_size} is not divisible by {world_size()} processes x "
                 f"{accumulate_steps} accumulation steps; pick a multiple of {parts}")
         return batch_size // parts
 

@@ -21,6 +21,11 @@ def local_rank() -> int:
     return paddle.distributed.ParallelEnv().local_rank
 
 
+def unwrap_parallel(model: paddle.nn.Layer) -> paddle.nn.Layer:
+    """The network inside a paddle.DataParallel wrapper (or `model` itself)."""
+    return model._layers if isinstance(model, paddle.DataParallel) else model
+
+
 def is_main_process() -> bool:
     """Only this process logs, prints tables and writes files."""
     return rank() == 0

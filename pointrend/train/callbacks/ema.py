@@ -8,7 +8,7 @@ from typing import Iterator
 import paddle
 
 from pointrend.train.callbacks.base import TrainerCallback
-from pointrend.config.recipe import RecipeError
+from pointrend.train.settings import TrainingSettingError
 
 
 class ExponentialMovingAverage(TrainerCallback):
@@ -21,7 +21,7 @@ class ExponentialMovingAverage(TrainerCallback):
 
     def __init__(self, decay: float = 0.9999, warmup_iters: int = 2000) -> None:
         if not 0.0 < decay < 1.0:
-            raise RecipeError(f"callbacks.ema.decay must be in (0, 1), got {decay}")
+            raise TrainingSettingError(f"EMA decay must be in (0, 1), got {decay}")
         self.decay = decay
         self.warmup_iters = warmup_iters
         self.shadow: dict[str, paddle.Tensor] | None = None
