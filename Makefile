@@ -1,4 +1,4 @@
-# Two entry points for a fresh machine: `make test` and `make demo`.
+# Entry points for a fresh machine: `make test`, `make test-fast`, `make lint` and `make demo`.
 # DEVICE=cpu installs the CPU build of PaddlePaddle from PyPI; DEVICE=gpu expects the GPU build
 # from PaddlePaddle's own package index (see README, "GPU install").
 PYTHON ?= python3
@@ -8,7 +8,7 @@ PADDLE_CPU ?= paddlepaddle>=3.0
 PADDLE_GPU_INDEX ?= https://www.paddlepaddle.org.cn/packages/stable/cu126/
 PY := $(VENV)/bin/python
 
-.PHONY: venv test demo bench clean
+.PHONY: venv test test-fast lint demo bench clean
 
 $(VENV)/.installed: setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +18,23 @@ ifeq ($(DEVICE),gpu)
 else
 	$(PY) -m pip install "$(PADDLE_CPU)"
 endif
-	$(PY) -m pip install -e ".[test,onnx]"
+	$(PY) -m pip install -e ".[test,lint,onnx]"
 	touch $@
 
 venv: $(VENV)/.installed
 
+# Every test, the slow ones too (the default `pytest` skips those).
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 -m "slow or not slow"
+
+# No slow tests and none that start other processes.
+test-fast: venv
+	$(PY) -m pytest -n 2 -m "not slow and not subprocess"
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 demo: venv
 	$(PY) -m recipes.demo_synthetic demo

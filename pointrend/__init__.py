@@ -1,13 +1,4 @@
 """PointRend semantic segmentation for PaddlePaddle."""
-import warnings
-
-# `import paddle` warns about a missing ccache on every start; it concerns compiling Paddle's own
-# custom operators, which this package does not do.
-warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
-# Paddle's BatchNorm says this on every training forward pass; it describes Paddle's only behaviour.
-warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance",
-                        category=UserWarning)
-
 __version__ = "0.1.0"
 
 

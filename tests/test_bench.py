@@ -13,6 +13,8 @@ import pytest
 
 from bench.latency import onnx_available
 
+pytestmark = pytest.mark.subprocess
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ("point_ops", "data_loading", "subdivision", "latency", "train_step")
 

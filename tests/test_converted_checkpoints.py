@@ -26,7 +26,6 @@ from pointrend.app.cli import RecipeCommands, run_cli
 from pointrend.app.convert import main as convert_main
 from pointrend.config.recipe import IMAGENET_MEAN, IMAGENET_STD, Recipe
 from pointrend.convert.detectron2 import PIXEL_MEAN, PIXEL_STD, detectron2_name
-from pointrend.data import generate_synthetic_cityscapes
 from pointrend.models import build_model
 from pointrend.train.checkpoint import INFO_FILE, MODEL_FILE
 from pointrend.utils.paddle_files import load_pdparams
@@ -86,11 +85,9 @@ def one_line_error(capsys, argv: list[str]) -> str:
     return err
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> str:
-    root = str(tmp_path_factory.mktemp("data"))
-    generate_synthetic_cityscapes(root, num_train=1, num_val=2, size=(64, 128))
-    return root
+@pytest.fixture
+def data_root(synthetic_cityscapes) -> str:
+    return synthetic_cityscapes
 
 
 @pytest.fixture(scope="module")

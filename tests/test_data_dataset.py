@@ -8,11 +8,9 @@ from pointrend.data import CityscapesDataset, build_train_transforms, build_val_
 from pointrend.data.image_io import read_image, read_label
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("cityscapes"))
-    generate_synthetic_cityscapes(path, num_train=8, num_val=2, num_test=2, size=(64, 128), seed=0)
-    return path
+@pytest.fixture
+def root(synthetic_cityscapes):
+    return synthetic_cityscapes
 
 
 def test_official_layout_items_are_float_chw_images_and_int64_labels(root):

@@ -118,6 +118,7 @@ def test_check_without_splits(tmp_path):
     assert [problem.kind for problem in report.problems] == ["no splits"]
 
 
+@pytest.mark.subprocess
 def test_cli_exit_codes(root):
     def run(*args):
         return subprocess.run([sys.executable, "-m", "pointrend.data.prepare", *args, f"--root={root}"],

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from pointrend.data import generate_synthetic_cityscapes
 
@@ -36,6 +37,7 @@ print(f"rank {rank()} per-device batch {trainer.per_device_batch_size}")
 """
 
 
+@pytest.mark.subprocess
 def test_two_cpu_processes_train_identical_weights_and_rank0_alone_saves(tmp_path):
     root = str(tmp_path / "data")
     generate_synthetic_cityscapes(root, num_train=8, num_val=3, size=(64, 128))

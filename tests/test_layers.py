@@ -7,7 +7,11 @@ count for the direction of the layers but not for cycles. `__main__` modules are
 """
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pointrend"
 
@@ -155,3 +159,18 @@ def test_the_walker_sees_function_level_and_relative_imports(tmp_path):
     commands = imports_of("pointrend.app.commands", modules["pointrend.app.commands"], modules)
     # `evaluate` imports pointrend.inference.evaluate inside the function.
     assert ("pointrend.inference.evaluate", True) in {(t, r) for t, r, _ in commands}
+
+
+@pytest.mark.subprocess
+def test_importing_the_library_installs_no_warning_filter():
+    # A fresh interpreter (this one has long imported pointrend); the third-party libraries the
+    # data layer uses come first, since some of them install filters of their own.
+    code = (
+        "import warnings, numpy, cv2, albumentations; before = list(warnings.filters); "
+        "import pointrend, pointrend.config.validate, pointrend.data, pointrend.utils.paddle_notices; "
+        "assert warnings.filters == before, warnings.filters[: len(warnings.filters) - len(before)]"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], cwd=PACKAGE.parent, capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]

@@ -5,16 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from pointrend.data import generate_synthetic_cityscapes
 from pointrend.app.commands import evaluate, predict, train
 from pointrend.app.cli import RecipeCommands, run_cli
 from pointrend.config.recipe import CallbacksConfig, DataConfig, EvalConfig, ModelConfig, Recipe, ScheduleConfig, TensorBoardConfig
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("data"))
-    generate_synthetic_cityscapes(root, num_train=4, num_val=2, size=(64, 128))
+def trained(tmp_path_factory, synthetic_cityscapes):
+    root = synthetic_cityscapes
     recipe = Recipe(
         name="tiny", output_dir=str(tmp_path_factory.mktemp("run")), device="cpu",
         model=ModelConfig(backbone_depth=18, backbone_base_channels=8, fpn_channels=16, head_channels=8,

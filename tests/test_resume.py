@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import paddle
+import pytest
 
 from pointrend.data import generate_synthetic_cityscapes
 
@@ -60,6 +61,7 @@ def final_state(output_dir, file_name):
     return paddle.load(str(output_dir / "checkpoints" / "iter_0000008" / file_name))
 
 
+@pytest.mark.subprocess
 def test_kill_then_resume_ends_with_the_weights_of_an_uninterrupted_run(tmp_path):
     root = str(tmp_path / "data")
     generate_synthetic_cityscapes(root, num_train=6, num_val=1, size=(64, 128))

@@ -11,7 +11,6 @@ import numpy as np
 import paddle
 import pytest
 
-from pointrend.data import generate_synthetic_cityscapes
 from pointrend.train.amp import amp_configs
 from pointrend.app.build import build_dataset, build_loss, build_network, loss_names, semantic_fpn_arguments
 from pointrend.train.callbacks import (BestCheckpoint, ExponentialMovingAverage, NonFiniteLossError,
@@ -26,11 +25,9 @@ from pointrend.config.recipe import (CallbacksConfig, DataConfig, EvalConfig, Mo
                               ScheduleConfig, recipe_to_dict)
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("synthetic"))
-    generate_synthetic_cityscapes(root, num_train=8, num_val=2, size=(64, 128))
-    return root
+@pytest.fixture
+def data_root(synthetic_cityscapes):
+    return synthetic_cityscapes
 
 
 def tiny_recipe(root: str, output_dir: str, **model_overrides) -> Recipe:

@@ -32,6 +32,7 @@ from pointrend.data.sample_errors import BadSampleError, SampleErrorCheck, error
 from pointrend.train.bad_batches import ReadableReplacement
 from pointrend.train.bad_samples import as_entries, report_skipped
 from pointrend.train.rng import RngStateError, capture_rng_state, restore_rng_state, seed_everything
+from pointrend.utils.paddle_notices import ignore_batchnorm_notice
 from pointrend.utils.distributed import gather_objects, is_main_process, rank, world_size
 from pointrend.utils.loader_workers import ignore_interrupts
 from pointrend.train.optim import build_sgd, poly_with_warmup
@@ -243,6 +244,7 @@ class Trainer:
             with warnings.catch_warnings():
                 # hapi re-wraps the loader's label tensors with paddle.to_tensor on every batch.
                 warnings.filterwarnings("ignore", message="To copy construct from a tensor")
+                ignore_batchnorm_notice()
                 self.model.fit(self.batches, epochs=1, verbose=0, callbacks=everything,
                                accumulate_grad_batches=self.accumulate_steps)
         except BadSampleError as error:

@@ -27,21 +27,22 @@ class BestCheckpoint(TrainerCallback):
     def on_eval_results(self, iteration: int, results: dict) -> None:
         self._pending = (iteration, results)
 
-    def _is_new_best(self, results: dict) -> bool:
+    def _new_best(self, results: dict) -> tuple[str, float] | None:
+        """(metric, value) when `results` beat the best score so far."""
         if not self.metric or results.get(self.metric) is None:
-            return False  # not computed, or undefined (no labelled validation pixel)
+            return None  # not computed, or undefined (no labelled validation pixel)
         value = float(results[self.metric])
         if self._best is not None and value <= self._best:
-            return False
+            return None
         self._best = value
-        return True
+        return self.metric, value
 
     def on_iteration_end(self, iteration: int, logs: dict) -> None:
         if self._pending is None or self._pending[0] != iteration:
             return
         results = self._pending[1]
         self._pending = None
-        new_best = self._is_new_best(results)
+        new_best = self._new_best(results)
         # Decided on every rank alike: saving is collective.
         if new_best and self.trainer.saved_iteration != iteration:
             self.trainer.save_checkpoint()
@@ -50,7 +51,6 @@ class BestCheckpoint(TrainerCallback):
             return
         store.record_metrics(iteration, results)
         if new_best:
-            store.mark_best(iteration, self.metric, self._best)
-            print(
-                f"new best {self.metric} {self._best:.4f}: {store.path_of(iteration)}", flush=True
-            )
+            metric, value = new_best
+            store.mark_best(iteration, metric, value)
+            print(f"new best {metric} {value:.4f}: {store.path_of(iteration)}", flush=True)
