@@ -10,7 +10,6 @@ from typing import Dict, Iterator, Optional, Sequence
 
 import numpy as np
 import paddle
-import paddle.distributed as dist
 import paddle.nn.functional as F
 
 from pointrend.inference.modes import check_inference_options, describe_inference, eval_mode, predict_probabilities
@@ -18,13 +17,14 @@ from pointrend.inference.metrics import SegmentationMetrics
 from pointrend.utils.output_files import OutputWriteError, write_text_atomically
 from pointrend.data.sample_errors import error_safe_loader
 from pointrend.models.segmentor import subdivision_steps
+from pointrend.utils import distributed
 from pointrend.utils.distributed import gather_objects, unwrap_parallel
 from pointrend.utils.progress import ProgressBar
 from pointrend.utils.loader_workers import ignore_interrupts
 
 
 def _rank_and_world() -> tuple:
-    return dist.get_rank(), dist.get_world_size()
+    return distributed.rank(), distributed.world_size()
 
 
 def evaluate_dataset(

@@ -13,21 +13,14 @@ code is imported.
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 
 from pointrend.inference.exported_files import exported_files
 from pointrend.inference.normalization import normalize_image
-from pointrend.utils.system import gpu_available
+from pointrend.utils.system import gpu_available, usable_cpus
 
 ENGINES = ("paddle-inference", "onnxruntime")
-
-
-def _usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _parse_device(device: str | None) -> tuple[bool, int]:
@@ -70,7 +63,7 @@ class Predictor:
         with open(preprocess_path, encoding="utf-8") as handle:
             self.preprocess_config = json.load(handle)
         use_gpu, gpu_id = _parse_device(device)
-        threads = num_threads or _usable_cpus()
+        threads = num_threads or usable_cpus()
         self.device = f"gpu:{gpu_id}" if use_gpu else "cpu"
         self.engine = engine
         if engine == "onnxruntime":

@@ -18,6 +18,8 @@ from typing import Optional
 import paddle
 from paddle.autograd import PyLayer
 
+from pointrend.utils.system import usable_cpus
+
 try:
     from pointrend.ops import _native
 except ImportError:
@@ -58,9 +60,7 @@ def get_num_threads() -> int:
         if value < 1:
             raise ValueError(f"{_THREADS_ENV} must be a positive integer, got {from_env!r}")
         return value
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    return usable_cpus()
 
 
 def native_serves(*tensors: paddle.Tensor) -> bool:
