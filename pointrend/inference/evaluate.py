@@ -6,7 +6,7 @@ results.
 """
 import json
 import sys
-from typing import Dict, Iterator, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import paddle

@@ -32,7 +32,6 @@ from pointrend.data.sample_errors import BadSampleError, SampleErrorCheck, error
 from pointrend.train.bad_batches import ReadableReplacement
 from pointrend.train.bad_samples import as_entries, report_skipped
 from pointrend.train.rng import RngStateError, capture_rng_state, restore_rng_state, seed_everything
-from pointrend.utils.paddle_notices import ignore_batchnorm_notice
 from pointrend.utils.distributed import gather_objects, is_main_process, rank, world_size
 from pointrend.utils.loader_workers import ignore_interrupts
 from pointrend.train.optim import build_sgd, poly_with_warmup
