@@ -7,6 +7,7 @@ import paddle
 import pytest
 
 from pointrend.inference.export import export_model
+from pointrend.inference.normalization import Normalization
 from pointrend.inference.predictor import Predictor
 from pointrend.models import (
     STDC_POINTREND_LOSS_NAMES,
@@ -128,7 +129,7 @@ def test_an_unsupported_fine_feature_stride_is_a_clear_error():
 def test_exported_model_subdivides_like_the_dynamic_model(model, tmp_path):
     model.eval()
     directory = str(tmp_path / "exported")
-    export_model(model, directory, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    export_model(model, directory, Normalization((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), True, 255.0))
     images = np.random.RandomState(0).randn(1, 3, 64, 96).astype(np.float32)
     with paddle.no_grad():
         expected = model(paddle.to_tensor(images)).numpy()
