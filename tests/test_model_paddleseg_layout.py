@@ -10,6 +10,7 @@ import paddle
 import pytest
 
 from pointrend.inference.export import export_model
+from pointrend.inference.normalization import Normalization
 from pointrend.models import (
     FPN,
     PADDLESEG_LAYOUT,
@@ -87,7 +88,7 @@ def test_paddleseg_layout_exports_and_runs_any_size(tiny_paddleseg, tmp_path):
     model = tiny_paddleseg
     model.subdivision_num_points = 64
     try:
-        export_model(model, str(tmp_path), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+        export_model(model, str(tmp_path), Normalization((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), True, 255.0))
         exported = paddle.jit.load(str(tmp_path / "model"))
         images = paddle.rand([1, 3, 44, 70])
         with paddle.no_grad():
