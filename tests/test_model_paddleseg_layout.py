@@ -86,6 +86,7 @@ def test_paddleseg_layout_exports_and_runs_any_size(tiny_paddleseg, tmp_path):
     """The exported graph keeps the unpadded odd sizes, the neck's and head's dynamic resizes and
     the "steps" coordinates (with few subdivision points, so the selection matters)."""
     model = tiny_paddleseg
+    model.eval()  # the fixture is shared: do not rely on another test having left it in eval mode
     model.subdivision_num_points = 64
     try:
         export_model(model, str(tmp_path), Normalization((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), True, 255.0))
