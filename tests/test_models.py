@@ -5,7 +5,7 @@ import paddle.nn.functional as F
 import pytest
 
 from pointrend.models import (FPN, FrozenBatchNorm2D, PointHead, PointRendLoss, PointRendSegmentor, ResNet,
-                              SemanticFPN, SemanticFPNHead, build_model)
+                              Segmentor, SemanticFPN, SemanticFPNHead, build_model)
 from pointrend.ops import point_sample
 
 NUM_CLASSES = 5
@@ -178,7 +178,12 @@ def test_without_subdivision_eval_is_bilinear_upsampling_of_coarse():
 
 def test_semantic_fpn_baseline():
     model = tiny_model(point_head=False)
-    assert isinstance(model, SemanticFPN) and model.point_head is None
+    # The baseline is a Segmentor like PointRend, not a PointRend without its head.
+    assert isinstance(model, SemanticFPN) and isinstance(model, Segmentor)
+    assert not isinstance(model, PointRendSegmentor) and not hasattr(model, "point_head")
+    # Same weight names as the PointRend model minus its point head, so checkpoints carry over.
+    pointrend_names = {name for name in tiny_model().state_dict() if not name.startswith("point_head.")}
+    assert set(model.state_dict()) == pointrend_names
     model.train()
     outputs = model(paddle.randn([2, 3, 64, 128]))
     assert len(outputs) == 1 and outputs[0].shape == [2, NUM_CLASSES, 16, 32]

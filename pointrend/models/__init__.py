@@ -11,7 +11,7 @@ from pointrend.models.paddleseg_fpn_head import PaddleSegFPNHead
 from pointrend.models.point_head import PointHead
 from pointrend.models.pretrained import load_pretrained_backbone
 from pointrend.models.resnet import ResNet
-from pointrend.models.segmentor import PointRendSegmentor, SemanticFPN
+from pointrend.models.segmentor import PointRendSegmentor, Segmentor, SemanticFPN
 from pointrend.models.semantic_fpn_head import SemanticFPNHead
 from pointrend.models.stdc import STDCNet
 from pointrend.models.stdc_loss import (STDC_LOSS_NAMES, STDC_POINTREND_LOSS_NAMES, STDCLoss,
@@ -22,7 +22,7 @@ from pointrend.models.stdc_seg import STDCSeg, build_stdc_seg
 from pointrend.models.subdivision import adaptive_subdivision
 
 __all__ = [
-    "FPN", "FrozenBatchNorm2D", "PointHead", "PointRendLoss", "PointRendSegmentor", "ResNet", "SemanticFPN",
+    "FPN", "FrozenBatchNorm2D", "PointHead", "PointRendLoss", "PointRendSegmentor", "ResNet", "Segmentor", "SemanticFPN",
     "SemanticFPNHead", "adaptive_subdivision", "build_model", "load_pretrained_backbone",
     "STDC_LOSS_NAMES", "DetailAggregateLoss", "OhemCrossEntropyLoss", "STDCLoss", "STDCNet", "STDCSeg",
     "build_stdc_seg", "load_stdc_pretrained", "STDC_POINTREND_LOSS_NAMES", "STDCPointRend",

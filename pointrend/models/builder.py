@@ -8,7 +8,7 @@ from pointrend.models.paddleseg_fpn_head import PaddleSegFPNHead
 from pointrend.models.point_head import PointHead
 from pointrend.models.pretrained import load_pretrained_backbone
 from pointrend.models.resnet import ResNet
-from pointrend.models.segmentor import PointRendSegmentor, SemanticFPN
+from pointrend.models.segmentor import PointRendSegmentor, Segmentor, SemanticFPN
 from pointrend.models.semantic_fpn_head import SemanticFPNHead
 from pointrend.ops import CELL_COORDS
 
@@ -55,7 +55,7 @@ def build_model(
     point_head_init: str = "paper",
     cell_coords: str = "centre",
     size_divisor: int = 32,
-) -> PointRendSegmentor:
+) -> Segmentor:
     """ResNet -> FPN -> Semantic FPN head [-> PointRend point head on the FPN's first output].
 
     The defaults are the paper's Cityscapes model (ResNet-101, not dilated, FPN P2..P5, head at

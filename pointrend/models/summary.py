@@ -9,7 +9,7 @@ from typing import Dict
 import paddle
 
 from pointrend.models.builder import build_model
-from pointrend.models.segmentor import PointRendSegmentor
+from pointrend.models.segmentor import Segmentor
 
 DEPTHS = (18, 50, 101)
 
@@ -19,15 +19,15 @@ def count_parameters(layer: paddle.nn.Layer) -> int:
     return sum(int(p.size) for name, p in layer.named_parameters() if not name.endswith(("_mean", "_variance")))
 
 
-def parameter_summary(model: PointRendSegmentor) -> Dict[str, int]:
+def parameter_summary(model: Segmentor) -> Dict[str, int]:
     parts = {"backbone": model.backbone, "neck": model.neck, "head": model.coarse_head,
-             "point head": model.point_head}
+             "point head": getattr(model, "point_head", None)}
     counts = {name: count_parameters(part) if part is not None else 0 for name, part in parts.items()}
     counts["total"] = count_parameters(model)
     return counts
 
 
-def print_shapes(model: PointRendSegmentor, height: int, width: int) -> None:
+def print_shapes(model: Segmentor, height: int, width: int) -> None:
     model.eval()
     images = paddle.zeros([1, 3, height, width])
     with paddle.no_grad():
