@@ -85,7 +85,7 @@ def test_a_single_reduced_scale_resizes_the_logits_not_the_probabilities():
     paddle.seed(3)
     image = paddle.randn([1, 3, 21, 30])
     model = PixelwiseModel().eval()
-    probs = predict_probabilities(model, image, InferenceOptions(scales=(0.5,)))
+    probs = predict_probabilities(model, image, scales=(0.5,))
     # Sizes round half up: 10.5 -> 11, 15 -> 15.
     small = F.interpolate(image, size=[11, 15], mode="bilinear", align_corners=False)
     logits = F.interpolate(model(small), size=[21, 30], mode="bilinear", align_corners=False)

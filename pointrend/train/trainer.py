@@ -25,13 +25,15 @@ from pointrend.train.finite import describe_non_finite, non_finite_tensors, refu
 from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, OPTIMIZER_FILE, SCALER_FILE,
                                         CheckpointError, CheckpointStore, checkpoint_iteration,
                                         complete_checkpoints, load_weights, read_info,
-                                        read_state_dict, read_trainer_state, recipe_differences,
+                                        read_state_dict, read_trainer_state,
                                         resolve_checkpoint)
 from pointrend.train.converted_checkpoint import converted_from
 from pointrend.data.sample_errors import BadSampleError, SampleErrorCheck, error_safe_loader
 from pointrend.train.bad_batches import ReadableReplacement
 from pointrend.train.bad_samples import as_entries, report_skipped
 from pointrend.train.rng import RngStateError, capture_rng_state, restore_rng_state, seed_everything
+from pointrend.utils.nested import leaf_differences
+from pointrend.utils.paddle_notices import ignore_batchnorm_notice
 from pointrend.utils.distributed import gather_objects, is_main_process, rank, world_size
 from pointrend.utils.loader_workers import ignore_interrupts
 from pointrend.train.optim import build_sgd, poly_with_warmup
@@ -408,7 +410,7 @@ class Trainer:
         saved = read_info(checkpoint).get("recipe")
         if not saved or not self.recipe or not is_main_process():
             return
-        changes = recipe_differences(saved, self.recipe)
+        changes = leaf_differences(saved, self.recipe)
         if changes:
             print(f"note: the recipe differs from the one {checkpoint.name} was trained with: "
                   + ", ".join(changes), flush=True)
