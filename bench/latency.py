@@ -97,11 +97,13 @@ def _build(config: Dict[str, object]):
 
 def _exported_predictor(config: Dict[str, object], export_dir: str, threads: int):
     """Predictor over the configuration's export (made by the first child that needs it)."""
+    from pointrend.config.recipe import IMAGENET_MEAN, IMAGENET_STD
     from pointrend.inference.export import export_model
+    from pointrend.inference.normalization import Normalization
     from pointrend.inference.predictor import Predictor
 
     if not os.path.isfile(os.path.join(export_dir, "preprocess.json")):
-        export_model(_build(config), export_dir)
+        export_model(_build(config), export_dir, Normalization(IMAGENET_MEAN, IMAGENET_STD, True, 255.0))
     engine = config["engine"]
     return Predictor(export_dir, device="cpu", num_threads=threads,
                      engine="onnxruntime" if engine == "onnxruntime" else "paddle-inference",

@@ -164,11 +164,13 @@ class ExportedNetwork:
         """Export into a private folder, then rename it into place: a concurrent or interrupted
         export never leaves a half-written cache entry."""
         from pointrend.inference.export import export_model
+        from pointrend.inference.normalization import Normalization
 
         partial = f"{directory}.partial-{os.getpid()}"
         try:
             os.makedirs(self.cache_dir, exist_ok=True)
-            export_model(self.dygraph_network, partial, **self._normalization)
+            export_model(self.dygraph_network, partial,
+                         Normalization.from_settings(self._normalization, "the engine's normalisation"))
         except OSError as error:
             raise OSError(
                 f"cannot write the {self.engine} export cache {self.cache_dir} ({error}); make the "
