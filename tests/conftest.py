@@ -16,3 +16,12 @@ def synthetic_cityscapes(tmp_path_factory) -> str:
         root, num_train=8, num_val=2, num_test=2, size=SYNTHETIC_SIZE, seed=0
     )
     return root
+
+
+@pytest.fixture(autouse=True)
+def isolated_download_cache(tmp_path, monkeypatch):
+    """Each test downloads into its own cache: local test servers reuse ports, so two tests can
+    serve different files at the same URL, and nothing may land in the user's ~/.cache."""
+    import pointrend.models.pretrained as pretrained
+
+    monkeypatch.setattr(pretrained, "DEFAULT_CACHE_DIR", str(tmp_path / "download_cache"))
