@@ -4,6 +4,7 @@ The kernel is plain C against the Python C API only (no Paddle or NumPy headers)
 compiler will do. Without OpenMP it is built single-threaded; without a compiler the package
 still installs and `pointrend.ops` falls back to Paddle's grid_sample, which gives the same numbers.
 """
+
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
@@ -26,7 +27,9 @@ class BuildExtWithOptionalOpenMP(build_ext):
         try:
             super().build_extension(ext)
         except Exception as error:  # noqa: BLE001 - any compiler/linker failure means "retry serial"
-            self.warn(f"building {ext.name} with OpenMP failed ({error}); building it single-threaded")
+            self.warn(
+                f"building {ext.name} with OpenMP failed ({error}); building it single-threaded"
+            )
             serial_only = [] if compiler_type == "msvc" else ["-Wno-unknown-pragmas"]
             ext.extra_compile_args = base_compile + serial_only
             ext.extra_link_args = []

@@ -1,4 +1,5 @@
 """`python -m bench`: every benchmark in turn, see bench/run.py."""
+
 import sys
 
 from bench.run import main

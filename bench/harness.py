@@ -4,6 +4,7 @@ A bench script builds a list of cases, times each with `time_interleaved` (the c
 case run in turn, repeat by repeat, so background load hits them alike and their ratios are fair),
 prints `format_table` and stores everything with `write_json` next to `environment()`.
 """
+
 import argparse
 import json
 import os
@@ -19,12 +20,24 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 def add_common_arguments(parser: argparse.ArgumentParser, default_threads: int = 2) -> None:
     """--threads, --warmup, --repeats, --quick and --out, shared by every bench script."""
-    parser.add_argument("--threads", type=int, default=default_threads,
-                        help="CPU threads for Paddle, PyTorch and the pointrend kernel alike (default %(default)s)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed calls per candidate (default %(default)s)")
-    parser.add_argument("--repeats", type=int, default=7, help="timed calls per candidate (default %(default)s)")
-    parser.add_argument("--quick", action="store_true", help="fewer cases and repeats, for a smoke run")
-    parser.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/<name>.json)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=default_threads,
+        help="CPU threads for Paddle, PyTorch and the pointrend kernel alike (default %(default)s)",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="untimed calls per candidate (default %(default)s)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=7, help="timed calls per candidate (default %(default)s)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer cases and repeats, for a smoke run"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON file (default bench/results/<name>.json)"
+    )
 
 
 def set_threads(num_threads: int) -> Dict[str, int]:
@@ -79,8 +92,9 @@ def summarise(times_ms: Sequence[float]) -> Dict[str, float]:
     }
 
 
-def time_interleaved(candidates: Mapping[str, Callable[[], object]], warmup: int = 2,
-                     repeats: int = 7) -> Dict[str, Dict[str, float]]:
+def time_interleaved(
+    candidates: Mapping[str, Callable[[], object]], warmup: int = 2, repeats: int = 7
+) -> Dict[str, Dict[str, float]]:
     """Times each zero-argument callable; one repeat of every candidate before the next repeat."""
     for _ in range(warmup):
         for run in candidates.values():
@@ -133,15 +147,20 @@ def environment(threads: Optional[Mapping[str, int]] = None) -> Dict[str, object
 
 def format_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> str:
     """A plain-text (and Markdown-compatible) table of the given columns; floats get 2 decimals."""
+
     def cell(value: object) -> str:
         if isinstance(value, float):
             return f"{value:.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:.1e}"
         return "" if value is None else str(value)
 
     cells = [[cell(row.get(column)) for column in columns] for row in rows]
-    widths = [max([len(column)] + [len(line[i]) for line in cells]) for i, column in enumerate(columns)]
+    widths = [
+        max([len(column)] + [len(line[i]) for line in cells]) for i, column in enumerate(columns)
+    ]
+
     def join(values):
         return "| " + " | ".join(value.ljust(width) for value, width in zip(values, widths)) + " |"
+
     separator = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
     return "\n".join([join(columns), separator] + [join(line) for line in cells])
 

@@ -15,6 +15,7 @@ What is measured:
 - GPU: paddle.device.cuda.max_memory_allocated after resetting it before the first call
   (tensor allocations only, not the CUDA context).
 """
+
 import json
 import os
 import resource
@@ -91,12 +92,16 @@ class PeakMemory:
         else:
             self.peak_mb = max(peak_rss_mb() - self.rss_before_mb, 0.0)
             self.kind = "peak RSS growth over the RSS before the first call" + (
-                "" if self.peak_reset else " (peak not resettable here: an upper bound)")
+                "" if self.peak_reset else " (peak not resettable here: an upper bound)"
+            )
         self.process_peak_rss_mb = peak_rss_mb()
 
     def record(self) -> Dict[str, object]:
-        return {"peak_mem_mb": self.peak_mb, "process_peak_rss_mb": self.process_peak_rss_mb,
-                "memory_measure": self.kind}
+        return {
+            "peak_mem_mb": self.peak_mb,
+            "process_peak_rss_mb": self.process_peak_rss_mb,
+            "memory_measure": self.kind,
+        }
 
 
 def emit_child_result(result: Mapping[str, object]) -> None:
@@ -104,16 +109,23 @@ def emit_child_result(result: Mapping[str, object]) -> None:
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
-def run_child(module: str, config: Mapping[str, object], extra_args: Optional[List[str]] = None,
-              timeout: Optional[float] = None) -> Dict[str, object]:
+def run_child(
+    module: str,
+    config: Mapping[str, object],
+    extra_args: Optional[List[str]] = None,
+    timeout: Optional[float] = None,
+) -> Dict[str, object]:
     """Runs `python -m <module> --child <config as JSON>` from the repository root and returns the
     dict the child emitted. The child's other output is passed through; a failing child raises."""
     command = [sys.executable, "-m", module, "--child", json.dumps(config)] + list(extra_args or [])
-    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
+    completed = subprocess.run(
+        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+    )
     lines = completed.stdout.splitlines()
-    results = [line[len(RESULT_PREFIX):] for line in lines if line.startswith(RESULT_PREFIX)]
+    results = [line[len(RESULT_PREFIX) :] for line in lines if line.startswith(RESULT_PREFIX)]
     if completed.returncode != 0 or not results:
         raise RuntimeError(
             f"{' '.join(command)} failed with exit status {completed.returncode}:\n"
-            f"{completed.stdout[-2000:]}\n{completed.stderr[-4000:]}")
+            f"{completed.stdout[-2000:]}\n{completed.stderr[-4000:]}"
+        )
     return json.loads(results[-1])

@@ -22,6 +22,7 @@ paper's Cityscapes setting) at every input size; on STDC (coarse logits at strid
 --quick: a narrow ResNet-18 (base width 16, 64 FPN channels) at 128x256, 2 x 512 points, both
 heads in dygraph, PointRend in the exported engines.
 """
+
 import argparse
 import importlib.util
 import json
@@ -49,31 +50,74 @@ STDC_MODELS = (("stdc1", False), ("stdc2", False), ("stdc2", True))
 
 
 def onnx_available() -> bool:
-    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "paddle2onnx"))
+    return all(
+        importlib.util.find_spec(name) is not None for name in ("onnxruntime", "paddle2onnx")
+    )
 
 
 def quick_configs() -> List[Dict[str, object]]:
     engines = [(False, "dygraph"), (True, "dygraph"), (True, "paddle-inference")]
     engines += [(True, "onnxruntime")] if onnx_available() else []
-    return [{"point_head": point_head, "depth": 18, "image": [128, 256], "base_channels": 16,
-             "fpn_channels": 64, "num_points": 512, "engine": engine} for point_head, engine in engines]
+    return [
+        {
+            "point_head": point_head,
+            "depth": 18,
+            "image": [128, 256],
+            "base_channels": 16,
+            "fpn_channels": 64,
+            "num_points": 512,
+            "engine": engine,
+        }
+        for point_head, engine in engines
+    ]
 
-COLUMNS = ["model", "input", "engine", "median_ms", "spread_ms", "repeats", "vs_dygraph", "features_ms",
-           "subdivision_ms", "rest_ms", "subdivision_share", "peak_mem_mb"]
+
+COLUMNS = [
+    "model",
+    "input",
+    "engine",
+    "median_ms",
+    "spread_ms",
+    "repeats",
+    "vs_dygraph",
+    "features_ms",
+    "subdivision_ms",
+    "rest_ms",
+    "subdivision_share",
+    "peak_mem_mb",
+]
 
 
 def full_configs(args) -> List[Dict[str, object]]:
     """Every requested size x depth x head x engine, engines of one model next to each other;
     then the STDC models at every size and engine."""
     semfpn = [
-        {"point_head": HEADS[head], "depth": depth, "image": [int(v) for v in size.split("x")],
-         "base_channels": 64, "fpn_channels": 256, "num_points": 8192, "engine": engine}
-        for size in args.sizes for depth in args.depths for head in args.heads for engine in args.engines
+        {
+            "point_head": HEADS[head],
+            "depth": depth,
+            "image": [int(v) for v in size.split("x")],
+            "base_channels": 64,
+            "fpn_channels": 256,
+            "num_points": 8192,
+            "engine": engine,
+        }
+        for size in args.sizes
+        for depth in args.depths
+        for head in args.heads
+        for engine in args.engines
     ]
     stdc = [
-        {"arch": "stdc", "variant": variant, "point_head": point_head,
-         "image": [int(v) for v in size.split("x")], "num_points": 8192, "engine": engine}
-        for size in args.sizes for variant, point_head in STDC_MODELS for engine in args.engines
+        {
+            "arch": "stdc",
+            "variant": variant,
+            "point_head": point_head,
+            "image": [int(v) for v in size.split("x")],
+            "num_points": 8192,
+            "engine": engine,
+        }
+        for size in args.sizes
+        for variant, point_head in STDC_MODELS
+        for engine in args.engines
     ]
     return (semfpn if "semfpn" in args.families else []) + (stdc if "stdc" in args.families else [])
 
@@ -85,12 +129,20 @@ def family(config: Dict[str, object]) -> str:
 def _build(config: Dict[str, object]):
     paddle.seed(0)
     if family(config) == "stdc":
-        model = build_stdc_network(config["variant"], point_head=config["point_head"], subdivision_steps=3,
-                                   subdivision_num_points=config["num_points"])
+        model = build_stdc_network(
+            config["variant"],
+            point_head=config["point_head"],
+            subdivision_steps=3,
+            subdivision_num_points=config["num_points"],
+        )
     else:
-        model = build_model(backbone_depth=config["depth"], backbone_base_channels=config["base_channels"],
-                            fpn_channels=config["fpn_channels"], point_head=config["point_head"],
-                            subdivision_num_points=config["num_points"])
+        model = build_model(
+            backbone_depth=config["depth"],
+            backbone_base_channels=config["base_channels"],
+            fpn_channels=config["fpn_channels"],
+            point_head=config["point_head"],
+            subdivision_num_points=config["num_points"],
+        )
     model.eval()
     return model
 
@@ -103,17 +155,25 @@ def _exported_predictor(config: Dict[str, object], export_dir: str, threads: int
     from pointrend.inference.predictor import Predictor
 
     if not os.path.isfile(os.path.join(export_dir, "preprocess.json")):
-        export_model(_build(config), export_dir, Normalization(IMAGENET_MEAN, IMAGENET_STD, True, 255.0))
+        export_model(
+            _build(config), export_dir, Normalization(IMAGENET_MEAN, IMAGENET_STD, True, 255.0)
+        )
     engine = config["engine"]
-    return Predictor(export_dir, device="cpu", num_threads=threads,
-                     engine="onnxruntime" if engine == "onnxruntime" else "paddle-inference",
-                     onednn=engine == "paddle-inference")
+    return Predictor(
+        export_dir,
+        device="cpu",
+        num_threads=threads,
+        engine="onnxruntime" if engine == "onnxruntime" else "paddle-inference",
+        onednn=engine == "paddle-inference",
+    )
 
 
 def model_name(config: Dict[str, object]) -> str:
     if family(config) == "stdc":
         return f"STDC{config['variant'][-1]}-Seg" + ("+PointRend" if config["point_head"] else "")
-    name = ("SemanticFPN+PointRend" if config["point_head"] else "SemanticFPN") + f" R{config['depth']}"
+    name = (
+        "SemanticFPN+PointRend" if config["point_head"] else "SemanticFPN"
+    ) + f" R{config['depth']}"
     if config["base_channels"] != 64 or config["fpn_channels"] != 256:
         name += f" (widths {config['base_channels']}/{config['fpn_channels']})"
     return name
@@ -132,7 +192,9 @@ def run_child(spec: Dict[str, object]) -> None:
         predictor = _exported_predictor(config, spec["export_dir"], spec["threads"])
         array = images.numpy()
         with isolated.PeakMemory() as memory:
-            result = model_timing.time_callable(lambda: predictor.logits(array), spec["warmup"], spec["repeats"])
+            result = model_timing.time_callable(
+                lambda: predictor.logits(array), spec["warmup"], spec["repeats"]
+            )
         result["onednn"] = predictor.onednn
     isolated.emit_child_result({**result, **memory.record()})
 
@@ -140,12 +202,19 @@ def run_child(spec: Dict[str, object]) -> None:
 def export_dir_for(config: Dict[str, object], root: str) -> str:
     """One export per model and input size, shared by the exported engines' rows."""
     model = {key: value for key, value in config.items() if key != "engine"}
-    return os.path.join(root, "_".join(f"{key}-{value}" for key, value in sorted(model.items())).replace(" ", ""))
+    return os.path.join(
+        root, "_".join(f"{key}-{value}" for key, value in sorted(model.items())).replace(" ", "")
+    )
 
 
 def measure(config: Dict[str, object], args, export_root: str) -> Dict[str, object]:
-    spec = {"config": config, "threads": args.threads, "warmup": args.warmup, "repeats": args.repeats,
-            "export_dir": export_dir_for(config, export_root)}
+    spec = {
+        "config": config,
+        "threads": args.threads,
+        "warmup": args.warmup,
+        "repeats": args.repeats,
+        "export_dir": export_dir_for(config, export_root),
+    }
     return isolated.run_child("bench.latency", spec)
 
 
@@ -153,9 +222,15 @@ def summarise_row(config: Dict[str, object], results: List[Dict[str, object]]) -
     """One table row from the results of every round: times pooled, the largest peak."""
     times = [time for result in results for time in result["times_ms"]]
     timing = harness.summarise(times)
-    row = {"model": model_name(config), "input": "x".join(map(str, config["image"])), "engine": config["engine"],
-           "median_ms": timing["median_ms"], "spread_ms": f"{timing['min_ms']:.0f}-{timing['max_ms']:.0f}",
-           "repeats": timing["repeats"], "config": config}
+    row = {
+        "model": model_name(config),
+        "input": "x".join(map(str, config["image"])),
+        "engine": config["engine"],
+        "median_ms": timing["median_ms"],
+        "spread_ms": f"{timing['min_ms']:.0f}-{timing['max_ms']:.0f}",
+        "repeats": timing["repeats"],
+        "config": config,
+    }
     for key in ("features_ms", "subdivision_ms", "rest_ms", "subdivision_share"):
         values = [result[key] for result in results if result.get(key) is not None]
         row[key] = statistics.median(values) if values else None
@@ -172,7 +247,9 @@ def summarise_row(config: Dict[str, object], results: List[Dict[str, object]]) -
 
 def add_speedups(rows: List[Dict[str, object]]) -> None:
     """vs_dygraph: the dygraph row's median over this row's, for the same model and input."""
-    dygraph = {(row["model"], row["input"]): row["median_ms"] for row in rows if row["engine"] == "dygraph"}
+    dygraph = {
+        (row["model"], row["input"]): row["median_ms"] for row in rows if row["engine"] == "dygraph"
+    }
     for row in rows:
         reference = dygraph.get((row["model"], row["input"]))
         row["vs_dygraph"] = f"{reference / row['median_ms']:.2f}x" if reference else None
@@ -182,13 +259,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.add_common_arguments(parser)
     parser.set_defaults(repeats=2, warmup=1)
-    parser.add_argument("--rounds", type=int, default=1, help="passes over all rows (default %(default)s)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="passes over all rows (default %(default)s)"
+    )
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     parser.add_argument("--depths", nargs="+", type=int, choices=(50, 101), default=[50, 101])
     parser.add_argument("--sizes", nargs="+", choices=FULL_SIZES, default=list(FULL_SIZES))
     parser.add_argument("--heads", nargs="+", choices=sorted(HEADS), default=sorted(HEADS))
-    parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES),
-                        help="model families of the full run (default: %(default)s)")
+    parser.add_argument(
+        "--families",
+        nargs="+",
+        choices=FAMILIES,
+        default=list(FAMILIES),
+        help="model families of the full run (default: %(default)s)",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     paddle.set_device("cpu")
@@ -202,17 +286,30 @@ def main(argv: Optional[List[str]] = None) -> int:
         for round_index in range(args.rounds):
             for config, collected in zip(configs, results):
                 collected.append(measure(config, args, export_root))
-                print(f"round {round_index + 1}: {model_name(config)} {config['image']} {config['engine']}: "
-                      f"{collected[-1]['timing']['median_ms']:.0f} ms", flush=True)
+                print(
+                    f"round {round_index + 1}: {model_name(config)} {config['image']} {config['engine']}: "
+                    f"{collected[-1]['timing']['median_ms']:.0f} ms",
+                    flush=True,
+                )
     rows = [summarise_row(config, collected) for config, collected in zip(configs, results)]
     add_speedups(rows)
-    print(f"\ninference, batch 1, median ms over {args.rounds} x {args.repeats} repeats after {args.warmup} "
-          f"warm-up, threads={args.threads}; peak_mem_mb = {rows[0]['memory_measure']}, fresh process per row "
-          "and round")
+    print(
+        f"\ninference, batch 1, median ms over {args.rounds} x {args.repeats} repeats after {args.warmup} "
+        f"warm-up, threads={args.threads}; peak_mem_mb = {rows[0]['memory_measure']}, fresh process per row "
+        "and round"
+    )
     print(harness.format_table(rows, COLUMNS))
 
-    path = harness.write_json("latency", {"command": harness.command_line("latency", argv), "environment": env,
-                                          "rounds": args.rounds, "rows": rows}, args.out)
+    path = harness.write_json(
+        "latency",
+        {
+            "command": harness.command_line("latency", argv),
+            "environment": env,
+            "rounds": args.rounds,
+            "rows": rows,
+        },
+        args.out,
+    )
     print(f"\nwrote {path}")
     return 0
 

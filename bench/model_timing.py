@@ -6,6 +6,7 @@ the final bilinear resize and the crop: the total minus the other two). The stag
 inside the real forward call by wrapping `model.extract` and the `adaptive_subdivision` the
 segmentor module calls, so nothing is re-implemented here.
 """
+
 import contextlib
 import statistics
 import time
@@ -38,6 +39,7 @@ def stage_timer(model: paddle.nn.Layer) -> Iterator[Dict[str, List[float]]]:
             harness.synchronize()
             times[name].append((time.perf_counter() - start) * 1000.0)
             return result
+
         return wrapper
 
     original_subdivision = segmentor_module.adaptive_subdivision
@@ -51,7 +53,9 @@ def stage_timer(model: paddle.nn.Layer) -> Iterator[Dict[str, List[float]]]:
 
 
 @paddle.no_grad()
-def time_forward(model: paddle.nn.Layer, images: paddle.Tensor, warmup: int, repeats: int) -> Dict[str, object]:
+def time_forward(
+    model: paddle.nn.Layer, images: paddle.Tensor, warmup: int, repeats: int
+) -> Dict[str, object]:
     """Median and spread of the eval forward pass, plus the median of each stage (ms) and the
     share of the total each stage took (medians of per-call ratios)."""
     model.eval()
@@ -66,11 +70,16 @@ def time_forward(model: paddle.nn.Layer, images: paddle.Tensor, warmup: int, rep
             harness.synchronize()
             totals.append((time.perf_counter() - start) * 1000.0)
     per_call = {name: stage_times[name] or [0.0] * repeats for name in ("features", "subdivision")}
-    per_call["rest"] = [total - per_call["features"][i] - per_call["subdivision"][i] for i, total in enumerate(totals)]
+    per_call["rest"] = [
+        total - per_call["features"][i] - per_call["subdivision"][i]
+        for i, total in enumerate(totals)
+    ]
     result: Dict[str, object] = {"timing": harness.summarise(totals), "times_ms": totals}
     for name in STAGES:
         result[f"{name}_ms"] = statistics.median(per_call[name])
-        result[f"{name}_share"] = statistics.median(stage / total for stage, total in zip(per_call[name], totals))
+        result[f"{name}_share"] = statistics.median(
+            stage / total for stage, total in zip(per_call[name], totals)
+        )
     return result
 
 

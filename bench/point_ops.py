@@ -7,6 +7,7 @@ the results agree (max |difference| against Paddle's grid_sample, outputs and fe
 PyTorch is optional: it is timed only when importable. Exit status 1 means a result differed by
 more than --tolerance.
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -33,7 +34,12 @@ POINT_COUNTS = [2048, 8192, 32768]
 QUICK_MAP_SHAPES = MAP_SHAPES[:1]
 QUICK_POINT_COUNTS = [8192]
 NUM_CLASSES = 19
-INFERENCE_LOGITS = (1, NUM_CLASSES, 256, 512)  # after one 2x upsampling of a 512x1024 crop's coarse map
+INFERENCE_LOGITS = (
+    1,
+    NUM_CLASSES,
+    256,
+    512,
+)  # after one 2x upsampling of a 512x1024 crop's coarse map
 TRAINING_LOGITS = (4, NUM_CLASSES, 128, 256)
 TRAINING_POINTS = 2048
 SUBDIVISION_POINTS = 8192
@@ -45,11 +51,14 @@ def _max_diff(a, b) -> float:
 
 def _torch_point_sample(torch, features, coords):
     grid = (2.0 * coords - 1.0).unsqueeze(2)
-    return torch.nn.functional.grid_sample(features, grid, mode="bilinear", padding_mode="zeros",
-                                           align_corners=False).squeeze(3)
+    return torch.nn.functional.grid_sample(
+        features, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    ).squeeze(3)
 
 
-def _sampling_candidates(features: np.ndarray, coords: np.ndarray, torch) -> Dict[str, Dict[str, Callable]]:
+def _sampling_candidates(
+    features: np.ndarray, coords: np.ndarray, torch
+) -> Dict[str, Dict[str, Callable]]:
     """Forward and forward+backward callables per implementation, all on the same data."""
     inference_features = paddle.to_tensor(features)
     training_features = paddle.to_tensor(features, stop_gradient=False)
@@ -117,8 +126,10 @@ def bench_point_sample(map_shape, num_points: int, args, torch, rng) -> List[Dic
             if pass_name == "forward":
                 row[f"{name}_max_diff"] = _max_diff(_as_numpy(ours), _as_numpy(ref))
             else:
-                row[f"{name}_max_diff"] = max(_max_diff(_as_numpy(ours[0]), _as_numpy(ref[0])),
-                                              _max_diff(_as_numpy(ours[1]), _as_numpy(ref[1])))
+                row[f"{name}_max_diff"] = max(
+                    _max_diff(_as_numpy(ours[0]), _as_numpy(ref[0])),
+                    _max_diff(_as_numpy(ours[1]), _as_numpy(ref[1])),
+                )
         rows.append(row)
     return rows
 
@@ -152,40 +163,81 @@ def bench_selection(args, rng) -> List[Dict[str, object]]:
     same_indices = bool((select_ours()[0].numpy() == select_baseline()[0].numpy()).all())
     rows = []
     cases = [
-        ("uncertainty + top-k on grid", "x".join(map(str, INFERENCE_LOGITS)), SUBDIVISION_POINTS,
-         select_ours, select_baseline, same_indices),
-        ("sample_points_for_training", "x".join(map(str, TRAINING_LOGITS)), TRAINING_POINTS,
-         lambda: sample_points_for_training(coarse, TRAINING_POINTS), train_points_baseline, None),
+        (
+            "uncertainty + top-k on grid",
+            "x".join(map(str, INFERENCE_LOGITS)),
+            SUBDIVISION_POINTS,
+            select_ours,
+            select_baseline,
+            same_indices,
+        ),
+        (
+            "sample_points_for_training",
+            "x".join(map(str, TRAINING_LOGITS)),
+            TRAINING_POINTS,
+            lambda: sample_points_for_training(coarse, TRAINING_POINTS),
+            train_points_baseline,
+            None,
+        ),
     ]
     for op, shape, points, ours, baseline, agree in cases:
-        timings = harness.time_interleaved({"pointrend": ours, "baseline": baseline},
-                                           warmup=args.warmup, repeats=args.repeats)
-        rows.append({
-            "op": op,
-            "map": shape,
-            "points": points,
-            "pointrend_ms": timings["pointrend"]["median_ms"],
-            "pointrend_spread_ms": f"{timings['pointrend']['min_ms']:.1f}-{timings['pointrend']['max_ms']:.1f}",
-            "baseline_ms": timings["baseline"]["median_ms"],
-            "baseline/ours": timings["baseline"]["median_ms"] / timings["pointrend"]["median_ms"],
-            "same_result": agree,
-            "timings": timings,
-        })
+        timings = harness.time_interleaved(
+            {"pointrend": ours, "baseline": baseline}, warmup=args.warmup, repeats=args.repeats
+        )
+        rows.append(
+            {
+                "op": op,
+                "map": shape,
+                "points": points,
+                "pointrend_ms": timings["pointrend"]["median_ms"],
+                "pointrend_spread_ms": f"{timings['pointrend']['min_ms']:.1f}-{timings['pointrend']['max_ms']:.1f}",
+                "baseline_ms": timings["baseline"]["median_ms"],
+                "baseline/ours": timings["baseline"]["median_ms"]
+                / timings["pointrend"]["median_ms"],
+                "same_result": agree,
+                "timings": timings,
+            }
+        )
     return rows
 
 
-SAMPLING_COLUMNS = ["map", "points", "pass", "pointrend_ms", "pointrend_spread_ms", "paddle_ms",
-                    "torch_ms", "paddle/ours", "torch/ours", "pointrend_max_diff", "torch_max_diff"]
-SELECTION_COLUMNS = ["op", "map", "points", "pointrend_ms", "pointrend_spread_ms", "baseline_ms",
-                     "baseline/ours", "same_result"]
+SAMPLING_COLUMNS = [
+    "map",
+    "points",
+    "pass",
+    "pointrend_ms",
+    "pointrend_spread_ms",
+    "paddle_ms",
+    "torch_ms",
+    "paddle/ours",
+    "torch/ours",
+    "pointrend_max_diff",
+    "torch_max_diff",
+]
+SELECTION_COLUMNS = [
+    "op",
+    "map",
+    "points",
+    "pointrend_ms",
+    "pointrend_spread_ms",
+    "baseline_ms",
+    "baseline/ours",
+    "same_result",
+]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.add_common_arguments(parser)
-    parser.add_argument("--tolerance", type=float, default=1e-5,
-                        help="largest allowed |difference| from Paddle's grid_sample (default %(default)s)")
-    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when it is installed")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=1e-5,
+        help="largest allowed |difference| from Paddle's grid_sample (default %(default)s)",
+    )
+    parser.add_argument(
+        "--no-torch", action="store_true", help="skip PyTorch even when it is installed"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats = min(args.repeats, 3)
@@ -197,7 +249,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     env = harness.environment(threads)
     harness.print_environment(env)
     if not native_available():
-        print("warning: the compiled kernel is not built; 'pointrend' times Paddle's grid_sample fallback")
+        print(
+            "warning: the compiled kernel is not built; 'pointrend' times Paddle's grid_sample fallback"
+        )
 
     rng = np.random.default_rng(0)
     sampling_rows = []
@@ -206,21 +260,32 @@ def main(argv: Optional[List[str]] = None) -> int:
             sampling_rows += bench_point_sample(map_shape, num_points, args, torch, rng)
     selection_rows = bench_selection(args, rng)
 
-    print(f"\npoint_sample (bilinear), median ms over {args.repeats} repeats, threads={args.threads}; "
-          "max_diff = max |difference| from paddle grid_sample (outputs and feature gradients)")
+    print(
+        f"\npoint_sample (bilinear), median ms over {args.repeats} repeats, threads={args.threads}; "
+        "max_diff = max |difference| from paddle grid_sample (outputs and feature gradients)"
+    )
     print(harness.format_table(sampling_rows, SAMPLING_COLUMNS))
     print("\npoint selection, median ms (baseline: topk(k=2) uncertainty and grid_sample)")
     print(harness.format_table(selection_rows, SELECTION_COLUMNS))
 
     command = "python -m bench.point_ops " + " ".join(sys.argv[1:] if argv is None else argv)
-    path = harness.write_json("point_ops", {"command": command.strip(), "environment": env,
-                                            "point_sample": sampling_rows, "selection": selection_rows},
-                              args.out)
+    path = harness.write_json(
+        "point_ops",
+        {
+            "command": command.strip(),
+            "environment": env,
+            "point_sample": sampling_rows,
+            "selection": selection_rows,
+        },
+        args.out,
+    )
     print(f"\nwrote {path}")
 
     worst = max(row["pointrend_max_diff"] for row in sampling_rows)
     if worst > args.tolerance or any(row["same_result"] is False for row in selection_rows):
-        print(f"FAILED: results differ (largest difference {worst:.2e}, tolerance {args.tolerance:.0e})")
+        print(
+            f"FAILED: results differ (largest difference {worst:.2e}, tolerance {args.tolerance:.0e})"
+        )
         return 1
     return 0
 

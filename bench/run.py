@@ -12,6 +12,7 @@ Scripts, in order (each also runs alone as `python -m bench.<name>`):
 --results-dir is given, writes to bench/results/quick/ so that the full results stay untouched.
 Exit status: the number of scripts that failed.
 """
+
 import argparse
 import subprocess
 import sys
@@ -25,14 +26,26 @@ SCRIPTS = ("point_ops", "data_loading", "subdivision", "latency", "train_step")
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke-sized runs (under 2 minutes on 2 cores)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for every script (default %(default)s)")
-    parser.add_argument("--only", nargs="+", choices=SCRIPTS, default=list(SCRIPTS), help="run only these scripts")
-    parser.add_argument("--results-dir", type=Path, default=None,
-                        help="folder for <name>.json (default bench/results, or bench/results/quick with --quick)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke-sized runs (under 2 minutes on 2 cores)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=2, help="CPU threads for every script (default %(default)s)"
+    )
+    parser.add_argument(
+        "--only", nargs="+", choices=SCRIPTS, default=list(SCRIPTS), help="run only these scripts"
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=None,
+        help="folder for <name>.json (default bench/results, or bench/results/quick with --quick)",
+    )
     args = parser.parse_args(argv)
     repo_root = BENCH_DIR.parent
-    results_dir = (args.results_dir or BENCH_DIR / "results" / ("quick" if args.quick else "")).resolve()
+    results_dir = (
+        args.results_dir or BENCH_DIR / "results" / ("quick" if args.quick else "")
+    ).resolve()
     results_dir.mkdir(parents=True, exist_ok=True)
     if results_dir.is_relative_to(repo_root):  # the scripts run from the repository root
         results_dir = results_dir.relative_to(repo_root)
@@ -40,12 +53,22 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     failed = []
     for name in args.only:
-        command = [sys.executable, "-m", f"bench.{name}", "--threads", str(args.threads),
-                   "--out", str(results_dir / f"{name}.json")] + (["--quick"] if args.quick else [])
+        command = [
+            sys.executable,
+            "-m",
+            f"bench.{name}",
+            "--threads",
+            str(args.threads),
+            "--out",
+            str(results_dir / f"{name}.json"),
+        ] + (["--quick"] if args.quick else [])
         print(f"\n=== {' '.join(command[1:])}", flush=True)
         start = time.perf_counter()
         status = subprocess.call(command, cwd=repo_root)
-        print(f"=== bench.{name}: exit status {status}, {time.perf_counter() - start:.0f} s", flush=True)
+        print(
+            f"=== bench.{name}: exit status {status}, {time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
         if status != 0:
             failed.append(name)
     if failed:

@@ -7,6 +7,7 @@ small, so the stride-4 coarse prediction is only 24x48 and bilinear upsampling v
 off thin poles, signs and object outlines: the evaluation runs twice on the same weights, with
 and without PointRend's adaptive subdivision, and reports mIoU and boundary mIoU for both.
 """
+
 import os
 import shutil
 from dataclasses import replace
@@ -54,8 +55,14 @@ RECIPE = Recipe(
         photometric=False,
     ),
     optim=OptimConfig(lr=0.05, momentum=0.9, weight_decay=1e-4),
-    schedule=ScheduleConfig(iters=250, warmup_iters=25, power=0.9, eval_interval=0, checkpoint_interval=100,
-                            log_interval=20),
+    schedule=ScheduleConfig(
+        iters=250,
+        warmup_iters=25,
+        power=0.9,
+        eval_interval=0,
+        checkpoint_interval=100,
+        log_interval=20,
+    ),
     callbacks=CallbacksConfig(
         evaluation=True,
         checkpoint=CheckpointConfig(keep_last=2),
@@ -79,18 +86,32 @@ class DemoCommands(RecipeCommands):
         validate(recipe)
         if not os.path.isfile(os.path.join(recipe.data.root, "val.txt")):
             print(f"generating the synthetic dataset in {recipe.data.root}")
-            generate_synthetic_cityscapes(recipe.data.root, num_train=NUM_TRAIN_IMAGES, num_val=NUM_VAL_IMAGES,
-                                          size=IMAGE_SIZE)
+            generate_synthetic_cityscapes(
+                recipe.data.root,
+                num_train=NUM_TRAIN_IMAGES,
+                num_val=NUM_VAL_IMAGES,
+                size=IMAGE_SIZE,
+            )
         checkpoints = os.path.join(recipe.output_dir, "checkpoints")
         if fresh:
             shutil.rmtree(recipe.output_dir, ignore_errors=True)
-        train(recipe, resume=True if os.path.isfile(os.path.join(checkpoints, "latest.json")) else None)
+        train(
+            recipe,
+            resume=True if os.path.isfile(os.path.join(checkpoints, "latest.json")) else None,
+        )
         final = str(resolve_checkpoint(recipe.output_dir, prefer="latest"))
-        results = evaluate(replace(recipe, eval=replace(recipe.eval, compare_without_subdivision=True)),
-                           checkpoint=final)
+        results = evaluate(
+            replace(recipe, eval=replace(recipe.eval, compare_without_subdivision=True)),
+            checkpoint=final,
+        )
         predictions = os.path.join(recipe.output_dir, "predictions")
-        predict(recipe, os.path.join(recipe.data.root, "leftImg8bit", recipe.data.val_split), output=predictions,
-                checkpoint=final, save_points=True)
+        predict(
+            recipe,
+            os.path.join(recipe.data.root, "leftImg8bit", recipe.data.val_split),
+            output=predictions,
+            checkpoint=final,
+            save_points=True,
+        )
         _print_summary(recipe, results, final, predictions)
 
 
@@ -99,15 +120,24 @@ def _print_summary(recipe: Recipe, results: dict, checkpoint: str, predictions: 
     refined, coarse = results[f"subdivision_steps={steps}"], results["subdivision_steps=0"]
     width = recipe.eval.boundary_width
     print("\n" + "=" * 72)
-    print(f"PointRend demo, {refined['num_images']} validation images, same weights ({checkpoint}):")
+    print(
+        f"PointRend demo, {refined['num_images']} validation images, same weights ({checkpoint}):"
+    )
     print(f"  {'':32} {'mIoU':>8} {f'boundary mIoU ({width}px)':>24}")
-    for label, figures in ((f"with subdivision ({steps} steps)", refined), ("without (bilinear upsampling)", coarse)):
+    for label, figures in (
+        (f"with subdivision ({steps} steps)", refined),
+        ("without (bilinear upsampling)", coarse),
+    ):
         print(f"  {label:32} {100 * figures['mIoU']:8.2f} {100 * figures['boundary_mIoU']:24.2f}")
     print(f"checkpoints:        {os.path.join(recipe.output_dir, 'checkpoints')}")
-    print(f"TensorBoard logs:   {os.path.join(recipe.output_dir, 'tensorboard')}  "
-          f"(tensorboard --logdir {os.path.join(recipe.output_dir, 'tensorboard')})")
+    print(
+        f"TensorBoard logs:   {os.path.join(recipe.output_dir, 'tensorboard')}  "
+        f"(tensorboard --logdir {os.path.join(recipe.output_dir, 'tensorboard')})"
+    )
     print(f"evaluation JSON:    {os.path.join(recipe.output_dir, 'eval')}")
-    print(f"prediction images:  {predictions}  (color/, overlay/, points/: where subdivision refined)")
+    print(
+        f"prediction images:  {predictions}  (color/, overlay/, points/: where subdivision refined)"
+    )
     print("=" * 72)
 
 

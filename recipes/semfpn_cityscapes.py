@@ -1,5 +1,6 @@
 """The SemanticFPN baseline: the PointRend recipe without the point head (bilinear upsampling of
 the stride-4 coarse prediction), for a like-for-like comparison."""
+
 from dataclasses import replace
 
 from pointrend.app.cli import RecipeCommands, run_cli

@@ -12,6 +12,7 @@ minus detectron2's pixel mean: the data normalisation is theirs. The schedule is
 80k-iteration poly schedule of the mmsegmentation/Paddle reproductions (batch 8, lr 0.01,
 power 0.9, 1000 warm-up iterations).
 """
+
 from pointrend.app.cli import RecipeCommands, run_cli
 from pointrend.models.pretrained import MSRA_PIXEL_MEAN, MSRA_PIXEL_STD, MSRA_RESNET_URLS
 from pointrend.config.recipe import (
@@ -59,8 +60,14 @@ RECIPE = Recipe(
     # poly schedule (mmseg R101: 78.3 mIoU). detectron2's 1e-4 without norm decay belongs to its
     # 65k x batch-32 step schedule.
     optim=OptimConfig(lr=0.01, momentum=0.9, weight_decay=5e-4, decay_norm_and_bias=True),
-    schedule=ScheduleConfig(iters=80000, warmup_iters=1000, power=0.9, eval_interval=8000,
-                            checkpoint_interval=4000, log_interval=50),
+    schedule=ScheduleConfig(
+        iters=80000,
+        warmup_iters=1000,
+        power=0.9,
+        eval_interval=8000,
+        checkpoint_interval=4000,
+        log_interval=50,
+    ),
     callbacks=CallbacksConfig(evaluation=True),
     eval=EvalConfig(mode="whole", scales=(1.0,), flip=False, boundary_width=3),
 )

@@ -3,6 +3,7 @@
 No timing assertions (speed is the suite's output, not a test condition); only that every
 script ran, wrote well-formed results, and reported positive, finite times.
 """
+
 import json
 import math
 import subprocess
@@ -26,10 +27,18 @@ def positive(value) -> bool:
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
     results_dir = tmp_path_factory.mktemp("bench")
-    completed = subprocess.run([sys.executable, "-m", "bench", "--quick", "--results-dir", str(results_dir)],
-                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--results-dir", str(results_dir)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    return {name: json.loads((results_dir / f"{name}.json").read_text(encoding="utf-8")) for name in SCRIPTS}
+    return {
+        name: json.loads((results_dir / f"{name}.json").read_text(encoding="utf-8"))
+        for name in SCRIPTS
+    }
 
 
 def test_every_script_records_its_environment(quick_results):

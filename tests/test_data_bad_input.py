@@ -1,4 +1,5 @@
 """Every broken dataset fails with one error that names the file and the fix."""
+
 import os
 import shutil
 
@@ -36,7 +37,9 @@ def test_missing_root(tmp_path):
 
 
 def test_missing_split(root):
-    with pytest.raises(FileNotFoundError, match=r"leftImg8bit/test does not exist.*\['train', 'val'\]"):
+    with pytest.raises(
+        FileNotFoundError, match=r"leftImg8bit/test does not exist.*\['train', 'val'\]"
+    ):
         CityscapesDataset(root, "test")
 
 
@@ -72,7 +75,9 @@ def test_only_label_ids_points_to_prepare_trainids(root):
 def test_label_ids_passed_as_train_ids_fails_at_construction(root):
     _, label = _train_pair(root)
     shutil.copy(label.replace(TRAIN_IDS, "_gtFine_labelIds.png"), label)
-    with pytest.raises(ValueError, match=rf"{label} contains values \[.*\b(7|21|23)\b.*prepare trainids"):
+    with pytest.raises(
+        ValueError, match=rf"{label} contains values \[.*\b(7|21|23)\b.*prepare trainids"
+    ):
         CityscapesDataset(root, "train")
 
 
@@ -123,15 +128,22 @@ def test_list_file_with_wrong_separator(root):
         content = handle.read()
     with open(list_file, "w") as handle:
         handle.write(content.replace(",", " "))
-    with pytest.raises(ValueError, match=f"{list_file}, line 1: .*separator ','.*pass separator=' '"):
+    with pytest.raises(
+        ValueError, match=f"{list_file}, line 1: .*separator ','.*pass separator=' '"
+    ):
         CityscapesDataset(root, "train", list_file="train.txt")
 
 
 def test_list_file_with_missing_path(root):
     list_file = os.path.join(root, "train.txt")
     with open(list_file, "a") as handle:
-        handle.write("leftImg8bit/train/x/x_leftImg8bit.png,gtFine/train/x/x_gtFine_labelTrainIds.png\n")
-    with pytest.raises(FileNotFoundError, match=r"names 2 file\(s\) that do not exist \(line 4: .*x_leftImg8bit.png"):
+        handle.write(
+            "leftImg8bit/train/x/x_leftImg8bit.png,gtFine/train/x/x_gtFine_labelTrainIds.png\n"
+        )
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"names 2 file\(s\) that do not exist \(line 4: .*x_leftImg8bit.png",
+    ):
         CityscapesDataset(root, "train", list_file=list_file)
 
 
@@ -141,12 +153,16 @@ def test_list_file_pointing_at_label_ids(root):
         content = handle.read()
     with open(list_file, "w") as handle:
         handle.write(content.replace(TRAIN_IDS, "_gtFine_labelIds.png"))
-    with pytest.raises(ValueError, match="points at \\*_gtFine_labelIds.png files.*prepare trainids"):
+    with pytest.raises(
+        ValueError, match="points at \\*_gtFine_labelIds.png files.*prepare trainids"
+    ):
         CityscapesDataset(root, "train", list_file=list_file)
 
 
 def test_list_file_that_does_not_exist_or_is_empty(root):
-    with pytest.raises(FileNotFoundError, match="list file missing.txt does not exist.*prepare lists"):
+    with pytest.raises(
+        FileNotFoundError, match="list file missing.txt does not exist.*prepare lists"
+    ):
         CityscapesDataset(root, "train", list_file="missing.txt")
     open(os.path.join(root, "empty.txt"), "w").close()
     with pytest.raises(ValueError, match="empty.txt is empty"):

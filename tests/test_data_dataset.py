@@ -4,7 +4,12 @@ import numpy as np
 import paddle
 import pytest
 
-from pointrend.data import CityscapesDataset, build_train_transforms, build_val_transforms, generate_synthetic_cityscapes
+from pointrend.data import (
+    CityscapesDataset,
+    build_train_transforms,
+    build_val_transforms,
+    generate_synthetic_cityscapes,
+)
 from pointrend.data.image_io import read_image, read_label
 
 
@@ -20,7 +25,9 @@ def test_official_layout_items_are_float_chw_images_and_int64_labels(root):
     assert image.shape == (3, 64, 128) and image.dtype == np.float32
     assert label.shape == (64, 128) and label.dtype == np.int64
     raw = read_image(dataset.image_paths[1])
-    np.testing.assert_array_equal(image, raw.transpose(2, 0, 1))  # no transforms: decoded BGR pixels
+    np.testing.assert_array_equal(
+        image, raw.transpose(2, 0, 1)
+    )  # no transforms: decoded BGR pixels
     np.testing.assert_array_equal(label, read_label(dataset.label_paths[1]))
 
 
@@ -65,7 +72,9 @@ def test_labelled_split_can_be_read_without_labels(root):
 @pytest.mark.parametrize("use_shared_memory", [True, False])
 def test_paddle_dataloader(root, num_workers, use_shared_memory):
     dataset = CityscapesDataset(root, "train", build_train_transforms(crop_size=(32, 64)))
-    loader = paddle.io.DataLoader(dataset, batch_size=4, num_workers=num_workers, use_shared_memory=use_shared_memory)
+    loader = paddle.io.DataLoader(
+        dataset, batch_size=4, num_workers=num_workers, use_shared_memory=use_shared_memory
+    )
     batches = list(loader)
     assert len(batches) == 2
     images, labels = batches[0]
@@ -76,8 +85,12 @@ def test_paddle_dataloader(root, num_workers, use_shared_memory):
 def test_workers_draw_different_augmentations(tmp_path):
     root = str(tmp_path)
     generate_synthetic_cityscapes(root, num_train=1, num_val=0, size=(64, 128))
-    dataset = CityscapesDataset(root, "train", build_train_transforms(crop_size=(16, 16), photometric=False, seed=7))
+    dataset = CityscapesDataset(
+        root, "train", build_train_transforms(crop_size=(16, 16), photometric=False, seed=7)
+    )
     dataset.image_paths, dataset.label_paths = dataset.image_paths * 4, dataset.label_paths * 4
     loader = paddle.io.DataLoader(dataset, batch_size=1, num_workers=2)
-    first_of_each_worker = [batch[0].numpy() for batch in loader][:2]  # sample 0 from worker 0, 1 from worker 1
+    first_of_each_worker = [batch[0].numpy() for batch in loader][
+        :2
+    ]  # sample 0 from worker 0, 1 from worker 1
     assert not np.array_equal(*first_of_each_worker)

@@ -83,8 +83,10 @@ def test_check_counts_per_split_and_city(root, capsys):
     check(root, workers=1)
     out = capsys.readouterr().out
     assert "OK: no problems found" in out
-    assert any(line.split()[:3] == ["train", "(all", "cities)"] and line.split()[3:] == ["4", "4", "4"]
-               for line in out.splitlines())
+    assert any(
+        line.split()[:3] == ["train", "(all", "cities)"] and line.split()[3:] == ["4", "4", "4"]
+        for line in out.splitlines()
+    )
 
 
 def test_check_finds_every_problem_and_says_what_to_fix(root):
@@ -96,12 +98,16 @@ def test_check_finds_every_problem_and_says_what_to_fix(root):
         handle.write(b"garbage")  # unreadable image
     write_png(train_ids[3], np.zeros((10, 10), dtype=np.uint8))  # size mismatch
     val_train_ids = [path for path in train_ids if "/val/" in path]
-    shutil.copy(val_train_ids[0].replace("TrainIds", "Ids"), val_train_ids[0])  # labelIds under the trainIds name
+    shutil.copy(
+        val_train_ids[0].replace("TrainIds", "Ids"), val_train_ids[0]
+    )  # labelIds under the trainIds name
     with open(os.path.join(root, "val.txt"), "a") as handle:
         handle.write("leftImg8bit/val/x.png,gtFine/val/x.png\n")
     report = check_dataset(root, workers=2, progress=False)
     kinds = {problem.kind: problem for problem in report.problems}
-    assert kinds["trainIds not generated"].fix.startswith("run `python -m pointrend.data.prepare trainids")
+    assert kinds["trainIds not generated"].fix.startswith(
+        "run `python -m pointrend.data.prepare trainids"
+    )
     stray = {p.path for p in report.problems if p.kind == "label without image"}
     stem = images[1][: -len("_leftImg8bit.png")].replace("leftImg8bit", "gtFine", 1)
     assert stray == {stem + "_gtFine_labelIds.png", stem + "_gtFine_labelTrainIds.png"}
@@ -121,8 +127,12 @@ def test_check_without_splits(tmp_path):
 @pytest.mark.subprocess
 def test_cli_exit_codes(root):
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "pointrend.data.prepare", *args, f"--root={root}"],
-                              cwd=REPO, capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "pointrend.data.prepare", *args, f"--root={root}"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
 
     assert run("check").returncode == 0
     os.remove(_train_ids(root)[0])
@@ -153,7 +163,9 @@ def test_progress_bar_in_a_log_file():
     assert "\r" not in stream.text and len(lines) == 10
     assert re.fullmatch(r"labels \[----\] 2/20, [0-9.]+ files/s, \d\d:\d\d:\d\d left", lines[0])
     assert lines[4].startswith("labels [##--] 10/20, ")
-    assert re.fullmatch(r"labels \[####\] 20/20, [0-9.]+ files/s, done in \d\d:\d\d:\d\d", lines[-1])
+    assert re.fullmatch(
+        r"labels \[####\] 20/20, [0-9.]+ files/s, done in \d\d:\d\d:\d\d", lines[-1]
+    )
 
 
 def test_progress_bar_on_a_terminal_redraws_one_line():

@@ -21,12 +21,16 @@ def test_train_output_is_a_normalised_crop_with_valid_labels():
         out = transforms(image=image, mask=label)
         assert out["image"].shape == (32, 48, 3) and out["image"].dtype == np.float32
         assert out["mask"].shape == (32, 48)
-        assert set(np.unique(out["mask"])) <= set(range(19)) | {255}  # nearest: no blended label values
+        assert set(np.unique(out["mask"])) <= set(range(19)) | {
+            255
+        }  # nearest: no blended label values
 
 
 def test_small_images_are_padded_with_zero_and_ignore_after_normalisation():
     image, label = _sample(20, 30)
-    transforms = build_train_transforms(crop_size=(32, 48), scale_range=None, flip_prob=0.0, photometric=False)
+    transforms = build_train_transforms(
+        crop_size=(32, 48), scale_range=None, flip_prob=0.0, photometric=False
+    )
     out = transforms(image=image, mask=label)
     assert out["image"].shape == (32, 48, 3)
     np.testing.assert_array_equal(out["mask"][:20, :30], label)  # the image sits top-left
@@ -38,9 +42,12 @@ def test_normalize_semantics_and_channel_order():
     image = np.zeros((4, 4, 3), dtype=np.uint8)
     image[..., 0] = 255  # blue in OpenCV's BGR order
     rgb = build_val_transforms(mean=MEAN, std=STD)(image=image)["image"][0, 0]
-    np.testing.assert_allclose(rgb, [(0 - MEAN[0]) / STD[0], (0 - MEAN[1]) / STD[1], (1 - MEAN[2]) / STD[2]], rtol=1e-5)
-    caffe = build_val_transforms(mean=(103.53, 116.28, 123.675), std=(1.0, 1.0, 1.0), to_rgb=False,
-                                 max_pixel_value=1.0)(image=image)["image"][0, 0]
+    np.testing.assert_allclose(
+        rgb, [(0 - MEAN[0]) / STD[0], (0 - MEAN[1]) / STD[1], (1 - MEAN[2]) / STD[2]], rtol=1e-5
+    )
+    caffe = build_val_transforms(
+        mean=(103.53, 116.28, 123.675), std=(1.0, 1.0, 1.0), to_rgb=False, max_pixel_value=1.0
+    )(image=image)["image"][0, 0]
     np.testing.assert_allclose(caffe, [255 - 103.53, -116.28, -123.675], rtol=1e-5)
 
 
@@ -53,7 +60,9 @@ def test_val_transforms_keep_the_whole_image_and_label():
 
 def test_scale_range_resizes_labels_with_nearest_neighbour():
     image, label = _sample(40, 40)
-    transforms = build_train_transforms(crop_size=None, scale_range=(2.0, 2.0), flip_prob=0.0, photometric=False)
+    transforms = build_train_transforms(
+        crop_size=None, scale_range=(2.0, 2.0), flip_prob=0.0, photometric=False
+    )
     out = transforms(image=image, mask=label)
     assert out["mask"].shape == (80, 80)
     np.testing.assert_array_equal(out["mask"][::2, ::2], label)
@@ -61,15 +70,18 @@ def test_scale_range_resizes_labels_with_nearest_neighbour():
 
 def test_stepped_scales_only_produce_grid_sizes():
     image, label = _sample(40, 40)
-    transforms = build_train_transforms(crop_size=None, scale_range=(0.5, 1.5), scale_step=0.5, photometric=False,
-                                        seed=1)
+    transforms = build_train_transforms(
+        crop_size=None, scale_range=(0.5, 1.5), scale_step=0.5, photometric=False, seed=1
+    )
     sizes = {transforms(image=image, mask=label)["mask"].shape[0] for _ in range(30)}
     assert sizes == {20, 40, 60}
 
 
 def test_flip_probability_one_mirrors_the_label():
     image, label = _sample()
-    transforms = build_train_transforms(crop_size=None, scale_range=None, flip_prob=1.0, photometric=False)
+    transforms = build_train_transforms(
+        crop_size=None, scale_range=None, flip_prob=1.0, photometric=False
+    )
     np.testing.assert_array_equal(transforms(image=image, mask=label)["mask"], label[:, ::-1])
 
 
@@ -77,7 +89,9 @@ def test_photometric_changes_pixels_but_not_labels():
     image, label = _sample()
     common = dict(crop_size=None, scale_range=None, flip_prob=0.0, seed=0)
     plain = build_train_transforms(photometric=False, **common)(image=image, mask=label)
-    jittered = build_train_transforms(photometric=True, photometric_prob=1.0, **common)(image=image, mask=label)
+    jittered = build_train_transforms(photometric=True, photometric_prob=1.0, **common)(
+        image=image, mask=label
+    )
     assert not np.allclose(plain["image"], jittered["image"])
     np.testing.assert_array_equal(plain["mask"], jittered["mask"])
 
@@ -117,7 +131,9 @@ def test_cat_max_ratio_counts_only_labelled_pixels():
 
 def test_crop_larger_than_image_is_clipped_then_padded():
     image, label = _sample(30, 30)
-    out = build_train_transforms(crop_size=(64, 64), scale_range=None, photometric=False)(image=image, mask=label)
+    out = build_train_transforms(crop_size=(64, 64), scale_range=None, photometric=False)(
+        image=image, mask=label
+    )
     assert out["image"].shape == (64, 64, 3)
     assert (out["mask"] != 255).sum() == (label != 255).sum()
 

@@ -1,4 +1,5 @@
 """Two CPU processes (gloo) under paddle.distributed.launch: same weights, one checkpoint writer."""
+
 import os
 import subprocess
 import sys
@@ -46,9 +47,23 @@ def test_two_cpu_processes_train_identical_weights_and_rank0_alone_saves(tmp_pat
     output_dir, log_dir = tmp_path / "out", tmp_path / "log"
     env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
     launch = subprocess.run(
-        [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir", str(log_dir),
-         str(script), root, str(output_dir)],
-        env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "paddle.distributed.launch",
+            "--nproc_per_node",
+            "2",
+            "--log_dir",
+            str(log_dir),
+            str(script),
+            root,
+            str(output_dir),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     logs = [(log_dir / f"workerlog.{r}").read_text() for r in (0, 1)]
     assert launch.returncode == 0, launch.stdout[-3000:] + "\n".join(log[-3000:] for log in logs)
 

@@ -5,8 +5,13 @@ import paddle
 import pytest
 
 from pointrend.inference import evaluate as evaluate_module
-from pointrend.inference.evaluate import (evaluate_dataset, evaluate_with_and_without_subdivision,
-                                       format_comparison_table, format_results_table, write_results_json)
+from pointrend.inference.evaluate import (
+    evaluate_dataset,
+    evaluate_with_and_without_subdivision,
+    format_comparison_table,
+    format_results_table,
+    write_results_json,
+)
 from pointrend.inference.metrics import SegmentationMetrics
 
 NUM_CLASSES = 3
@@ -62,14 +67,26 @@ MODES = {
     "flip": {"flip": True},
     "scales": {"scales": (0.5, 1.0, 1.5)},
     "slide": {"mode": "slide", "crop": (8, 8), "stride": (4, 4)},
-    "combined": {"mode": "slide", "crop": (8, 8), "stride": (4, 4), "scales": (0.5, 1.0), "flip": True},
+    "combined": {
+        "mode": "slide",
+        "crop": (8, 8),
+        "stride": (4, 4),
+        "scales": (0.5, 1.0),
+        "flip": True,
+    },
 }
 
 
 @pytest.mark.parametrize("options", MODES.values(), ids=MODES.keys())
 def test_every_mode_matches_hand_computed_confusion_matrix(options):
-    results = evaluate_dataset(OneHotModel(), ToyDataset(), num_classes=NUM_CLASSES, class_names=["a", "b", "c"],
-                               progress=False, **options)
+    results = evaluate_dataset(
+        OneHotModel(),
+        ToyDataset(),
+        num_classes=NUM_CLASSES,
+        class_names=["a", "b", "c"],
+        progress=False,
+        **options,
+    )
     assert list(results["per_class_IoU"].values()) == pytest.approx(EXPECTED_IOU)
     assert results["mIoU"] == pytest.approx(np.mean(EXPECTED_IOU))
     assert results["pixel_accuracy"] == pytest.approx(128 / 176)
@@ -81,19 +98,24 @@ def test_data_parallel_ranks_split_without_padding_and_sum(monkeypatch):
     dataset = ToyDataset()
     dataset.items.append(dataset.items[0])  # three images over two ranks
     reduced = []
-    monkeypatch.setattr(SegmentationMetrics, "all_reduce", lambda self: reduced.append(self.overall.counts.copy()))
+    monkeypatch.setattr(
+        SegmentationMetrics, "all_reduce", lambda self: reduced.append(self.overall.counts.copy())
+    )
     for rank in (0, 1):
         monkeypatch.setattr(evaluate_module, "_rank_and_world", lambda rank=rank: (rank, 2))
         evaluate_dataset(OneHotModel(), dataset, num_classes=NUM_CLASSES, progress=False)
     first_image = np.array([[32, 16, 0], [0, 16, 0], [0, 0, 16]])
-    np.testing.assert_array_equal(reduced[0], EXPECTED_COUNTS - np.array([[0, 0, 0], [0, 0, 32], [0, 0, 64]])
-                                  + first_image)
+    np.testing.assert_array_equal(
+        reduced[0], EXPECTED_COUNTS - np.array([[0, 0, 0], [0, 0, 32], [0, 0, 64]]) + first_image
+    )
     np.testing.assert_array_equal(reduced[0] + reduced[1], EXPECTED_COUNTS + first_image)
 
 
 def test_with_and_without_subdivision_runs_both_and_restores():
     model = OneHotModel()
-    results = evaluate_with_and_without_subdivision(model, ToyDataset(), num_classes=NUM_CLASSES, progress=False)
+    results = evaluate_with_and_without_subdivision(
+        model, ToyDataset(), num_classes=NUM_CLASSES, progress=False
+    )
     assert list(results) == ["subdivision_steps=2", "subdivision_steps=0"]
     assert model.steps_seen == [2, 2, 0, 0]
     assert model.subdivision_steps == 2
@@ -103,8 +125,13 @@ def test_with_and_without_subdivision_runs_both_and_restores():
 
 
 def test_table_and_json(tmp_path):
-    results = evaluate_dataset(OneHotModel(), ToyDataset(), num_classes=NUM_CLASSES, class_names=["a", "b", "c"],
-                               progress=False)
+    results = evaluate_dataset(
+        OneHotModel(),
+        ToyDataset(),
+        num_classes=NUM_CLASSES,
+        class_names=["a", "b", "c"],
+        progress=False,
+    )
     table = format_results_table(results)
     assert "25.00" in next(line for line in table.splitlines() if line.startswith("b "))
     path = write_results_json(results, str(tmp_path / "out" / "results.json"))
@@ -122,7 +149,12 @@ def test_unlabelled_dataset_is_a_clear_error():
 
 
 def test_pointrend_on_synthetic_cityscapes_matches_an_independent_count(tmp_path):
-    from pointrend.data import CITYSCAPES_CLASSES, CityscapesDataset, build_val_transforms, generate_synthetic_cityscapes
+    from pointrend.data import (
+        CITYSCAPES_CLASSES,
+        CityscapesDataset,
+        build_val_transforms,
+        generate_synthetic_cityscapes,
+    )
     from pointrend.inference.modes import predict_labels
     from pointrend.inference.metrics import boundary_band
     from pointrend.models import build_model
@@ -130,8 +162,14 @@ def test_pointrend_on_synthetic_cityscapes_matches_an_independent_count(tmp_path
     generate_synthetic_cityscapes(str(tmp_path), num_train=0, num_val=2, size=(64, 128))
     dataset = CityscapesDataset(str(tmp_path), split="val", transforms=build_val_transforms())
     paddle.seed(0)
-    model = build_model(backbone_depth=18, backbone_base_channels=16, fpn_channels=32, head_channels=16,
-                        point_head_fc_channels=32, subdivision_num_points=256).eval()
+    model = build_model(
+        backbone_depth=18,
+        backbone_base_channels=16,
+        fpn_channels=32,
+        head_channels=16,
+        point_head_fc_channels=32,
+        subdivision_num_points=256,
+    ).eval()
     options = dict(mode="slide", crop=(64, 64), stride=(32, 32), flip=True)
     results = evaluate_dataset(model, dataset, progress=False, **options)
     assert list(results["per_class_IoU"]) == list(CITYSCAPES_CLASSES)
@@ -153,5 +191,7 @@ def test_pointrend_on_synthetic_cityscapes_matches_an_independent_count(tmp_path
         correct += (prediction == label)[valid].sum()
         total += valid.sum()
     assert results["mIoU"] == pytest.approx(np.mean(intersection[union > 0] / union[union > 0]))
-    assert results["boundary_mIoU"] == pytest.approx(np.mean(band_intersection[band_union > 0] / band_union[band_union > 0]))
+    assert results["boundary_mIoU"] == pytest.approx(
+        np.mean(band_intersection[band_union > 0] / band_union[band_union > 0])
+    )
     assert results["pixel_accuracy"] == pytest.approx(correct / total)

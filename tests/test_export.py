@@ -17,8 +17,16 @@ IMAGENET = Normalization(IMAGENET_MEAN, IMAGENET_STD, to_rgb=True, max_pixel_val
 
 def _tiny_pointrend():
     paddle.seed(0)
-    model = build_model(backbone_depth=18, backbone_base_channels=16, fpn_channels=32, head_channels=16,
-                        point_head_fc_channels=32, num_classes=5, subdivision_steps=2, subdivision_num_points=256)
+    model = build_model(
+        backbone_depth=18,
+        backbone_base_channels=16,
+        fpn_channels=32,
+        head_channels=16,
+        point_head_fc_channels=32,
+        num_classes=5,
+        subdivision_steps=2,
+        subdivision_num_points=256,
+    )
     return model.eval()
 
 
@@ -26,7 +34,9 @@ def _tiny_pointrend():
 def exported(tmp_path_factory):
     model = _tiny_pointrend()
     directory = str(tmp_path_factory.mktemp("exported"))
-    paths = export_model(model, directory, Normalization((0.5, 0.5, 0.5), (0.25, 0.25, 0.25), True, 255.0))
+    paths = export_model(
+        model, directory, Normalization((0.5, 0.5, 0.5), (0.25, 0.25, 0.25), True, 255.0)
+    )
     return model, directory, paths
 
 
@@ -63,7 +73,9 @@ def test_predictor_runs_a_bgr_image_end_to_end(exported):
     train_ids = predictor.predict(image)
     normalised = (image[..., ::-1].astype(np.float32) / 255.0 - 0.5) / 0.25
     with paddle.no_grad():
-        expected = model(paddle.to_tensor(normalised.transpose(2, 0, 1)[None].copy())).numpy()[0].argmax(0)
+        expected = (
+            model(paddle.to_tensor(normalised.transpose(2, 0, 1)[None].copy())).numpy()[0].argmax(0)
+        )
     assert train_ids.shape == (70, 90) and train_ids.dtype == np.uint8
     assert (train_ids == expected).mean() > 0.999
 
@@ -107,8 +119,14 @@ def test_exported_graph_has_no_interpolation_op_and_runs_with_onednn(exported):
 
 def test_semantic_fpn_export_has_no_interpolation_op(tmp_path):
     paddle.seed(0)
-    model = build_model(backbone_depth=18, backbone_base_channels=16, fpn_channels=32, head_channels=16,
-                        num_classes=5, point_head=False).eval()
+    model = build_model(
+        backbone_depth=18,
+        backbone_base_channels=16,
+        fpn_channels=32,
+        head_channels=16,
+        num_classes=5,
+        point_head=False,
+    ).eval()
     export_model(model, str(tmp_path), IMAGENET)
     assert "_interp" not in _graph_text(str(tmp_path))
     images = np.random.RandomState(4).randn(1, 3, 70, 90).astype(np.float32)

@@ -21,7 +21,11 @@ class WindowMeanModel(paddle.nn.Layer):
     """Two classes with logits (0, mean of the input's first channel over the whole view)."""
 
     def forward(self, images):
-        mean = images[:, :1].mean(axis=[2, 3], keepdim=True).expand([images.shape[0], 1, *images.shape[2:]])
+        mean = (
+            images[:, :1]
+            .mean(axis=[2, 3], keepdim=True)
+            .expand([images.shape[0], 1, *images.shape[2:]])
+        )
         return paddle.concat([paddle.zeros_like(mean), mean], axis=1)
 
 
@@ -53,7 +57,9 @@ def test_slide_equals_whole_for_context_free_model_including_padding(image):
 def test_slide_averages_overlapping_windows():
     image = paddle.zeros([1, 3, 4, 6])
     image[:, 0, :, :2] = 3.0
-    probs = predict_probabilities(WindowMeanModel(), image, mode="slide", crop=(4, 4), stride=(4, 2))
+    probs = predict_probabilities(
+        WindowMeanModel(), image, mode="slide", crop=(4, 4), stride=(4, 2)
+    )
     # Windows start at columns 0 and 2; their first-channel means are 1.5 and 0.
     first, second = _sigmoid(1.5), _sigmoid(0.0)
     expected = np.array([first, first, (first + second) / 2, (first + second) / 2, second, second])
@@ -91,8 +97,9 @@ def test_a_single_reduced_scale_resizes_the_logits_not_the_probabilities():
     logits = F.interpolate(model(small), size=[21, 30], mode="bilinear", align_corners=False)
     expected = F.softmax(logits, axis=1).numpy()
     np.testing.assert_allclose(probs.numpy(), expected, atol=1e-6)
-    resized_probabilities = F.interpolate(F.softmax(model(small), axis=1), size=[21, 30], mode="bilinear",
-                                          align_corners=False).numpy()
+    resized_probabilities = F.interpolate(
+        F.softmax(model(small), axis=1), size=[21, 30], mode="bilinear", align_corners=False
+    ).numpy()
     assert np.abs(resized_probabilities - expected).max() > 1e-3
 
 
@@ -128,8 +135,15 @@ def test_logits_averaging_over_slide_windows():
 
 
 def test_all_modes_combined_give_a_distribution(image):
-    probs = predict_probabilities(PixelwiseModel().eval(), image, mode="slide", scales=(0.75, 1.25), flip=True,
-                                  crop=16, stride=8)
+    probs = predict_probabilities(
+        PixelwiseModel().eval(),
+        image,
+        mode="slide",
+        scales=(0.75, 1.25),
+        flip=True,
+        crop=16,
+        stride=8,
+    )
     assert probs.shape == [1, 4, 20, 28]
     np.testing.assert_allclose(probs.sum(axis=1).numpy(), 1.0, atol=1e-5)
 

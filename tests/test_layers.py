@@ -171,6 +171,10 @@ def test_importing_the_library_installs_no_warning_filter():
         "assert warnings.filters == before, warnings.filters[: len(warnings.filters) - len(before)]"
     )
     completed = subprocess.run(
-        [sys.executable, "-c", code], cwd=PACKAGE.parent, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code],
+        cwd=PACKAGE.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]

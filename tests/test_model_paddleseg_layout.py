@@ -89,7 +89,9 @@ def test_paddleseg_layout_exports_and_runs_any_size(tiny_paddleseg, tmp_path):
     model.eval()  # the fixture is shared: do not rely on another test having left it in eval mode
     model.subdivision_num_points = 64
     try:
-        export_model(model, str(tmp_path), Normalization((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), True, 255.0))
+        export_model(
+            model, str(tmp_path), Normalization((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), True, 255.0)
+        )
         exported = paddle.jit.load(str(tmp_path / "model"))
         images = paddle.rand([1, 3, 44, 70])
         with paddle.no_grad():

@@ -1,4 +1,5 @@
 """Adaptive subdivision writes exactly the chosen points and nothing else."""
+
 import numpy as np
 import paddle
 import paddle.nn.functional as F
@@ -10,6 +11,7 @@ from pointrend.ops import point_sample
 def constant_head(value):
     def head(fine, coarse):
         return paddle.full_like(coarse, value)
+
     return head
 
 
@@ -49,7 +51,11 @@ def test_second_step_upsamples_refined_logits_but_samples_original_coarse():
     trace = []
     out = adaptive_subdivision(coarse, fine, coarse_echo_head, 2, 30, trace)
     first = adaptive_subdivision(coarse, fine, coarse_echo_head, 1, 30)
-    upsampled = F.interpolate(first, scale_factor=2, mode="bilinear", align_corners=False).numpy().reshape(1, 4, -1)
+    upsampled = (
+        F.interpolate(first, scale_factor=2, mode="bilinear", align_corners=False)
+        .numpy()
+        .reshape(1, 4, -1)
+    )
     expected = upsampled.copy()
     indices = trace[1]["indices"].numpy()
     expected[0][:, indices[0]] = point_sample(coarse, trace[1]["coords"]).numpy()[0]

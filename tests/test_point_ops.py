@@ -19,7 +19,9 @@ from pointrend.ops import (
 )
 from pointrend.ops import native
 
-needs_native = pytest.mark.skipif(not native_available(), reason="compiled point-sampling kernel not built")
+needs_native = pytest.mark.skipif(
+    not native_available(), reason="compiled point-sampling kernel not built"
+)
 
 
 def test_point_sample_hits_pixel_centres():
@@ -72,7 +74,9 @@ def test_bilinear_hand_computed_values(sample):
         0.4375,  # a quarter of the way from pixel 1 to pixel 2
     )
     expected = [10.0, 15.0, 5.0, 20.0, 2.5, 0.0, 22.5]
-    np.testing.assert_allclose(sample(features, coords, "bilinear").numpy().ravel(), expected, atol=1e-5)
+    np.testing.assert_allclose(
+        sample(features, coords, "bilinear").numpy().ravel(), expected, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("sample", SAMPLERS)
@@ -80,7 +84,9 @@ def test_bilinear_blends_both_axes(sample):
     features = paddle.to_tensor([[1.0, 2.0], [3.0, 4.0]]).reshape([1, 1, 2, 2])
     centre = paddle.to_tensor([[[0.5, 0.5], [0.5, 0.0]]], dtype="float32")
     # Map centre: mean of all four; top border at x = 0.5: half of the top row's mean.
-    np.testing.assert_allclose(sample(features, centre, "bilinear").numpy().ravel(), [2.5, 0.75], atol=1e-6)
+    np.testing.assert_allclose(
+        sample(features, centre, "bilinear").numpy().ravel(), [2.5, 0.75], atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("sample", SAMPLERS)
@@ -104,7 +110,9 @@ def test_nearest_kernel_matches_grid_sample_on_exact_halves():
 @pytest.mark.parametrize("use_kernel", [False, pytest.param(True, marks=needs_native)])
 def test_sample_labels_nearest_and_ignore(use_kernel):
     labels = paddle.to_tensor([[[0, 1, 2], [3, 4, 5]]], dtype="int64")
-    coords = paddle.to_tensor([[[0.1, 0.2], [0.9, 0.9], [0.5, 0.6], [1.2, 0.5], [0.5, -0.3]]], dtype="float32")
+    coords = paddle.to_tensor(
+        [[[0.1, 0.2], [0.9, 0.9], [0.5, 0.6], [1.2, 0.5], [0.5, -0.3]]], dtype="float32"
+    )
     run = native.native_sample_labels if use_kernel else grid_sample_labels
     np.testing.assert_array_equal(run(labels, coords, 255).numpy(), [[0, 5, 4, 255, 255]])
     np.testing.assert_array_equal(run(labels, coords, 7).numpy(), [[0, 5, 4, 7, 7]])
@@ -143,7 +151,8 @@ def test_kernel_matches_grid_sample_labels_on_random_maps():
     labels = paddle.to_tensor(rng.randint(0, 19, size=(2, 11, 17)).astype("int64"))
     coords = paddle.to_tensor(rng.uniform(-0.1, 1.1, size=(2, 500, 2)).astype("float32"))
     np.testing.assert_array_equal(
-        native.native_sample_labels(labels, coords, 255).numpy(), grid_sample_labels(labels, coords).numpy()
+        native.native_sample_labels(labels, coords, 255).numpy(),
+        grid_sample_labels(labels, coords).numpy(),
     )
 
 
@@ -165,7 +174,9 @@ def test_kernel_is_built_where_a_compiler_exists():
     """The fast path must not vanish silently: a machine with a C compiler builds it at install."""
     compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(compiler) is None:
-        pytest.skip(f"no C compiler ({compiler}) on this machine; the grid_sample fallback is in use")
+        pytest.skip(
+            f"no C compiler ({compiler}) on this machine; the grid_sample fallback is in use"
+        )
     assert native_available(), (
         "pointrend.ops._native is missing although a C compiler exists: reinstall with "
         "`pip install -e .` (or run `python setup.py build_ext --inplace`) and read the build log"
@@ -222,7 +233,9 @@ def test_static_graph_uses_grid_sample_and_matches():
     )
     features, coords, _ = _random_case(seed=4, channels=3)
     features, coords = paddle.to_tensor(features), paddle.to_tensor(coords)
-    np.testing.assert_allclose(static_sample(features, coords).numpy(), point_sample(features, coords).numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        static_sample(features, coords).numpy(), point_sample(features, coords).numpy(), atol=1e-5
+    )
 
 
 def test_coords_get_no_gradient():
@@ -275,7 +288,9 @@ def test_uncertain_points_on_grid_indices_and_centres():
     np.testing.assert_allclose(
         coords.numpy(), [[[1.5 / 4, 1.5 / 3], [2.5 / 4, 2.5 / 3], [2.5 / 4, 0.5 / 3]]], atol=1e-6
     )
-    all_indices, all_coords = uncertain_points_on_grid(paddle.to_tensor(values).reshape([1, 1, 3, 4]), 100)
+    all_indices, all_coords = uncertain_points_on_grid(
+        paddle.to_tensor(values).reshape([1, 1, 3, 4]), 100
+    )
     assert all_indices.shape == [1, 12] and all_coords.shape == [1, 12, 2]
 
 
@@ -311,7 +326,9 @@ def test_sample_points_for_training_shape_order_and_determinism():
 def test_sample_points_for_training_ratio_extremes_and_errors():
     logits = _ramp_logits(batch=1)
     paddle.seed(0)
-    only_uncertain = sample_points_for_training(logits, 50, oversample_ratio=4, importance_ratio=1.0)
+    only_uncertain = sample_points_for_training(
+        logits, 50, oversample_ratio=4, importance_ratio=1.0
+    )
     assert np.abs(only_uncertain.numpy()[..., 0] - 0.5).max() < 0.2
     assert sample_points_for_training(logits, 50, importance_ratio=0.0).shape == [1, 50, 2]
     with pytest.raises(ValueError, match="oversample_ratio"):

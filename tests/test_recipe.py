@@ -1,4 +1,5 @@
 """Recipe dataclasses, command-line overrides and the shipped recipes."""
+
 import dataclasses
 import inspect
 import pickle
@@ -13,7 +14,15 @@ from pointrend.models import ResNet, build_model
 from pointrend.models.pretrained import MSRA_PIXEL_MEAN, MSRA_PIXEL_STD, MSRA_RESNET_URLS
 from pointrend.app.cli import RecipeCommands, run_cli
 from pointrend.utils.nested import leaf_differences
-from pointrend.config.recipe import ModelConfig, Recipe, RecipeError, apply_overrides, format_recipe, recipe_to_dict, valid_fields
+from pointrend.config.recipe import (
+    ModelConfig,
+    Recipe,
+    RecipeError,
+    apply_overrides,
+    format_recipe,
+    recipe_to_dict,
+    valid_fields,
+)
 from recipes.demo_synthetic import RECIPE as DEMO
 from recipes.semfpn_cityscapes import RECIPE as BASELINE
 from recipes.semfpn_pointrend_cityscapes import RECIPE as POINTREND
@@ -24,16 +33,19 @@ def make_recipe() -> Recipe:
 
 
 def test_overrides_convert_fire_values_to_field_types():
-    recipe = apply_overrides(make_recipe(), {
-        "optim.lr": 1,  # int for a float field
-        "schedule.iters": 4e4,  # integral float for an int field
-        "data.root": 2024,  # fire parses digit-only paths as numbers
-        "data.crop_size": [64, 128],
-        "eval.scales": [0.75, 1.0, 1.25],
-        "eval.crop": None,
-        "callbacks.ema.enabled": "true",
-        "model.pretrained": "/weights/r101.pdparams",
-    })
+    recipe = apply_overrides(
+        make_recipe(),
+        {
+            "optim.lr": 1,  # int for a float field
+            "schedule.iters": 4e4,  # integral float for an int field
+            "data.root": 2024,  # fire parses digit-only paths as numbers
+            "data.crop_size": [64, 128],
+            "eval.scales": [0.75, 1.0, 1.25],
+            "eval.crop": None,
+            "callbacks.ema.enabled": "true",
+            "model.pretrained": "/weights/r101.pdparams",
+        },
+    )
     assert recipe.optim.lr == 1.0 and isinstance(recipe.optim.lr, float)
     assert recipe.schedule.iters == 40000 and isinstance(recipe.schedule.iters, int)
     assert recipe.data.root == "2024"
@@ -63,26 +75,32 @@ def test_unknown_section_is_reported_against_the_recipe():
         apply_overrides(make_recipe(), {"optimizer.lr": 0.1})
 
 
-@pytest.mark.parametrize("path, value, expected", [
-    ("schedule.iters", "abc", "--schedule.iters expects int, got 'abc'"),
-    ("schedule.iters", 1.5, "expects int"),
-    ("optim.lr", True, "expects float"),
-    ("data.crop_size", [1, 2, 3], "2 values are needed"),
-    ("data.crop_size", 512, "write a tuple"),
-    ("callbacks.ema.enabled", 3, "expects bool"),
-    ("optim", 3, "is a section"),
-])
+@pytest.mark.parametrize(
+    "path, value, expected",
+    [
+        ("schedule.iters", "abc", "--schedule.iters expects int, got 'abc'"),
+        ("schedule.iters", 1.5, "expects int"),
+        ("optim.lr", True, "expects float"),
+        ("data.crop_size", [1, 2, 3], "2 values are needed"),
+        ("data.crop_size", 512, "write a tuple"),
+        ("callbacks.ema.enabled", 3, "expects bool"),
+        ("optim", 3, "is a section"),
+    ],
+)
 def test_wrong_types_are_errors_naming_the_field(path, value, expected):
     with pytest.raises(RecipeError, match=expected):
         apply_overrides(make_recipe(), {path: value})
 
 
 def test_show_prints_the_resolved_recipe(capsys):
-    run_cli(RecipeCommands(make_recipe()), argv=["show", "--optim.lr=0.02", "--data.crop_size=[64,128]"])
+    run_cli(
+        RecipeCommands(make_recipe()), argv=["show", "--optim.lr=0.02", "--data.crop_size=[64,128]"]
+    )
     printed = capsys.readouterr().out
     assert "lr: 0.02" in printed and "crop_size: (64, 128)" in printed
-    assert printed.strip() == format_recipe(apply_overrides(make_recipe(), {"optim.lr": 0.02,
-                                                                            "data.crop_size": (64, 128)}))
+    assert printed.strip() == format_recipe(
+        apply_overrides(make_recipe(), {"optim.lr": 0.02, "data.crop_size": (64, 128)})
+    )
 
 
 def test_cli_bad_override_exits_with_one_clear_line(capsys):
@@ -111,7 +129,11 @@ def test_every_field_is_reachable_by_its_dotted_path():
 def test_paper_recipe_matches_the_published_setup():
     model, data, schedule = POINTREND.model, POINTREND.data, POINTREND.schedule
     assert (model.backbone_depth, model.output_stride, model.fpn_channels) == (101, 32, 256)
-    assert (model.train_num_points, model.oversample_ratio, model.importance_ratio) == (2048, 3.0, 0.75)
+    assert (model.train_num_points, model.oversample_ratio, model.importance_ratio) == (
+        2048,
+        3.0,
+        0.75,
+    )
     assert (model.subdivision_steps, model.subdivision_num_points) == (2, 8192)
     assert (model.point_head_num_fc, model.point_head_fc_channels) == (3, 256)
     assert data.crop_size == (512, 1024) and data.batch_size == 8
@@ -121,13 +143,17 @@ def test_paper_recipe_matches_the_published_setup():
 
 def test_baseline_differs_from_the_paper_recipe_only_by_the_point_head():
     differences = leaf_differences(recipe_to_dict(POINTREND), recipe_to_dict(BASELINE))
-    assert sorted(d.split("=")[0] for d in differences) == ["model.point_head", "name", "output_dir"]
+    assert sorted(d.split("=")[0] for d in differences) == [
+        "model.point_head",
+        "name",
+        "output_dir",
+    ]
 
 
 def test_demo_subdivision_reaches_full_resolution():
     height, width = DEMO.data.crop_size
     coarse_cells = (height // 4) * (width // 4)
-    assert coarse_cells * 4 ** DEMO.model.subdivision_steps == height * width
+    assert coarse_cells * 4**DEMO.model.subdivision_steps == height * width
 
 
 def test_paper_recipe_starts_from_detectron2s_msra_r101_in_its_normalisation(tmp_path):
@@ -135,13 +161,24 @@ def test_paper_recipe_starts_from_detectron2s_msra_r101_in_its_normalisation(tmp
     assert POINTREND.model.pretrained == MSRA_RESNET_URLS[101]
     data = POINTREND.data
     assert (tuple(data.mean), tuple(data.std), data.to_rgb, data.max_pixel_value) == (
-        MSRA_PIXEL_MEAN, MSRA_PIXEL_STD, False, 1.0)
+        MSRA_PIXEL_MEAN,
+        MSRA_PIXEL_STD,
+        False,
+        1.0,
+    )
     paddle.seed(5)
     source = ResNet(101, stem="classic", norm="bn", base_channels=8).eval()
     path = tmp_path / "R-101.pkl"
     path.write_bytes(pickle.dumps(msra_blobs(source), protocol=2))
-    narrow = dataclasses.replace(POINTREND.model, pretrained=str(path), backbone_base_channels=8,
-                                 fpn_channels=16, head_channels=8, point_head_fc_channels=16)
+    narrow = dataclasses.replace(
+        POINTREND.model,
+        pretrained=str(path),
+        backbone_base_channels=8,
+        fpn_channels=16,
+        head_channels=8,
+        point_head_fc_channels=16,
+    )
     network = build_network(narrow)
-    np.testing.assert_array_equal(network.backbone.res4[22].conv2.weight.numpy(),
-                                  source.res4[22].conv2.weight.numpy())
+    np.testing.assert_array_equal(
+        network.backbone.res4[22].conv2.weight.numpy(), source.res4[22].conv2.weight.numpy()
+    )

@@ -1,4 +1,5 @@
 """The recipe commands end to end on a tiny model: train -> eval (with/without subdivision) -> predict."""
+
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -7,20 +8,44 @@ import pytest
 
 from pointrend.app.commands import evaluate, predict, train
 from pointrend.app.cli import RecipeCommands, run_cli
-from pointrend.config.recipe import CallbacksConfig, DataConfig, EvalConfig, ModelConfig, Recipe, ScheduleConfig, TensorBoardConfig
+from pointrend.config.recipe import (
+    CallbacksConfig,
+    DataConfig,
+    EvalConfig,
+    ModelConfig,
+    Recipe,
+    ScheduleConfig,
+    TensorBoardConfig,
+)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, synthetic_cityscapes):
     root = synthetic_cityscapes
     recipe = Recipe(
-        name="tiny", output_dir=str(tmp_path_factory.mktemp("run")), device="cpu",
-        model=ModelConfig(backbone_depth=18, backbone_base_channels=8, fpn_channels=16, head_channels=8,
-                          point_head_fc_channels=16, train_num_points=64, subdivision_num_points=512),
-        data=DataConfig(root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=None),
-        schedule=ScheduleConfig(iters=2, warmup_iters=1, eval_interval=0, checkpoint_interval=0, log_interval=1),
-        callbacks=CallbacksConfig(evaluation=True, tensorboard=TensorBoardConfig(enabled=True, num_images=1)),
-        eval=EvalConfig(num_workers=0))
+        name="tiny",
+        output_dir=str(tmp_path_factory.mktemp("run")),
+        device="cpu",
+        model=ModelConfig(
+            backbone_depth=18,
+            backbone_base_channels=8,
+            fpn_channels=16,
+            head_channels=8,
+            point_head_fc_channels=16,
+            train_num_points=64,
+            subdivision_num_points=512,
+        ),
+        data=DataConfig(
+            root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=None
+        ),
+        schedule=ScheduleConfig(
+            iters=2, warmup_iters=1, eval_interval=0, checkpoint_interval=0, log_interval=1
+        ),
+        callbacks=CallbacksConfig(
+            evaluation=True, tensorboard=TensorBoardConfig(enabled=True, num_images=1)
+        ),
+        eval=EvalConfig(num_workers=0),
+    )
     train(recipe)
     return recipe
 
@@ -34,19 +59,30 @@ def test_training_writes_recipe_checkpoint_evaluation_and_tensorboard(trained):
     assert info["recipe"]["name"] == "tiny" and info["metrics"]["num_images"] == 2
     (events,) = list(Path(out, "tensorboard").glob("events.out.tfevents.*"))
     content = events.read_bytes()
-    for tag in (b"train/coarse_ce", b"train/point_ce", b"train/lr", b"train/images_per_second", b"val/mIoU",
-                b"val_IoU/traffic_sign", b"val_prediction/0"):
+    for tag in (
+        b"train/coarse_ce",
+        b"train/point_ce",
+        b"train/lr",
+        b"train/images_per_second",
+        b"val/mIoU",
+        b"val_IoU/traffic_sign",
+        b"val_prediction/0",
+    ):
         assert tag in content, tag
 
 
 def test_eval_compares_with_and_without_subdivision_on_the_same_weights(trained, capsys):
-    results = evaluate(replace(trained, eval=replace(trained.eval, compare_without_subdivision=True)))
+    results = evaluate(
+        replace(trained, eval=replace(trained.eval, compare_without_subdivision=True))
+    )
     assert set(results) == {"subdivision_steps=2", "subdivision_steps=0"}
     assert "subdivision_steps=2  subdivision_steps=0" in capsys.readouterr().out
 
 
 def test_predict_writes_label_colour_and_points_pictures(trained, tmp_path):
-    summary = predict(trained, f"{trained.data.root}/leftImg8bit/val", output=str(tmp_path), save_points=True)
+    summary = predict(
+        trained, f"{trained.data.root}/leftImg8bit/val", output=str(tmp_path), save_points=True
+    )
     assert summary["num_predicted"] == 2 and summary["num_failed"] == 0
     for kind in ("trainid", "color", "points"):
         assert len(list((tmp_path / kind).rglob("*.*"))) == 2, kind

@@ -1,4 +1,5 @@
 """kill -9 in the middle of training, then --resume: the same final weights as an uninterrupted run."""
+
 import json
 import os
 import signal
@@ -48,8 +49,13 @@ trainer.fit(resume=output_dir if resume else None)
 
 def start(script, root, output_dir, mode):
     env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.Popen([sys.executable, str(script), root, str(output_dir), mode], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(script), root, str(output_dir), mode],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def latest_iteration(output_dir):
@@ -72,12 +78,18 @@ def test_kill_then_resume_ends_with_the_weights_of_an_uninterrupted_run(tmp_path
     interrupted_dir = tmp_path / "b"
     victim = start(script, root, interrupted_dir, "fresh")
     deadline = time.monotonic() + 240
-    while latest_iteration(interrupted_dir) < 3 and victim.poll() is None and time.monotonic() < deadline:
+    while (
+        latest_iteration(interrupted_dir) < 3
+        and victim.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.02)
     victim.send_signal(signal.SIGKILL)
     victim.communicate()
     killed_at = latest_iteration(interrupted_dir)
-    assert 3 <= killed_at < 8, f"the run was not interrupted mid-schedule (latest checkpoint: {killed_at})"
+    assert 3 <= killed_at < 8, (
+        f"the run was not interrupted mid-schedule (latest checkpoint: {killed_at})"
+    )
 
     resumed = start(script, root, interrupted_dir, "resume")
     for process in (uninterrupted, resumed):
@@ -86,7 +98,12 @@ def test_kill_then_resume_ends_with_the_weights_of_an_uninterrupted_run(tmp_path
     assert f"resumed from {interrupted_dir / 'checkpoints' / f'iter_{killed_at:07d}'}" in output
 
     for file_name in ("model.pdparams", "ema.pdparams"):
-        expected, actual = final_state(tmp_path / "a", file_name), final_state(interrupted_dir, file_name)
+        expected, actual = (
+            final_state(tmp_path / "a", file_name),
+            final_state(interrupted_dir, file_name),
+        )
         assert expected.keys() == actual.keys()
         for name in expected:
-            np.testing.assert_array_equal(actual[name].numpy(), expected[name].numpy(), err_msg=f"{file_name}:{name}")
+            np.testing.assert_array_equal(
+                actual[name].numpy(), expected[name].numpy(), err_msg=f"{file_name}:{name}"
+            )

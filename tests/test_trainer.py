@@ -1,4 +1,5 @@
 """Trainer on hapi: schedule, accumulation, EMA, NaN guard, interrupt, checkpoints, build errors."""
+
 import itertools
 import json
 import math
@@ -12,17 +13,43 @@ import paddle
 import pytest
 
 from pointrend.train.amp import amp_configs
-from pointrend.app.build import build_dataset, build_loss, build_network, loss_names, semantic_fpn_arguments
-from pointrend.train.callbacks import (BestCheckpoint, ExponentialMovingAverage, NonFiniteLossError,
-                                        PeriodicCheckpoint, PeriodicEvaluation,
-                                        TrainerCallback, TrainingInterrupted)
-from pointrend.train.checkpoint import (MODEL_FILE, OPTIMIZER_FILE, CheckpointError, read_state_dict,
-                                         read_trainer_state, resolve_checkpoint)
+from pointrend.app.build import (
+    build_dataset,
+    build_loss,
+    build_network,
+    loss_names,
+    semantic_fpn_arguments,
+)
+from pointrend.train.callbacks import (
+    BestCheckpoint,
+    ExponentialMovingAverage,
+    NonFiniteLossError,
+    PeriodicCheckpoint,
+    PeriodicEvaluation,
+    TrainerCallback,
+    TrainingInterrupted,
+)
+from pointrend.train.checkpoint import (
+    MODEL_FILE,
+    OPTIMIZER_FILE,
+    CheckpointError,
+    read_state_dict,
+    read_trainer_state,
+    resolve_checkpoint,
+)
 from pointrend.app.errors import DatasetError
 from pointrend.train.settings import TrainingSettingError
 from pointrend.train.trainer import Trainer
-from pointrend.config.recipe import (CallbacksConfig, DataConfig, EvalConfig, ModelConfig, OptimConfig, Recipe,
-                              ScheduleConfig, recipe_to_dict)
+from pointrend.config.recipe import (
+    CallbacksConfig,
+    DataConfig,
+    EvalConfig,
+    ModelConfig,
+    OptimConfig,
+    Recipe,
+    ScheduleConfig,
+    recipe_to_dict,
+)
 
 
 @pytest.fixture
@@ -31,24 +58,47 @@ def data_root(synthetic_cityscapes):
 
 
 def tiny_recipe(root: str, output_dir: str, **model_overrides) -> Recipe:
-    model = ModelConfig(backbone_depth=18, backbone_base_channels=8, fpn_channels=16, head_channels=8,
-                        point_head_fc_channels=16, train_num_points=64, subdivision_num_points=256)
+    model = ModelConfig(
+        backbone_depth=18,
+        backbone_base_channels=8,
+        fpn_channels=16,
+        head_channels=8,
+        point_head_fc_channels=16,
+        train_num_points=64,
+        subdivision_num_points=256,
+    )
     return Recipe(
-        name="tiny", output_dir=output_dir, model=replace(model, **model_overrides),
-        data=DataConfig(root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=(0.75, 1.25)),
+        name="tiny",
+        output_dir=output_dir,
+        model=replace(model, **model_overrides),
+        data=DataConfig(
+            root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=(0.75, 1.25)
+        ),
         optim=OptimConfig(lr=0.01, weight_decay=1e-4),
-        schedule=ScheduleConfig(iters=4, warmup_iters=1, checkpoint_interval=2, eval_interval=0, log_interval=2),
+        schedule=ScheduleConfig(
+            iters=4, warmup_iters=1, checkpoint_interval=2, eval_interval=0, log_interval=2
+        ),
         callbacks=CallbacksConfig(evaluation=False),
-        eval=EvalConfig(num_workers=0), device="cpu")
+        eval=EvalConfig(num_workers=0),
+        device="cpu",
+    )
 
 
 def make_trainer(recipe: Recipe, callbacks=(), loss=None) -> Trainer:
     paddle.seed(recipe.seed)
     return Trainer(
-        build_network(recipe.model), loss or build_loss(recipe), build_dataset(recipe.data, train=True),
-        optim=recipe.optim, schedule=recipe.schedule, batch_size=recipe.data.batch_size,
-        output_dir=recipe.output_dir, callbacks=list(callbacks), loss_names=loss_names(recipe.model),
-        seed=recipe.seed, recipe=recipe_to_dict(recipe))
+        build_network(recipe.model),
+        loss or build_loss(recipe),
+        build_dataset(recipe.data, train=True),
+        optim=recipe.optim,
+        schedule=recipe.schedule,
+        batch_size=recipe.data.batch_size,
+        output_dir=recipe.output_dir,
+        callbacks=list(callbacks),
+        loss_names=loss_names(recipe.model),
+        seed=recipe.seed,
+        recipe=recipe_to_dict(recipe),
+    )
 
 
 def weights(network) -> dict:
@@ -70,13 +120,17 @@ def test_accumulated_micro_batches_match_one_full_batch(data_root, tmp_path):
     # random point sampling, so two micro-batches of 2 make the update of one batch of 4 up to
     # the per-micro-batch normalisation of the loss by its count of labelled pixels.
     base = tiny_recipe(data_root, str(tmp_path / "a"), norm="frozen_bn", point_head=False)
-    base = replace(base, data=replace(base.data, batch_size=4, scale_range=None),
-                   schedule=replace(base.schedule, iters=3))
+    base = replace(
+        base,
+        data=replace(base.data, batch_size=4, scale_range=None),
+        schedule=replace(base.schedule, iters=3),
+    )
     whole = make_trainer(base)
     initial = weights(whole.network)
     whole.fit()
-    split = make_trainer(replace(base, output_dir=str(tmp_path / "b"),
-                                 optim=replace(base.optim, accumulate_steps=2)))
+    split = make_trainer(
+        replace(base, output_dir=str(tmp_path / "b"), optim=replace(base.optim, accumulate_steps=2))
+    )
     split.fit()
     assert whole.iteration == split.iteration == 3
     assert whole.lr_scheduler.last_epoch == split.lr_scheduler.last_epoch == 3
@@ -95,7 +149,9 @@ def test_checkpoint_stores_the_scheduler_in_step_with_the_weights(data_root, tmp
     for iteration in (2, 4):
         checkpoint = tmp_path / "checkpoints" / f"iter_{iteration:07d}"
         assert read_trainer_state(checkpoint)["iteration"] == iteration
-        assert read_state_dict(checkpoint, OPTIMIZER_FILE)["LR_Scheduler"]["last_epoch"] == iteration
+        assert (
+            read_state_dict(checkpoint, OPTIMIZER_FILE)["LR_Scheduler"]["last_epoch"] == iteration
+        )
     assert resolve_checkpoint(str(tmp_path)).name == "iter_0000004"
     assert trainer.current_lr() == pytest.approx(0.0, abs=1e-12)
 
@@ -114,13 +170,22 @@ def _evaluation_callbacks(monkeypatch, tmp_path, scores: dict, checkpoint_interv
         return {"mIoU": score, "num_images": 2}
 
     monkeypatch.setattr(evaluation, "evaluate_dataset", fake_evaluate)
-    monkeypatch.setattr(evaluation, "format_results_table", lambda results: f"mIoU {results['mIoU']}")
-    return [PeriodicCheckpoint(interval=checkpoint_interval),
-            PeriodicEvaluation(None, 1, str(tmp_path)), BestCheckpoint("mIoU")]
+    monkeypatch.setattr(
+        evaluation, "format_results_table", lambda results: f"mIoU {results['mIoU']}"
+    )
+    return [
+        PeriodicCheckpoint(interval=checkpoint_interval),
+        PeriodicEvaluation(None, 1, str(tmp_path)),
+        BestCheckpoint("mIoU"),
+    ]
 
 
-def test_a_failing_evaluation_keeps_the_checkpoint_of_its_iteration(data_root, tmp_path, monkeypatch):
-    callbacks = _evaluation_callbacks(monkeypatch, tmp_path, {1: 0.5, 2: RuntimeError("broken eval")}, 2)
+def test_a_failing_evaluation_keeps_the_checkpoint_of_its_iteration(
+    data_root, tmp_path, monkeypatch
+):
+    callbacks = _evaluation_callbacks(
+        monkeypatch, tmp_path, {1: 0.5, 2: RuntimeError("broken eval")}, 2
+    )
     with pytest.raises(RuntimeError, match="broken eval"):
         make_trainer(tiny_recipe(data_root, str(tmp_path)), callbacks=callbacks).fit()
     assert resolve_checkpoint(str(tmp_path)).name == "iter_0000002"
@@ -134,7 +199,10 @@ def test_the_best_pointer_follows_the_evaluations(data_root, tmp_path, monkeypat
     make_trainer(tiny_recipe(data_root, str(tmp_path)), callbacks=callbacks).fit()
     directory = tmp_path / "checkpoints"
     assert json.loads((directory / "best.json").read_text()) == {
-        "checkpoint": "iter_0000003", "iteration": 3, "mIoU": 0.7}
+        "checkpoint": "iter_0000003",
+        "iteration": 3,
+        "mIoU": 0.7,
+    }
     for iteration, score in ((2, 0.4), (3, 0.7), (4, 0.6)):
         info = json.loads((directory / f"iter_{iteration:07d}" / "checkpoint.json").read_text())
         assert info["metrics"]["mIoU"] == score, iteration
@@ -151,8 +219,13 @@ def test_nan_loss_stops_before_anything_saves_the_broken_weights(data_root, tmp_
         terms = real_loss(*args)
         return [t * float("nan") for t in terms] if len(calls) == 3 else terms
 
-    trainer = make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=1)], loss=loss_turning_nan)
-    with pytest.raises(NonFiniteLossError, match=r"iteration 3 \(coarse_ce=nan.*newest sound checkpoint is .*iter_0000002"):
+    trainer = make_trainer(
+        recipe, callbacks=[PeriodicCheckpoint(interval=1)], loss=loss_turning_nan
+    )
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"iteration 3 \(coarse_ce=nan.*newest sound checkpoint is .*iter_0000002",
+    ):
         trainer.fit()
     assert resolve_checkpoint(str(tmp_path)).name == "iter_0000002"
     saved = read_state_dict(tmp_path / "checkpoints" / "iter_0000002", MODEL_FILE)
@@ -162,7 +235,9 @@ def test_nan_loss_stops_before_anything_saves_the_broken_weights(data_root, tmp_
 def test_interrupt_saves_at_the_iteration_boundary_and_restores_handlers(data_root, tmp_path):
     recipe = tiny_recipe(data_root, str(tmp_path))
     before = signal.getsignal(signal.SIGINT)
-    trainer = make_trainer(recipe, callbacks=[_AtIteration(1, lambda: os.kill(os.getpid(), signal.SIGINT))])
+    trainer = make_trainer(
+        recipe, callbacks=[_AtIteration(1, lambda: os.kill(os.getpid(), signal.SIGINT))]
+    )
     with pytest.raises(TrainingInterrupted) as stop:
         trainer.fit()
     assert stop.value.iteration == 1 and stop.value.checkpoint.endswith("iter_0000001")
@@ -196,8 +271,11 @@ def test_checkpoint_of_another_model_names_the_recipe_difference(data_root, tmp_
     recipe = tiny_recipe(data_root, str(tmp_path))
     make_trainer(recipe, callbacks=[PeriodicCheckpoint(interval=4)]).fit()
     baseline = replace(recipe, model=replace(recipe.model, point_head=False, num_classes=8))
-    with pytest.raises(CheckpointError, match=r"does not fit this model: .*model.num_classes=19 \(here 8\), "
-                                              r"model.point_head=True \(here False\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"does not fit this model: .*model.num_classes=19 \(here 8\), "
+        r"model.point_head=True \(here False\)",
+    ):
         make_trainer(baseline).restore(str(tmp_path))
 
 
@@ -207,9 +285,16 @@ def test_optimizer_state_under_other_parameter_names_is_refused(data_root, tmp_p
     paddle.utils.unique_name.generate("conv2d")  # shift the generated names outside any guard
     from pointrend.models import build_model
 
-    unguarded = Trainer(build_model(**semantic_fpn_arguments(recipe.model)), build_loss(recipe),
-                        build_dataset(recipe.data, train=True), optim=recipe.optim, schedule=recipe.schedule,
-                        batch_size=2, output_dir=str(tmp_path / "other"), recipe=recipe_to_dict(recipe))
+    unguarded = Trainer(
+        build_model(**semantic_fpn_arguments(recipe.model)),
+        build_loss(recipe),
+        build_dataset(recipe.data, train=True),
+        optim=recipe.optim,
+        schedule=recipe.schedule,
+        batch_size=2,
+        output_dir=str(tmp_path / "other"),
+        recipe=recipe_to_dict(recipe),
+    )
     with pytest.raises(CheckpointError, match="unique_name.guard"):
         unguarded.restore(str(tmp_path))
 

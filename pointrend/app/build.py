@@ -1,4 +1,5 @@
 """Objects a recipe describes: network, loss, datasets, callbacks and the Trainer."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -6,15 +7,29 @@ import os
 
 import paddle
 
-from pointrend.train.callbacks import (BestCheckpoint, ExponentialMovingAverage, PeriodicCheckpoint, PeriodicEvaluation,
-                                        ProgressLogger, StopOnDivergence, TensorBoardLogger, TrainerCallback)
+from pointrend.train.callbacks import (
+    BestCheckpoint,
+    ExponentialMovingAverage,
+    PeriodicCheckpoint,
+    PeriodicEvaluation,
+    ProgressLogger,
+    StopOnDivergence,
+    TensorBoardLogger,
+    TrainerCallback,
+)
 from pointrend.app.runtime import Runtime
 from pointrend.inference.normalization import Normalization
 from pointrend.utils.distributed import convert_to_sync_batchnorm, is_main_process
 from pointrend.app.errors import DatasetError
 from pointrend.train.trainer import Trainer
-from pointrend.config.recipe import (ARCHITECTURES, DataConfig, ModelConfig, Recipe, RecipeError,
-                                     recipe_to_dict)
+from pointrend.config.recipe import (
+    ARCHITECTURES,
+    DataConfig,
+    ModelConfig,
+    Recipe,
+    RecipeError,
+    recipe_to_dict,
+)
 
 # ModelConfig fields that build_model (the Semantic FPN family) does not take.
 NOT_SEMANTIC_FPN_FIELDS = ("arch", "stdc_variant", "fine_feature_stride")
@@ -53,13 +68,20 @@ def _build_stdc(config: ModelConfig, load_pretrained: bool) -> paddle.nn.Layer:
     from pointrend.models import build_stdc_network
 
     return build_stdc_network(
-        config.stdc_variant, config.num_classes,
+        config.stdc_variant,
+        config.num_classes,
         pretrained=config.pretrained if load_pretrained else None,
-        point_head=config.point_head, fine_feature_stride=config.fine_feature_stride,
-        point_head_fc_channels=config.point_head_fc_channels, point_head_num_fc=config.point_head_num_fc,
-        coarse_pred_each_layer=config.coarse_pred_each_layer, train_num_points=config.train_num_points,
-        oversample_ratio=config.oversample_ratio, importance_ratio=config.importance_ratio,
-        subdivision_steps=config.subdivision_steps, subdivision_num_points=config.subdivision_num_points)
+        point_head=config.point_head,
+        fine_feature_stride=config.fine_feature_stride,
+        point_head_fc_channels=config.point_head_fc_channels,
+        point_head_num_fc=config.point_head_num_fc,
+        coarse_pred_each_layer=config.coarse_pred_each_layer,
+        train_num_points=config.train_num_points,
+        oversample_ratio=config.oversample_ratio,
+        importance_ratio=config.importance_ratio,
+        subdivision_steps=config.subdivision_steps,
+        subdivision_num_points=config.subdivision_num_points,
+    )
 
 
 def build_loss(recipe: Recipe):
@@ -69,11 +91,17 @@ def build_loss(recipe: Recipe):
 
     loss, ignore_index = recipe.loss, recipe.data.ignore_index
     if recipe.model.arch != "stdc":
-        return PointRendLoss(coarse_weight=loss.coarse_weight, point_weight=loss.point_weight,
-                             ignore_index=ignore_index)
+        return PointRendLoss(
+            coarse_weight=loss.coarse_weight,
+            point_weight=loss.point_weight,
+            ignore_index=ignore_index,
+        )
     stdc_loss = STDCLoss(
-        thresh=loss.ohem_thresh, min_kept=loss.ohem_min_kept, ignore_index=ignore_index,
-        weights=(loss.coarse_weight, loss.aux_weight, loss.aux_weight, loss.detail_weight))
+        thresh=loss.ohem_thresh,
+        min_kept=loss.ohem_min_kept,
+        ignore_index=ignore_index,
+        weights=(loss.coarse_weight, loss.aux_weight, loss.aux_weight, loss.detail_weight),
+    )
     return STDCPointRendLoss(stdc_loss, loss.point_weight) if recipe.model.point_head else stdc_loss
 
 
@@ -99,11 +127,21 @@ def train_transforms(data: DataConfig):
     from pointrend.data import build_train_transforms
 
     return build_train_transforms(
-        crop_size=data.crop_size, scale_range=data.scale_range, scale_step=data.scale_step,
-        cat_max_ratio=data.cat_max_ratio, crop_tries=data.crop_tries, flip_prob=data.flip_prob,
-        photometric=data.photometric, brightness=data.brightness, contrast=data.contrast,
-        saturation=data.saturation, hue=data.hue, photometric_prob=data.photometric_prob,
-        ignore_index=data.ignore_index, **_normalisation(data))
+        crop_size=data.crop_size,
+        scale_range=data.scale_range,
+        scale_step=data.scale_step,
+        cat_max_ratio=data.cat_max_ratio,
+        crop_tries=data.crop_tries,
+        flip_prob=data.flip_prob,
+        photometric=data.photometric,
+        brightness=data.brightness,
+        contrast=data.contrast,
+        saturation=data.saturation,
+        hue=data.hue,
+        photometric_prob=data.photometric_prob,
+        ignore_index=data.ignore_index,
+        **_normalisation(data),
+    )
 
 
 def val_transforms(data: DataConfig):
@@ -131,18 +169,30 @@ def build_dataset(data: DataConfig, train: bool):
     from pointrend.data.spec import SplitSpec
 
     spec = dataset_spec(data)
-    split, list_file = (data.train_split, data.train_list) if train else (data.val_split, data.val_list)
+    split, list_file = (
+        (data.train_split, data.train_list) if train else (data.val_split, data.val_list)
+    )
     transforms = train_transforms(data) if train else val_transforms(data)
     try:
         if spec.preset == CITYSCAPES:
-            return CityscapesDataset(data.root, split=split, transforms=transforms, list_file=list_file,
-                                     separator=data.list_separator)
+            return CityscapesDataset(
+                data.root,
+                split=split,
+                transforms=transforms,
+                list_file=list_file,
+                separator=data.list_separator,
+            )
         if list_file is not None:
-            spec = dataclasses.replace(spec, splits={**spec.splits, split: SplitSpec(split, list_file=list_file)},
-                                       list_separator=data.list_separator)
+            spec = dataclasses.replace(
+                spec,
+                splits={**spec.splits, split: SplitSpec(split, list_file=list_file)},
+                list_separator=data.list_separator,
+            )
         return SegmentationDataset(spec, split, transforms)
     except (FileNotFoundError, ValueError) as error:
-        raise DatasetError(f"cannot load the {split} split (--data.root={data.root}): {error}") from error
+        raise DatasetError(
+            f"cannot load the {split} split (--data.root={data.root}): {error}"
+        ) from error
 
 
 def check_num_classes(recipe: Recipe, dataset) -> None:
@@ -157,12 +207,16 @@ def check_num_classes(recipe: Recipe, dataset) -> None:
             detail = f" ({spec.source}: {names})"
             if spec.preset is None:
                 hint = ", or use recipes.semfpn_pointrend_custom, which takes it from dataset.json"
-        raise RecipeError(f"--model.num_classes={recipe.model.num_classes} but the dataset at "
-                          f"--data.root={recipe.data.root} has {classes} classes{detail}; set "
-                          f"--model.num_classes={classes}{hint}")
+        raise RecipeError(
+            f"--model.num_classes={recipe.model.num_classes} but the dataset at "
+            f"--data.root={recipe.data.root} has {classes} classes{detail}; set "
+            f"--model.num_classes={classes}{hint}"
+        )
     if spec is not None and recipe.data.ignore_index != spec.ignore_index:
-        raise RecipeError(f"--data.ignore_index={recipe.data.ignore_index} but {spec.source} declares "
-                          f"ignore_index {spec.ignore_index}; set --data.ignore_index={spec.ignore_index}")
+        raise RecipeError(
+            f"--data.ignore_index={recipe.data.ignore_index} but {spec.source} declares "
+            f"ignore_index {spec.ignore_index}; set --data.ignore_index={spec.ignore_index}"
+        )
 
 
 def with_dataset_classes(recipe: Recipe, overrides: dict) -> Recipe:
@@ -201,12 +255,20 @@ def prediction_palette(recipe: Recipe):
 def evaluation_options(recipe: Recipe, class_names=None) -> dict:
     """Keyword arguments of evaluate_dataset for this recipe (class_names: the dataset's)."""
     ev = recipe.eval
-    return {"mode": ev.mode, "scales": ev.scales, "flip": ev.flip, "crop": ev.crop, "stride": ev.stride,
-            "average": ev.average,
-            "num_classes": recipe.model.num_classes, "ignore_index": recipe.data.ignore_index,
-            "boundary_width": ev.boundary_width, "num_workers": ev.num_workers,
-            "on_bad_sample": recipe.data.on_bad_sample,
-            "class_names": list(class_names) if class_names is not None else None}
+    return {
+        "mode": ev.mode,
+        "scales": ev.scales,
+        "flip": ev.flip,
+        "crop": ev.crop,
+        "stride": ev.stride,
+        "average": ev.average,
+        "num_classes": recipe.model.num_classes,
+        "ignore_index": recipe.data.ignore_index,
+        "boundary_width": ev.boundary_width,
+        "num_workers": ev.num_workers,
+        "on_bad_sample": recipe.data.on_bad_sample,
+        "class_names": list(class_names) if class_names is not None else None,
+    }
 
 
 def build_callbacks(recipe: Recipe, val_dataset) -> list[TrainerCallback]:
@@ -220,15 +282,33 @@ def build_callbacks(recipe: Recipe, val_dataset) -> list[TrainerCallback]:
         callbacks.append(ExponentialMovingAverage(cb.ema.decay, cb.ema.warmup_iters))
     callbacks.append(ProgressLogger(schedule.log_interval))
     if cb.divergence.enabled:
-        callbacks.append(StopOnDivergence(cb.divergence.baseline_iters, cb.divergence.window,
-                                          cb.divergence.factor, cb.divergence.stop))
+        callbacks.append(
+            StopOnDivergence(
+                cb.divergence.baseline_iters,
+                cb.divergence.window,
+                cb.divergence.factor,
+                cb.divergence.stop,
+            )
+        )
     callbacks.append(PeriodicCheckpoint(schedule.checkpoint_interval))
     if cb.evaluation:
-        callbacks.append(PeriodicEvaluation(val_dataset, schedule.eval_interval, recipe.output_dir,
-                                            **evaluation_options(recipe, val_dataset.class_names)))
+        callbacks.append(
+            PeriodicEvaluation(
+                val_dataset,
+                schedule.eval_interval,
+                recipe.output_dir,
+                **evaluation_options(recipe, val_dataset.class_names),
+            )
+        )
     if cb.tensorboard.enabled:
-        callbacks.append(TensorBoardLogger(os.path.join(recipe.output_dir, "tensorboard"), schedule.log_interval,
-                                           val_dataset, cb.tensorboard.num_images))
+        callbacks.append(
+            TensorBoardLogger(
+                os.path.join(recipe.output_dir, "tensorboard"),
+                schedule.log_interval,
+                val_dataset,
+                cb.tensorboard.num_images,
+            )
+        )
     if cb.evaluation:
         callbacks.append(BestCheckpoint(cb.checkpoint.best_metric))
     return callbacks
@@ -242,17 +322,30 @@ def build_trainer(recipe: Recipe, runtime: Runtime, load_pretrained: bool = True
     check_num_classes(recipe, train_dataset)
     network = build_network(recipe.model, load_pretrained=load_pretrained)
     if load_pretrained and not recipe.model.pretrained and is_main_process():
-        print("note: model.pretrained is not set, the backbone starts from random weights "
-              "(the paper fine-tunes ImageNet weights: --model.pretrained=<.pdparams path or URL>)")
+        print(
+            "note: model.pretrained is not set, the backbone starts from random weights "
+            "(the paper fine-tunes ImageNet weights: --model.pretrained=<.pdparams path or URL>)"
+        )
     if runtime.world_size > 1 and runtime.is_gpu and recipe.model.norm == "bn":
         network = convert_to_sync_batchnorm(network)
         if is_main_process():
             print(f"BatchNorm -> SyncBatchNorm across {runtime.world_size} GPUs")
     return Trainer(
-        network, build_loss(recipe), train_dataset,
-        optim=recipe.optim, schedule=recipe.schedule, batch_size=recipe.data.batch_size,
-        output_dir=recipe.output_dir, callbacks=build_callbacks(recipe, val_dataset),
-        loss_names=loss_names(recipe.model), num_workers=recipe.data.num_workers, seed=recipe.seed,
-        amp=recipe.callbacks.amp, device=runtime.device, keep_last=recipe.callbacks.checkpoint.keep_last,
-        recipe=recipe_to_dict(recipe), ignore_index=recipe.data.ignore_index,
-        on_bad_sample=recipe.data.on_bad_sample)
+        network,
+        build_loss(recipe),
+        train_dataset,
+        optim=recipe.optim,
+        schedule=recipe.schedule,
+        batch_size=recipe.data.batch_size,
+        output_dir=recipe.output_dir,
+        callbacks=build_callbacks(recipe, val_dataset),
+        loss_names=loss_names(recipe.model),
+        num_workers=recipe.data.num_workers,
+        seed=recipe.seed,
+        amp=recipe.callbacks.amp,
+        device=runtime.device,
+        keep_last=recipe.callbacks.checkpoint.keep_last,
+        recipe=recipe_to_dict(recipe),
+        ignore_index=recipe.data.ignore_index,
+        on_bad_sample=recipe.data.on_bad_sample,
+    )

@@ -1,4 +1,5 @@
 """The command line of a recipe file: `python -m recipes.<name> <command> [--section.field=value ...]`."""
+
 from __future__ import annotations
 
 import inspect
@@ -39,20 +40,41 @@ class RecipeCommands:
         """Train. --resume continues from the latest checkpoint in output_dir, --resume=PATH from PATH."""
         train(self._resolved(overrides), resume=resume)
 
-    def eval(self, checkpoint: Optional[str] = None, engine: str = "auto", **overrides: Any) -> None:
+    def eval(
+        self, checkpoint: Optional[str] = None, engine: str = "auto", **overrides: Any
+    ) -> None:
         """Evaluate on the validation split (default checkpoint: best, else latest, in output_dir).
         --engine: auto (fastest on this device), dygraph, paddle-inference or onnxruntime."""
-        evaluate(self._resolved(overrides), checkpoint=checkpoint, explicit=overrides, engine=engine)
+        evaluate(
+            self._resolved(overrides), checkpoint=checkpoint, explicit=overrides, engine=engine
+        )
 
-    def predict(self, input: str, output: Optional[str] = None, checkpoint: Optional[str] = None,
-                label_format: str = "trainid", save_points: bool = False, engine: str = "auto",
-                **overrides: Any) -> None:
+    def predict(
+        self,
+        input: str,
+        output: Optional[str] = None,
+        checkpoint: Optional[str] = None,
+        label_format: str = "trainid",
+        save_points: bool = False,
+        engine: str = "auto",
+        **overrides: Any,
+    ) -> None:
         """Predict an image or a folder of images into OUTPUT (default: output_dir/predictions).
         --engine: auto (fastest on this device), dygraph, paddle-inference or onnxruntime."""
-        predict(self._resolved(overrides), input, output=output, checkpoint=checkpoint,
-                label_format=label_format, save_points=save_points, explicit=overrides, engine=engine)
+        predict(
+            self._resolved(overrides),
+            input,
+            output=output,
+            checkpoint=checkpoint,
+            label_format=label_format,
+            save_points=save_points,
+            explicit=overrides,
+            engine=engine,
+        )
 
-    def export(self, output: Optional[str] = None, checkpoint: Optional[str] = None, **overrides: Any) -> None:
+    def export(
+        self, output: Optional[str] = None, checkpoint: Optional[str] = None, **overrides: Any
+    ) -> None:
         """Export a static inference model (default: output_dir/export)."""
         export(self._resolved(overrides), output=output, checkpoint=checkpoint, explicit=overrides)
 
@@ -65,13 +87,21 @@ def command_help(commands: RecipeCommands, verb: str) -> str:
     recipe field it accepts as an override, with the recipe's value."""
     method = getattr(commands, verb)
     program = os.path.basename(sys.argv[0]) or "recipe"
-    lines = [f"usage: {program} {verb} [options] [--section.field=value ...]", "",
-             inspect.getdoc(method) or "", ""]
-    options = [p for p in inspect.signature(method).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    lines = [
+        f"usage: {program} {verb} [options] [--section.field=value ...]",
+        "",
+        inspect.getdoc(method) or "",
+        "",
+    ]
+    options = [
+        p for p in inspect.signature(method).parameters.values() if p.kind is not p.VAR_KEYWORD
+    ]
     if options:
         lines.append("options:")
         for option in options:
-            default = "required" if option.default is option.empty else f"default: {option.default!r}"
+            default = (
+                "required" if option.default is option.empty else f"default: {option.default!r}"
+            )
             lines.append(f"  --{option.name}  ({default})")
         lines.append("")
     lines.append("recipe fields (`show` prints the recipe with the overrides applied):")

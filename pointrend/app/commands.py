@@ -1,4 +1,5 @@
 """What the recipe command line runs: train, evaluate, predict, export."""
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,24 @@ import paddle
 import paddle.distributed as dist
 
 from pointrend.app.checkpoints import recipe_for_checkpoint
-from pointrend.app.build import (build_dataset, build_network, build_trainer, check_num_classes, evaluation_options,
-                                 normalization, prediction_palette, val_transforms)
-from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, CheckpointError, load_weights, read_state_dict,
-                                        resolve_checkpoint)
+from pointrend.app.build import (
+    build_dataset,
+    build_network,
+    build_trainer,
+    check_num_classes,
+    evaluation_options,
+    normalization,
+    prediction_palette,
+    val_transforms,
+)
+from pointrend.train.checkpoint import (
+    EMA_FILE,
+    MODEL_FILE,
+    CheckpointError,
+    load_weights,
+    read_state_dict,
+    resolve_checkpoint,
+)
 from pointrend.app.inference_engine import engine_for, network_for_engine
 from pointrend.app.runtime import setup_runtime
 from pointrend.train.finite import refuse_non_finite
@@ -31,8 +46,10 @@ from pointrend.config.validate import validate
 
 
 def _write_recipe(recipe: Recipe) -> None:
-    write_text_atomically(os.path.join(recipe.output_dir, "recipe.json"),
-                          json.dumps(recipe_to_dict(recipe), indent=2) + "\n")
+    write_text_atomically(
+        os.path.join(recipe.output_dir, "recipe.json"),
+        json.dumps(recipe_to_dict(recipe), indent=2) + "\n",
+    )
 
 
 def train(recipe: Recipe, resume: Any = None) -> None:
@@ -48,11 +65,15 @@ def train(recipe: Recipe, resume: Any = None) -> None:
             _write_recipe(recipe)
         trainer.fit(resume=resume_from)
     if is_main_process():
-        print(f"training finished: checkpoints in {trainer.checkpoints.directory}, "
-              f"TensorBoard logs in {os.path.join(recipe.output_dir, 'tensorboard')}")
+        print(
+            f"training finished: checkpoints in {trainer.checkpoints.directory}, "
+            f"TensorBoard logs in {os.path.join(recipe.output_dir, 'tensorboard')}"
+        )
 
 
-def load_for_inference(recipe: Recipe, checkpoint: Optional[str] = None) -> tuple[paddle.nn.Layer, Path]:
+def load_for_inference(
+    recipe: Recipe, checkpoint: Optional[str] = None
+) -> tuple[paddle.nn.Layer, Path]:
     """The recipe's network with a checkpoint's evaluation weights (EMA when saved), in eval mode.
     Default checkpoint: the best in output_dir, else the latest."""
     setup_runtime(recipe.device, recipe.seed, recipe.threads)
@@ -70,16 +91,25 @@ def load_for_inference(recipe: Recipe, checkpoint: Optional[str] = None) -> tupl
     return network, path
 
 
-def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collection[str] = (),
-             engine: str = "auto") -> dict:
+def evaluate(
+    recipe: Recipe,
+    checkpoint: Optional[str] = None,
+    explicit: Collection[str] = (),
+    engine: str = "auto",
+) -> dict:
     """Evaluate on the val split; with eval.compare_without_subdivision, also without the
     PointRend subdivision (same weights). Prints a table, writes JSON next to the checkpoints.
     `engine`: "auto" (fastest on this device), "dygraph", "paddle-inference" or "onnxruntime"
     (see `pointrend.app.inference_engine`).
     A converted checkpoint brings its model settings and normalisation (see
     `recipe_for_checkpoint`; `explicit` names the fields set on the command line)."""
-    from pointrend.inference.evaluate import (evaluate_dataset, evaluate_with_and_without_subdivision,
-                                           format_comparison_table, format_results_table, write_results_or_warn)
+    from pointrend.inference.evaluate import (
+        evaluate_dataset,
+        evaluate_with_and_without_subdivision,
+        format_comparison_table,
+        format_results_table,
+        write_results_or_warn,
+    )
 
     validate(recipe)
     converted = recipe_for_checkpoint(recipe, checkpoint, explicit)
@@ -88,7 +118,8 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collect
             f"{checkpoint} predicts {converted.model.num_classes} classes, the recipe's dataset has "
             f"{recipe.model.num_classes}: evaluate it on data labelled with its classes "
             f"(--model.num_classes={converted.model.num_classes} with such a --data.root); "
-            "predict and export take it as it is")
+            "predict and export take it as it is"
+        )
     recipe = converted
     engine = engine_for(recipe, engine)
     dataset = build_dataset(recipe.data, train=False)
@@ -108,28 +139,44 @@ def evaluate(recipe: Recipe, checkpoint: Optional[str] = None, explicit: Collect
             table = format_results_table(results)
             skipped = results.get("skipped", [])
     except BadSampleError as error:
-        raise BadSampleError(error.error, "met by the evaluation; fix or remove the file, or set "
-                             "--data.on_bad_sample=skip to leave it out of the metrics") from None
+        raise BadSampleError(
+            error.error,
+            "met by the evaluation; fix or remove the file, or set "
+            "--data.on_bad_sample=skip to leave it out of the metrics",
+        ) from None
     for result in results.values() if recipe.eval.compare_without_subdivision else [results]:
         result["config"]["engine"] = engine
     if is_main_process():
         # The table first: when the JSON cannot be written (full disk) the results are not lost.
         print(table, flush=True)
-        output = write_results_or_warn({"checkpoint": str(path), "results": results},
-                                       os.path.join(recipe.output_dir, "eval", f"{path.name}.json"))
+        output = write_results_or_warn(
+            {"checkpoint": str(path), "results": results},
+            os.path.join(recipe.output_dir, "eval", f"{path.name}.json"),
+        )
         if output:
             print(f"results written to {output}")
         if results.get("pixel_accuracy", 0.0) is None or any(
-                isinstance(part, dict) and part.get("pixel_accuracy", 0.0) is None for part in results.values()):
-            print(f"warning: the {len(dataset)} validation images have no labelled pixel (every label "
-                  f"pixel is --data.ignore_index={recipe.data.ignore_index}): the metrics are undefined")
+            isinstance(part, dict) and part.get("pixel_accuracy", 0.0) is None
+            for part in results.values()
+        ):
+            print(
+                f"warning: the {len(dataset)} validation images have no labelled pixel (every label "
+                f"pixel is --data.ignore_index={recipe.data.ignore_index}): the metrics are undefined"
+            )
         report_skipped(skipped, f"evaluation of {path.name}", recipe.output_dir)
     return results
 
 
-def predict(recipe: Recipe, input: str, output: Optional[str] = None, checkpoint: Optional[str] = None,
-            label_format: str = "trainid", save_points: bool = False, explicit: Collection[str] = (),
-            engine: str = "auto") -> dict:
+def predict(
+    recipe: Recipe,
+    input: str,
+    output: Optional[str] = None,
+    checkpoint: Optional[str] = None,
+    label_format: str = "trainid",
+    save_points: bool = False,
+    explicit: Collection[str] = (),
+    engine: str = "auto",
+) -> dict:
     """Predict image files; a converted checkpoint brings its model settings and normalisation.
     `engine` as for `evaluate`."""
     from pointrend.inference.predict_files import describe_predict_summary, predict_paths
@@ -139,23 +186,39 @@ def predict(recipe: Recipe, input: str, output: Optional[str] = None, checkpoint
     if label_format == "labelid" and converted.model.num_classes != recipe.model.num_classes:
         raise CheckpointError(
             f"{checkpoint} predicts {converted.model.num_classes} classes, not the recipe's "
-            f"{recipe.model.num_classes}, so their Cityscapes labelIds are unknown: use --label_format=trainid")
+            f"{recipe.model.num_classes}, so their Cityscapes labelIds are unknown: use --label_format=trainid"
+        )
     recipe = converted
     engine = engine_for(recipe, engine)
     network, path = load_for_inference(recipe, checkpoint)
     network = network_for_engine(recipe, network, path, engine)
     output = output or os.path.join(recipe.output_dir, "predictions")
     ev = recipe.eval
-    summary = predict_paths(network, input, output, val_transforms(recipe.data), label_format=label_format,
-                            save_points=save_points, mode=ev.mode, scales=ev.scales, flip=ev.flip,
-                            crop=ev.crop, stride=ev.stride, palette=prediction_palette(recipe),
-                            average=ev.average)
+    summary = predict_paths(
+        network,
+        input,
+        output,
+        val_transforms(recipe.data),
+        label_format=label_format,
+        save_points=save_points,
+        mode=ev.mode,
+        scales=ev.scales,
+        flip=ev.flip,
+        crop=ev.crop,
+        stride=ev.stride,
+        palette=prediction_palette(recipe),
+        average=ev.average,
+    )
     print(describe_predict_summary(summary))
     return summary
 
 
-def export(recipe: Recipe, output: Optional[str] = None, checkpoint: Optional[str] = None,
-           explicit: Collection[str] = ()) -> dict:
+def export(
+    recipe: Recipe,
+    output: Optional[str] = None,
+    checkpoint: Optional[str] = None,
+    explicit: Collection[str] = (),
+) -> dict:
     """Export the eval pipeline; a converted checkpoint brings its model settings and normalisation."""
     from pointrend.inference.export import export_model
 

@@ -1,5 +1,6 @@
 """Errors caused by the user's data, recipe or checkpoints: the command line reports these
 in one line (no traceback) and exits with a non-zero status."""
+
 from __future__ import annotations
 
 from pointrend.data.sample_errors import BadSampleError
@@ -21,10 +22,23 @@ class DatasetError(RuntimeError):
     """The dataset named by the recipe is missing or malformed."""
 
 
-USER_ERRORS = (RecipeError, CheckpointError, NonFiniteLossError, DatasetError, DeviceUnavailableError,
-               TrainingInterrupted, OutputWriteError, UnsafePickleError, CheckpointFormatError,
-               DownloadError, OutputNameClash, RunLockedError, PretrainedWeightsError,
-               BadSampleError, TrainingSettingError)
+USER_ERRORS = (
+    RecipeError,
+    CheckpointError,
+    NonFiniteLossError,
+    DatasetError,
+    DeviceUnavailableError,
+    TrainingInterrupted,
+    OutputWriteError,
+    UnsafePickleError,
+    CheckpointFormatError,
+    DownloadError,
+    OutputNameClash,
+    RunLockedError,
+    PretrainedWeightsError,
+    BadSampleError,
+    TrainingSettingError,
+)
 
 INTERRUPTED_EXIT_CODE = 130
 

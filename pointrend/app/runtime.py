@@ -1,4 +1,5 @@
 """Run-time device choice, CPU threads and seeds for a command."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ class Runtime:
 
 
 def select_device(requested: str = "auto") -> str:
-    """"auto" -> this process's GPU if Paddle sees one, else "cpu"; "cpu"/"gpu" force a choice."""
+    """ "auto" -> this process's GPU if Paddle sees one, else "cpu"; "cpu"/"gpu" force a choice."""
     if requested not in DEVICES:
         raise RecipeError(f"--device must be 'auto', 'cpu' or 'gpu', got {requested!r}")
     if requested == "gpu" and not gpu_available():

@@ -8,6 +8,7 @@ A recipe file builds a `Recipe` in plain Python and hands it to `pointrend.app.c
 Every `--section.field=value` flag overrides one field; an unknown field or a value of the wrong
 type stops with an error that lists the valid fields.
 """
+
 from __future__ import annotations
 
 import copy
@@ -245,6 +246,7 @@ class RecipeError(ValueError):
 
 # Overrides ------------------------------------------------------------------------------------
 
+
 def _field_types(config: Any) -> dict[str, Any]:
     return typing.get_type_hints(type(config))
 
@@ -295,7 +297,9 @@ def _coerce(value: Any, annotation: Any, path: str) -> Any:
         if not isinstance(value, (str, int, float)):
             raise RecipeError(problem)
         return str(value)
-    raise RecipeError(f"--{path} has type {_type_name(annotation)}, which cannot be set from the command line")
+    raise RecipeError(
+        f"--{path} has type {_type_name(annotation)}, which cannot be set from the command line"
+    )
 
 
 def valid_fields(config: Any, prefix: str = "") -> list[str]:
@@ -316,8 +320,10 @@ def _unknown_field(recipe: Recipe, path: str, section: Any, section_path: str) -
     hint = f" Did you mean {', '.join('--' + c for c in close)}?" if close else ""
     where = f"section '{section_path}'" if section_path else "the recipe"
     names = ", ".join(f.name for f in dataclasses.fields(section))
-    return RecipeError(f"unknown recipe field --{path}.{hint} Fields of {where}: {names}. "
-                       f"`show` prints the whole recipe.")
+    return RecipeError(
+        f"unknown recipe field --{path}.{hint} Fields of {where}: {names}. "
+        f"`show` prints the whole recipe."
+    )
 
 
 def apply_overrides(recipe: Recipe, overrides: dict[str, Any]) -> Recipe:
@@ -335,7 +341,9 @@ def apply_overrides(recipe: Recipe, overrides: dict[str, Any]) -> Recipe:
         if name not in types_by_name:
             raise _unknown_field(recipe, path, config, ".".join(walked))
         if dataclasses.is_dataclass(getattr(config, name)):
-            fields = ", ".join(f"--{path}.{f.name}" for f in dataclasses.fields(getattr(config, name)))
+            fields = ", ".join(
+                f"--{path}.{f.name}" for f in dataclasses.fields(getattr(config, name))
+            )
             raise RecipeError(f"--{path} is a section; set its fields instead: {fields}")
         setattr(config, name, _coerce(value, types_by_name[name], path))
     return recipe

@@ -6,12 +6,22 @@ the transforms need albumentations (seconds to import), which the `python -m poi
 and `python -m pointrend.data.synthetic` tools do not; importing the generator here eagerly would
 also make `-m pointrend.data.synthetic` run a module that is already imported.
 """
+
 import importlib
 from typing import Any
 
-from pointrend.data.classes import (CITYSCAPES_CLASSES, CITYSCAPES_LABELS, CITYSCAPES_PALETTE, IGNORE_INDEX,
-                                    LABEL_ID_TO_TRAIN_ID, NUM_CLASSES, TRAIN_ID_TO_LABEL_ID, colorize_train_ids,
-                                    label_ids_to_train_ids, train_ids_to_label_ids)
+from pointrend.data.classes import (
+    CITYSCAPES_CLASSES,
+    CITYSCAPES_LABELS,
+    CITYSCAPES_PALETTE,
+    IGNORE_INDEX,
+    LABEL_ID_TO_TRAIN_ID,
+    NUM_CLASSES,
+    TRAIN_ID_TO_LABEL_ID,
+    colorize_train_ids,
+    label_ids_to_train_ids,
+    train_ids_to_label_ids,
+)
 
 _LAZY = {
     "CityscapesDataset": "pointrend.data.cityscapes",
@@ -27,8 +37,16 @@ _LAZY = {
 }
 
 __all__ = [
-    "CITYSCAPES_CLASSES", "CITYSCAPES_LABELS", "CITYSCAPES_PALETTE", "IGNORE_INDEX", "LABEL_ID_TO_TRAIN_ID",
-    "NUM_CLASSES", "TRAIN_ID_TO_LABEL_ID", "colorize_train_ids", "label_ids_to_train_ids", "train_ids_to_label_ids",
+    "CITYSCAPES_CLASSES",
+    "CITYSCAPES_LABELS",
+    "CITYSCAPES_PALETTE",
+    "IGNORE_INDEX",
+    "LABEL_ID_TO_TRAIN_ID",
+    "NUM_CLASSES",
+    "TRAIN_ID_TO_LABEL_ID",
+    "colorize_train_ids",
+    "label_ids_to_train_ids",
+    "train_ids_to_label_ids",
     *_LAZY,
 ]
 

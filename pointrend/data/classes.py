@@ -3,6 +3,7 @@
 Facts from the official Cityscapes label list: 34 label ids (0..33) plus the license plate (-1);
 19 of them are evaluated and get a trainId 0..18, every other id maps to the ignore index 255.
 """
+
 from typing import Dict, NamedTuple, Tuple
 
 import numpy as np
@@ -57,12 +58,17 @@ CITYSCAPES_LABELS: Tuple[CityscapesLabel, ...] = (
     CityscapesLabel("license plate", -1, IGNORE_INDEX, (0, 0, 142)),
 )
 
-_EVALUATED = sorted((label for label in CITYSCAPES_LABELS if label.train_id != IGNORE_INDEX), key=lambda l: l.train_id)
+_EVALUATED = sorted(
+    (label for label in CITYSCAPES_LABELS if label.train_id != IGNORE_INDEX),
+    key=lambda l: l.train_id,
+)
 
 NUM_CLASSES = len(_EVALUATED)
 CITYSCAPES_CLASSES: Tuple[str, ...] = tuple(label.name for label in _EVALUATED)
 CITYSCAPES_PALETTE: Tuple[Tuple[int, int, int], ...] = tuple(label.color for label in _EVALUATED)
-LABEL_ID_TO_TRAIN_ID: Dict[int, int] = {l.label_id: l.train_id for l in CITYSCAPES_LABELS if l.label_id >= 0}
+LABEL_ID_TO_TRAIN_ID: Dict[int, int] = {
+    l.label_id: l.train_id for l in CITYSCAPES_LABELS if l.label_id >= 0
+}
 TRAIN_ID_TO_LABEL_ID: Dict[int, int] = {label.train_id: label.label_id for label in _EVALUATED}
 
 
@@ -97,7 +103,9 @@ def train_ids_to_label_ids(train_ids: np.ndarray) -> np.ndarray:
     return train_id_lookup_table()[train_ids]
 
 
-def colorize_train_ids(train_ids: np.ndarray, ignore_color: Tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
+def colorize_train_ids(
+    train_ids: np.ndarray, ignore_color: Tuple[int, int, int] = (0, 0, 0)
+) -> np.ndarray:
     """[H, W] trainIds -> [H, W, 3] uint8 RGB image in the official Cityscapes colours."""
     return colorize(train_ids, CITYSCAPES_PALETTE, ignore_color)
 

@@ -1,4 +1,5 @@
 """Convert official *_gtFine_labelIds.png files to *_gtFine_labelTrainIds.png."""
+
 import glob
 import os
 from typing import Dict, List, Optional, Tuple
@@ -19,7 +20,11 @@ def convert_label_file(label_id_path: str, overwrite: bool = False) -> Tuple[str
     status is "written", "skipped" (already up to date) or "failed".
     """
     target = train_id_path_for(label_id_path)
-    if not overwrite and os.path.isfile(target) and os.path.getmtime(target) >= os.path.getmtime(label_id_path):
+    if (
+        not overwrite
+        and os.path.isfile(target)
+        and os.path.getmtime(target) >= os.path.getmtime(label_id_path)
+    ):
         return "skipped", None
     try:
         write_png(target, label_ids_to_train_ids(read_label(label_id_path)))
@@ -32,8 +37,9 @@ def _convert(job: Tuple[str, bool]) -> Tuple[str, Optional[str]]:
     return convert_label_file(*job)
 
 
-def write_train_ids(root: str, workers: Optional[int] = None, overwrite: bool = False,
-                    progress: bool = True) -> Dict[str, object]:
+def write_train_ids(
+    root: str, workers: Optional[int] = None, overwrite: bool = False, progress: bool = True
+) -> Dict[str, object]:
     """Convert every labelId file under root/gtFine (all splits) on `workers` processes.
 
     Idempotent: files whose trainId version is newer than the source are skipped unless
@@ -46,7 +52,9 @@ def write_train_ids(root: str, workers: Optional[int] = None, overwrite: bool = 
             f"no *{LABEL_ID_SUFFIX} files under {os.path.join(root, LABEL_DIR)}/<split>/<city>/; "
             "extract gtFine_trainvaltest.zip into the dataset root first"
         )
-    results = parallel_map(_convert, [(path, overwrite) for path in sources], workers, "labelIds -> trainIds", progress)
+    results = parallel_map(
+        _convert, [(path, overwrite) for path in sources], workers, "labelIds -> trainIds", progress
+    )
     failed: List[str] = [error for status, error in results if status == "failed"]
     return {
         "written": sum(status == "written" for status, _ in results),

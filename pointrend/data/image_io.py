@@ -1,4 +1,5 @@
 """Reading and writing the PNG files of a Cityscapes-format dataset, with errors that name the file."""
+
 import os
 from typing import Sequence
 
@@ -44,8 +45,10 @@ def write_image(path: str, array: np.ndarray, params: Sequence[int] = ()) -> Non
     extension = os.path.splitext(path)[1]
     ok, encoded = cv2.imencode(extension, array, list(params))
     if not ok:
-        raise ValueError(f"OpenCV cannot encode a {array.dtype} array of shape {array.shape} "
-                         f"as {extension} (writing {path})")
+        raise ValueError(
+            f"OpenCV cannot encode a {array.dtype} array of shape {array.shape} "
+            f"as {extension} (writing {path})"
+        )
     write_bytes_atomically(path, encoded.tobytes())
 
 

@@ -7,6 +7,7 @@ Official layout, relative to the dataset root:
 List files hold one sample per line, paths relative to the root: `image<sep>label`, or just
 `image` for unlabelled splits.
 """
+
 import glob
 import os
 from typing import List, Optional, Sequence, Tuple
@@ -82,7 +83,9 @@ def official_layout_samples(
     labels = [label_path_for(path, root, label_suffix) for path in images]
     missing = [label for label in labels if not os.path.isfile(label)]
     if missing:
-        raise FileNotFoundError(_missing_labels_message(root, split, missing, len(images), label_suffix))
+        raise FileNotFoundError(
+            _missing_labels_message(root, split, missing, len(images), label_suffix)
+        )
     orphans = sorted(set(label_paths_in_split(root, split, label_suffix)) - set(labels))
     if orphans:
         raise FileNotFoundError(
@@ -93,7 +96,9 @@ def official_layout_samples(
     return images, labels
 
 
-def _missing_labels_message(root: str, split: str, missing: List[str], total: int, suffix: str) -> str:
+def _missing_labels_message(
+    root: str, split: str, missing: List[str], total: int, suffix: str
+) -> str:
     head = f"{len(missing)} of {total} images of split '{split}' have no label file, e.g. {_first(missing)}"
     if suffix == TRAIN_ID_SUFFIX:
         label_ids = [path[: -len(suffix)] + LABEL_ID_SUFFIX for path in missing]
@@ -122,9 +127,13 @@ def read_list_file(
     with open(path, encoding="utf-8") as handle:
         lines = [(number, line.strip()) for number, line in enumerate(handle, 1) if line.strip()]
     if not lines:
-        raise ValueError(f"list file {path} is empty; write the lists with `{PREPARE_LISTS.format(root=root)}`")
+        raise ValueError(
+            f"list file {path} is empty; write the lists with `{PREPARE_LISTS.format(root=root)}`"
+        )
     if labelled is None:
-        labelled = len(split_fields(lines[0][1], separator)) >= 2 or _splits_in_two_otherwise(lines[0][1], separator)
+        labelled = len(split_fields(lines[0][1], separator)) >= 2 or _splits_in_two_otherwise(
+            lines[0][1], separator
+        )
     expected = 2 if labelled else 1
     rows = []
     for number, line in lines:
@@ -177,15 +186,23 @@ def _first(paths: Sequence[str]) -> str:
     return ", ".join(paths[:_MAX_LISTED]) + (" ..." if len(paths) > _MAX_LISTED else "")
 
 
-def write_list_file(root: str, split: str, separator: str = ",", labelled: Optional[bool] = None,
-                    output_dir: Optional[str] = None) -> str:
+def write_list_file(
+    root: str,
+    split: str,
+    separator: str = ",",
+    labelled: Optional[bool] = None,
+    output_dir: Optional[str] = None,
+) -> str:
     """Write `<split>.txt` for a split of the official layout; returns its path.
 
     Labelled splits (default: all but "test") need their trainId files; a missing one raises.
     """
     labelled = split != "test" if labelled is None else labelled
     images, labels = official_layout_samples(root, split, labelled)
-    rows = [[os.path.relpath(path, root) for path in row] for row in zip(images, *([labels] if labels else []))]
+    rows = [
+        [os.path.relpath(path, root) for path in row]
+        for row in zip(images, *([labels] if labels else []))
+    ]
     path = os.path.join(output_dir or root, f"{split}.txt")
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:

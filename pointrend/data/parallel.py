@@ -1,4 +1,5 @@
 """Map a function over many files on several processes, with a progress bar on stderr."""
+
 import multiprocessing
 import os
 from typing import Callable, Iterable, List, Optional, Sequence, TypeVar
@@ -9,8 +10,13 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
-def parallel_map(function: Callable[[Item], Result], items: Sequence[Item], workers: Optional[int] = None,
-                 desc: str = "", progress: bool = True) -> List[Result]:
+def parallel_map(
+    function: Callable[[Item], Result],
+    items: Sequence[Item],
+    workers: Optional[int] = None,
+    desc: str = "",
+    progress: bool = True,
+) -> List[Result]:
     """[function(item) for item in items] on `workers` processes (default: all cores), in order.
 
     `function` must be a module-level function so it can be sent to the worker processes.
@@ -20,7 +26,9 @@ def parallel_map(function: Callable[[Item], Result], items: Sequence[Item], work
     if workers <= 1:
         return _collect(map(function, items), bar)
     with multiprocessing.Pool(workers) as pool:
-        return _collect(pool.imap(function, items, chunksize=max(1, len(items) // (workers * 16))), bar)
+        return _collect(
+            pool.imap(function, items, chunksize=max(1, len(items) // (workers * 16))), bar
+        )
 
 
 def _collect(results: Iterable[Result], bar: Optional[ProgressBar]) -> List[Result]:

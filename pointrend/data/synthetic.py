@@ -10,6 +10,7 @@ and train.txt / val.txt / test.txt. The same seed always gives the same files.
 `--preset custom5` writes a dataset in another layout instead (5 classes, JPEG images, colour
 masks and a dataset.json; see synthetic_custom.py).
 """
+
 import os
 import time
 from typing import Dict, Sequence, Tuple, Union
@@ -20,13 +21,24 @@ import numpy as np
 
 from pointrend.data.classes import label_ids_to_train_ids
 from pointrend.data.image_io import write_png
-from pointrend.data.layout import (IMAGE_DIR, IMAGE_SUFFIX, LABEL_DIR, LABEL_ID_SUFFIX, SPLITS, TRAIN_ID_SUFFIX,
-                                   write_list_file)
+from pointrend.data.layout import (
+    IMAGE_DIR,
+    IMAGE_SUFFIX,
+    LABEL_DIR,
+    LABEL_ID_SUFFIX,
+    SPLITS,
+    TRAIN_ID_SUFFIX,
+    write_list_file,
+)
 from pointrend.data.parallel import parallel_map
 from pointrend.data.synthetic_custom import generate_synthetic_custom5
 from pointrend.data.synthetic_scene import render_scene
 
-CITIES = {"train": ("arborville", "brightwater", "cobbleton"), "val": ("dunmere", "eastwick"), "test": ("fairhaven",)}
+CITIES = {
+    "train": ("arborville", "brightwater", "cobbleton"),
+    "val": ("dunmere", "eastwick"),
+    "test": ("fairhaven",),
+}
 
 
 def parse_size(size: Union[str, Sequence[int]]) -> Tuple[int, int]:
@@ -42,7 +54,9 @@ def parse_size(size: Union[str, Sequence[int]]) -> Tuple[int, int]:
     except ValueError:
         height = width = 0
     if height < 32 or width < 32:
-        raise ValueError(f"size must be HEIGHTxWIDTH with both >= 32, e.g. 256x512 or (256, 512); got {size!r}")
+        raise ValueError(
+            f"size must be HEIGHTxWIDTH with both >= 32, e.g. 256x512 or (256, 512); got {size!r}"
+        )
     return height, width
 
 
@@ -62,7 +76,11 @@ def generate_synthetic_cityscapes(
     """
     height, width = parse_size(size)
     counts = {"train": num_train, "val": num_val, "test": num_test}
-    jobs = [(root, split, index, height, width, seed) for split in SPLITS for index in range(counts[split])]
+    jobs = [
+        (root, split, index, height, width, seed)
+        for split in SPLITS
+        for index in range(counts[split])
+    ]
     parallel_map(_write_sample, jobs, workers, "synthetic images", progress=len(jobs) > 100)
     for split in SPLITS:
         if counts[split]:
@@ -73,32 +91,51 @@ def generate_synthetic_cityscapes(
 def _write_sample(job: Tuple[str, str, int, int, int, int]) -> None:
     root, split, index, height, width, seed = job
     # Seeding per image keeps image k identical whatever the number of images asked for.
-    image, label_ids = render_scene(np.random.default_rng([seed, SPLITS.index(split), index]), height, width)
+    image, label_ids = render_scene(
+        np.random.default_rng([seed, SPLITS.index(split), index]), height, width
+    )
     city = CITIES[split][index % len(CITIES[split])]
     stem = os.path.join(split, city, f"{city}_{index:06d}_000019")
-    write_png(os.path.join(root, IMAGE_DIR, stem + IMAGE_SUFFIX), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    write_png(
+        os.path.join(root, IMAGE_DIR, stem + IMAGE_SUFFIX), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    )
     if split != "test":
         write_png(os.path.join(root, LABEL_DIR, stem + LABEL_ID_SUFFIX), label_ids)
-        write_png(os.path.join(root, LABEL_DIR, stem + TRAIN_ID_SUFFIX), label_ids_to_train_ids(label_ids))
+        write_png(
+            os.path.join(root, LABEL_DIR, stem + TRAIN_ID_SUFFIX), label_ids_to_train_ids(label_ids)
+        )
 
 
 PRESETS = ("cityscapes", "custom5")
 
 
-def main(root: str = "data/synthetic_cityscapes", num_train: int = 64, num_val: int = 16, num_test: int = 0,
-         size: Union[str, Sequence[int]] = "256x512", seed: int = 0, workers: int = 1,
-         preset: str = "cityscapes") -> None:
+def main(
+    root: str = "data/synthetic_cityscapes",
+    num_train: int = 64,
+    num_val: int = 16,
+    num_test: int = 0,
+    size: Union[str, Sequence[int]] = "256x512",
+    seed: int = 0,
+    workers: int = 1,
+    preset: str = "cityscapes",
+) -> None:
     """Generate a synthetic Cityscapes-format dataset, or another --preset (see the module docstring)."""
     if preset not in PRESETS:
         raise SystemExit(f"--preset={preset!r} is not one of {', '.join(PRESETS)}")
     start = time.perf_counter()
     height, width = parse_size(size)
     if preset == "custom5":
-        counts = generate_synthetic_custom5(root, num_train, num_val, num_test, (height, width), seed, workers)
+        counts = generate_synthetic_custom5(
+            root, num_train, num_val, num_test, (height, width), seed, workers
+        )
     else:
-        counts = generate_synthetic_cityscapes(root, num_train, num_val, num_test, size, seed, workers)
+        counts = generate_synthetic_cityscapes(
+            root, num_train, num_val, num_test, size, seed, workers
+        )
     summary = ", ".join(f"{count} {split}" for split, count in counts.items())
-    print(f"wrote {summary} images of {height}x{width} to {root} in {time.perf_counter() - start:.1f} s")
+    print(
+        f"wrote {summary} images of {height}x{width} to {root} in {time.perf_counter() - start:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 Shapes are drawn without anti-aliasing, so each image edge coincides exactly with a label edge.
 """
+
 from typing import Sequence, Tuple
 
 import cv2
@@ -25,18 +26,38 @@ class Canvas:
     def rect(self, x0: float, y0: float, x1: float, y1: float, label_id: int, color: Color) -> None:
         self.polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], label_id, color)
 
-    def circle(self, cx: float, cy: float, radius: float, label_id: int, color: Color, thickness: int = -1) -> None:
+    def circle(
+        self, cx: float, cy: float, radius: float, label_id: int, color: Color, thickness: int = -1
+    ) -> None:
         center, r = (int(round(cx)), int(round(cy))), max(1, int(round(radius)))
         cv2.circle(self.image, center, r, _as_ints(color), thickness)
         cv2.circle(self.label, center, r, int(label_id), thickness)
 
-    def ellipse(self, cx: float, cy: float, rx: float, ry: float, label_id: int, color: Color) -> None:
-        center, axes = (int(round(cx)), int(round(cy))), (max(1, int(round(rx))), max(1, int(round(ry))))
+    def ellipse(
+        self, cx: float, cy: float, rx: float, ry: float, label_id: int, color: Color
+    ) -> None:
+        center, axes = (
+            (int(round(cx)), int(round(cy))),
+            (max(1, int(round(rx))), max(1, int(round(ry)))),
+        )
         cv2.ellipse(self.image, center, axes, 0, 0, 360, _as_ints(color), -1)
         cv2.ellipse(self.label, center, axes, 0, 0, 360, int(label_id), -1)
 
-    def line(self, x0: float, y0: float, x1: float, y1: float, thickness: float, label_id: int, color: Color) -> None:
-        p0, p1, t = (int(round(x0)), int(round(y0))), (int(round(x1)), int(round(y1))), max(1, int(round(thickness)))
+    def line(
+        self,
+        x0: float,
+        y0: float,
+        x1: float,
+        y1: float,
+        thickness: float,
+        label_id: int,
+        color: Color,
+    ) -> None:
+        p0, p1, t = (
+            (int(round(x0)), int(round(y0))),
+            (int(round(x1)), int(round(y1))),
+            max(1, int(round(thickness))),
+        )
         cv2.line(self.image, p0, p1, _as_ints(color), t)
         cv2.line(self.label, p0, p1, int(label_id), t)
 

@@ -7,6 +7,7 @@ from overlapping per-class distributions and each class has its own texture (noi
 tiles, windows, lane marks), so that shape, texture and context are needed, not colour alone.
 Thin and small objects make boundary quality matter.
 """
+
 from typing import Tuple
 
 import cv2
@@ -29,7 +30,9 @@ _NOISE_STD[[TERRAIN]] = 18.0
 _NOISE_STD[[CAR, BUS, POLE, TRAFFIC_SIGN, TRAFFIC_LIGHT]] = 3.0
 
 
-def render_scene(rng: np.random.Generator, height: int, width: int) -> Tuple[np.ndarray, np.ndarray]:
+def render_scene(
+    rng: np.random.Generator, height: int, width: int
+) -> Tuple[np.ndarray, np.ndarray]:
     """One random scene -> (RGB image uint8 [H, W, 3], labelIds uint8 [H, W])."""
     canvas = Canvas(height, width)
     street = _Street(rng, height, width)
@@ -74,10 +77,14 @@ class _Street:
 
     def ground_y(self, rng: np.random.Generator, near: float = 1.0) -> float:
         # Squaring the draw puts more objects far away, where they are small.
-        return self.horizon + (self.height - self.horizon) * (0.04 + 0.96 * near * rng.random() ** 1.6)
+        return self.horizon + (self.height - self.horizon) * (
+            0.04 + 0.96 * near * rng.random() ** 1.6
+        )
 
 
-def _jitter(rng: np.random.Generator, base: Tuple[int, int, int], amount: float) -> Tuple[int, int, int]:
+def _jitter(
+    rng: np.random.Generator, base: Tuple[int, int, int], amount: float
+) -> Tuple[int, int, int]:
     return tuple(int(v) for v in np.clip(np.asarray(base) + rng.normal(0, amount, 3), 0, 255))
 
 
@@ -96,13 +103,22 @@ def _draw_sky(canvas: Canvas, rng: np.random.Generator, street: _Street) -> None
 
 
 def _draw_buildings(canvas: Canvas, rng: np.random.Generator, street: _Street) -> None:
-    facades = [(180, 160, 130), (120, 100, 90), (150, 80, 60), (140, 140, 145), (200, 190, 170), (90, 95, 100)]
+    facades = [
+        (180, 160, 130),
+        (120, 100, 90),
+        (150, 80, 60),
+        (140, 140, 145),
+        (200, 190, 170),
+        (90, 95, 100),
+    ]
     x, u = 0.0, street.unit
     while x < street.width:
         w = street.width * rng.uniform(0.07, 0.22)
         if rng.random() < 0.15:  # a gap: sky above a hedge, sometimes with a tall tree
             hedge_top = street.horizon - street.height * rng.uniform(0.01, 0.08)
-            canvas.rect(x, hedge_top, x + w, street.height, VEGETATION, _jitter(rng, (70, 110, 45), 20))
+            canvas.rect(
+                x, hedge_top, x + w, street.height, VEGETATION, _jitter(rng, (70, 110, 45), 20)
+            )
             if rng.random() < 0.5:
                 _draw_tree(canvas, rng, x + w / 2, street.horizon + 10 * u, 1.6, u)
             x += w
@@ -114,7 +130,9 @@ def _draw_buildings(canvas: Canvas, rng: np.random.Generator, street: _Street) -
         x += w
 
 
-def _draw_windows(canvas: Canvas, rng: np.random.Generator, x0: int, y0: int, x1: int, y1: int, u: float) -> None:
+def _draw_windows(
+    canvas: Canvas, rng: np.random.Generator, x0: int, y0: int, x1: int, y1: int, u: float
+) -> None:
     x0, y0 = x0 + int(3 * u), y0 + int(4 * u)
     x1, y1 = min(x1, canvas.width), min(y1, canvas.height)
     if x1 - x0 < 4 or y1 - y0 < 4:
@@ -134,10 +152,14 @@ def _draw_ground(canvas: Canvas, rng: np.random.Generator, street: _Street) -> N
         outer = inner + side * street.walk_width
         if street.terrain_width:
             far = outer + side * street.terrain_width
-            canvas.polygon([(vx, hz), (outer, h), (far, h)], TERRAIN, _jitter(rng, (110, 140, 70), 20))
+            canvas.polygon(
+                [(vx, hz), (outer, h), (far, h)], TERRAIN, _jitter(rng, (110, 140, 70), 20)
+            )
         canvas.polygon([(vx, hz), (inner, h), (outer, h)], SIDEWALK, _jitter(rng, walk, 6))
     _draw_tiles(canvas, rng, street)
-    canvas.polygon([(vx - u, hz), (vx + u, hz), (right, h), (left, h)], ROAD, _gray(rng, 70, 120, 6))
+    canvas.polygon(
+        [(vx - u, hz), (vx + u, hz), (right, h), (left, h)], ROAD, _gray(rng, 70, 120, 6)
+    )
     _draw_lane_marks(canvas, rng, street)
     for _ in range(rng.integers(0, 3)):
         _draw_shadow(canvas, rng, street)
@@ -145,7 +167,7 @@ def _draw_ground(canvas: Canvas, rng: np.random.Generator, street: _Street) -> N
 
 def _draw_tiles(canvas: Canvas, rng: np.random.Generator, street: _Street) -> None:
     y0 = int(street.horizon) + 1
-    ys, xs = np.ogrid[y0:street.height, 0:street.width]
+    ys, xs = np.ogrid[y0 : street.height, 0 : street.width]
     pitch = max(3, int(rng.uniform(5, 10) * street.unit))
     joints = ((xs % pitch) == 0) | (((ys - y0) % pitch) == 0)
     region = (slice(y0, street.height), slice(0, street.width))
@@ -160,10 +182,22 @@ def _draw_lane_marks(canvas: Canvas, rng: np.random.Generator, street: _Street) 
     t = rng.uniform(0.0, 2 * dash)
     while t < 1.0:
         t1 = min(1.0, t + dash)
-        ya, yb = street.horizon + t * (street.height - street.horizon), street.horizon + t1 * (street.height - street.horizon)
+        ya, yb = (
+            street.horizon + t * (street.height - street.horizon),
+            street.horizon + t1 * (street.height - street.horizon),
+        )
         xa = street.vanish_x + (bottom_x - street.vanish_x) * t
         xb = street.vanish_x + (bottom_x - street.vanish_x) * t1
-        canvas.polygon([(xa - 3 * u * t, ya), (xa + 3 * u * t, ya), (xb + 3 * u * t1, yb), (xb - 3 * u * t1, yb)], ROAD, white)
+        canvas.polygon(
+            [
+                (xa - 3 * u * t, ya),
+                (xa + 3 * u * t, ya),
+                (xb + 3 * u * t1, yb),
+                (xb - 3 * u * t1, yb),
+            ],
+            ROAD,
+            white,
+        )
         t = t1 + dash
 
 
@@ -196,12 +230,17 @@ def _draw_roadside(canvas: Canvas, rng: np.random.Generator, street: _Street) ->
         side = -1 if rng.random() < 0.5 else 1
         y = street.ground_y(rng, near=0.6)
         lo, hi = street.walk_span(y, side)
-        x = hi + rng.uniform(0, 0.3) * (hi - lo) if side > 0 else lo - rng.uniform(0, 0.3) * (hi - lo)
+        x = (
+            hi + rng.uniform(0, 0.3) * (hi - lo)
+            if side > 0
+            else lo - rng.uniform(0, 0.3) * (hi - lo)
+        )
         _draw_tree(canvas, rng, x, y, street.depth(y), u)
 
 
-def _draw_fence(canvas: Canvas, rng: np.random.Generator, x0: float, y0: float, x1: float, y1: float,
-                bar: float) -> None:
+def _draw_fence(
+    canvas: Canvas, rng: np.random.Generator, x0: float, y0: float, x1: float, y1: float, bar: float
+) -> None:
     # The whole fence area is labelled fence, as in Cityscapes; the image shows bars over the background.
     color = _jitter(rng, (160, 150, 140), 25)
     xi0, yi0, xi1, yi1 = (int(round(v)) for v in (x0, y0, x1, y1))
@@ -212,19 +251,40 @@ def _draw_fence(canvas: Canvas, rng: np.random.Generator, x0: float, y0: float, 
     canvas.label[yi0:yi1, xi0:xi1] = FENCE
     pitch = max(3, int(4 * bar))
     ys, xs = np.ogrid[yi0:yi1, xi0:xi1]
-    bars = ((xs - xi0) % pitch < bar) | ((ys - yi0) % pitch < bar) | (ys - yi0 < bar) | (yi1 - 1 - ys < bar)
+    bars = (
+        ((xs - xi0) % pitch < bar)
+        | ((ys - yi0) % pitch < bar)
+        | (ys - yi0 < bar)
+        | (yi1 - 1 - ys < bar)
+    )
     canvas.paint_where((slice(yi0, yi1), slice(xi0, xi1)), bars, color)
 
 
-def _draw_tree(canvas: Canvas, rng: np.random.Generator, x: float, y: float, d: float, u: float) -> None:
+def _draw_tree(
+    canvas: Canvas, rng: np.random.Generator, x: float, y: float, d: float, u: float
+) -> None:
     d = max(d, 0.08)
     height = rng.uniform(90, 170) * u * d
-    canvas.rect(x - 3 * u * d, y - height * 0.6, x + 3 * u * d, y, VEGETATION, _jitter(rng, (90, 70, 50), 12))
+    canvas.rect(
+        x - 3 * u * d,
+        y - height * 0.6,
+        x + 3 * u * d,
+        y,
+        VEGETATION,
+        _jitter(rng, (90, 70, 50), 12),
+    )
     crown = rng.uniform(30, 60) * u * d
-    green = _jitter(rng, (70, 110, 45), 25) if rng.random() < 0.8 else _jitter(rng, (150, 120, 60), 20)
+    green = (
+        _jitter(rng, (70, 110, 45), 25) if rng.random() < 0.8 else _jitter(rng, (150, 120, 60), 20)
+    )
     for _ in range(rng.integers(3, 7)):
-        canvas.circle(x + rng.normal(0, crown * 0.5), y - height + rng.normal(0, crown * 0.4),
-                      crown * rng.uniform(0.5, 0.9), VEGETATION, _jitter(rng, green, 12))
+        canvas.circle(
+            x + rng.normal(0, crown * 0.5),
+            y - height + rng.normal(0, crown * 0.4),
+            crown * rng.uniform(0.5, 0.9),
+            VEGETATION,
+            _jitter(rng, green, 12),
+        )
 
 
 def _draw_things(canvas: Canvas, rng: np.random.Generator, street: _Street) -> None:
@@ -255,8 +315,16 @@ def _draw_things(canvas: Canvas, rng: np.random.Generator, street: _Street) -> N
         draw(canvas, rng, x, y, max(street.depth(y), 0.05) * street.unit)
 
 
-_CAR_COLORS = [(230, 230, 230), (30, 30, 35), (160, 165, 170), (150, 30, 30), (40, 60, 140), (90, 90, 95),
-               (200, 180, 60), (60, 110, 70)]
+_CAR_COLORS = [
+    (230, 230, 230),
+    (30, 30, 35),
+    (160, 165, 170),
+    (150, 30, 30),
+    (40, 60, 140),
+    (90, 90, 95),
+    (200, 180, 60),
+    (60, 110, 70),
+]
 
 
 def _draw_car(canvas: Canvas, rng: np.random.Generator, x: float, y: float, s: float) -> None:
@@ -265,24 +333,46 @@ def _draw_car(canvas: Canvas, rng: np.random.Generator, x: float, y: float, s: f
     body = _jitter(rng, _CAR_COLORS[rng.integers(len(_CAR_COLORS))], 12)
     x0, x1, top = x - w / 2, x + w / 2, y - h
     canvas.rect(x0, y - 0.55 * h, x1, y - 0.12 * h, CAR, body)
-    canvas.polygon([(x0 + 0.15 * w, y - 0.55 * h), (x0 + 0.28 * w, top), (x1 - 0.28 * w, top),
-                    (x1 - 0.15 * w, y - 0.55 * h)], CAR, body)
-    canvas.polygon([(x0 + 0.22 * w, y - 0.57 * h), (x0 + 0.31 * w, top + 0.08 * h), (x1 - 0.31 * w, top + 0.08 * h),
-                    (x1 - 0.22 * w, y - 0.57 * h)], CAR, _jitter(rng, (50, 60, 75), 10))
+    canvas.polygon(
+        [
+            (x0 + 0.15 * w, y - 0.55 * h),
+            (x0 + 0.28 * w, top),
+            (x1 - 0.28 * w, top),
+            (x1 - 0.15 * w, y - 0.55 * h),
+        ],
+        CAR,
+        body,
+    )
+    canvas.polygon(
+        [
+            (x0 + 0.22 * w, y - 0.57 * h),
+            (x0 + 0.31 * w, top + 0.08 * h),
+            (x1 - 0.31 * w, top + 0.08 * h),
+            (x1 - 0.22 * w, y - 0.57 * h),
+        ],
+        CAR,
+        _jitter(rng, (50, 60, 75), 10),
+    )
     for wheel_x in (x0 + 0.2 * w, x1 - 0.2 * w):
         canvas.circle(wheel_x, y - 0.14 * h, 0.14 * h, CAR, (20, 20, 20))
     for light_x in (x0 + 0.06 * w, x1 - 0.06 * w):
-        canvas.rect(light_x - 0.04 * w, y - 0.45 * h, light_x + 0.04 * w, y - 0.36 * h, CAR, (230, 200, 120))
+        canvas.rect(
+            light_x - 0.04 * w, y - 0.45 * h, light_x + 0.04 * w, y - 0.36 * h, CAR, (230, 200, 120)
+        )
 
 
 def _draw_bus(canvas: Canvas, rng: np.random.Generator, x: float, y: float, s: float) -> None:
     w, h = rng.uniform(220, 300) * s, rng.uniform(140, 170) * s
-    body = _jitter(rng, [(200, 50, 40), (240, 200, 40), (230, 230, 225), (40, 90, 160)][rng.integers(4)], 10)
+    body = _jitter(
+        rng, [(200, 50, 40), (240, 200, 40), (230, 230, 225), (40, 90, 160)][rng.integers(4)], 10
+    )
     canvas.rect(x - w / 2, y - h, x + w / 2, y - 0.1 * h, BUS, body)
     n = int(rng.integers(4, 7))
     for i in range(n):
         wx = x - w / 2 + (i + 0.15) * w / n
-        canvas.rect(wx, y - 0.9 * h, wx + 0.7 * w / n, y - 0.55 * h, BUS, _jitter(rng, (45, 55, 70), 8))
+        canvas.rect(
+            wx, y - 0.9 * h, wx + 0.7 * w / n, y - 0.55 * h, BUS, _jitter(rng, (45, 55, 70), 8)
+        )
     for wheel_x in (x - 0.3 * w, x + 0.3 * w):
         canvas.circle(wheel_x, y - 0.1 * h, 0.1 * h, BUS, (20, 20, 20))
 
@@ -292,7 +382,11 @@ def _skin(rng: np.random.Generator) -> Tuple[int, int, int]:
 
 
 def _clothes(rng: np.random.Generator) -> Tuple[int, int, int]:
-    return _jitter(rng, (40, 40, 45), 25) if rng.random() < 0.5 else tuple(int(v) for v in rng.integers(0, 256, 3))
+    return (
+        _jitter(rng, (40, 40, 45), 25)
+        if rng.random() < 0.5
+        else tuple(int(v) for v in rng.integers(0, 256, 3))
+    )
 
 
 def _draw_person(canvas: Canvas, rng: np.random.Generator, x: float, y: float, s: float) -> None:
@@ -305,8 +399,12 @@ def _draw_person(canvas: Canvas, rng: np.random.Generator, x: float, y: float, s
     canvas.line(x, y - 0.48 * h, x + stride, y, limb, PERSON, legs)
     canvas.rect(x - 0.1 * h, y - 0.82 * h, x + 0.1 * h, y - 0.45 * h, PERSON, torso)
     swing = rng.uniform(-0.1, 0.1) * h
-    canvas.line(x - 0.1 * h, y - 0.8 * h, x - 0.13 * h + swing, y - 0.5 * h, limb * 0.8, PERSON, torso)
-    canvas.line(x + 0.1 * h, y - 0.8 * h, x + 0.13 * h - swing, y - 0.5 * h, limb * 0.8, PERSON, torso)
+    canvas.line(
+        x - 0.1 * h, y - 0.8 * h, x - 0.13 * h + swing, y - 0.5 * h, limb * 0.8, PERSON, torso
+    )
+    canvas.line(
+        x + 0.1 * h, y - 0.8 * h, x + 0.13 * h - swing, y - 0.5 * h, limb * 0.8, PERSON, torso
+    )
     canvas.circle(x, y - 0.9 * h, 0.075 * h, PERSON, _skin(rng))
 
 
@@ -314,17 +412,34 @@ def _draw_cyclist(canvas: Canvas, rng: np.random.Generator, x: float, y: float, 
     """Bicycle (thin wheel rings and frame) with its rider on top."""
     r = rng.uniform(28, 34) * s
     spoke = max(1.0, 0.12 * r)
-    frame = _jitter(rng, [(30, 30, 30), (180, 30, 30), (40, 80, 160), (200, 200, 200)][rng.integers(4)], 10)
+    frame = _jitter(
+        rng, [(30, 30, 30), (180, 30, 30), (40, 80, 160), (200, 200, 200)][rng.integers(4)], 10
+    )
     back, front = (x - 1.2 * r, y - r), (x + 1.2 * r, y - r)
     for cx, cy in (back, front):
         canvas.circle(cx, cy, r, BICYCLE, (25, 25, 25), thickness=max(1, int(round(spoke))))
     seat, bar = (x - 0.3 * r, y - 2.1 * r), (x + 0.9 * r, y - 2.2 * r)
-    for a, b in ((back, seat), (seat, bar), (bar, front), (back, (x, y - r)), ((x, y - r), seat), ((x, y - r), bar)):
+    for a, b in (
+        (back, seat),
+        (seat, bar),
+        (bar, front),
+        (back, (x, y - r)),
+        ((x, y - r), seat),
+        ((x, y - r), bar),
+    ):
         canvas.line(a[0], a[1], b[0], b[1], spoke, BICYCLE, frame)
     clothes = _clothes(rng)
     canvas.line(seat[0], seat[1], x, y - r, 0.25 * r, RIDER, clothes)
-    canvas.polygon([(seat[0] - 0.2 * r, seat[1]), (seat[0] + 0.25 * r, seat[1]), (x + 0.4 * r, y - 3.4 * r),
-                    (x - 0.05 * r, y - 3.5 * r)], RIDER, clothes)
+    canvas.polygon(
+        [
+            (seat[0] - 0.2 * r, seat[1]),
+            (seat[0] + 0.25 * r, seat[1]),
+            (x + 0.4 * r, y - 3.4 * r),
+            (x - 0.05 * r, y - 3.5 * r),
+        ],
+        RIDER,
+        clothes,
+    )
     canvas.line(x + 0.3 * r, y - 3.2 * r, bar[0], bar[1], 0.18 * r, RIDER, clothes)
     canvas.circle(x + 0.25 * r, y - 3.85 * r, 0.38 * r, RIDER, _skin(rng))
 
@@ -342,8 +457,13 @@ def _draw_pole(canvas: Canvas, rng: np.random.Generator, x: float, y: float, s: 
         canvas.rect(x - box_w / 2, top, x + box_w / 2, top + box_h, TRAFFIC_LIGHT, (35, 35, 30))
         lit = rng.integers(3)
         for i, color in enumerate(((220, 40, 30), (230, 180, 30), (40, 200, 80))):
-            canvas.circle(x, top + (i + 0.5) * box_h / 3, box_w * 0.3, TRAFFIC_LIGHT,
-                          color if i == lit else (60, 60, 55))
+            canvas.circle(
+                x,
+                top + (i + 0.5) * box_h / 3,
+                box_w * 0.3,
+                TRAFFIC_LIGHT,
+                color if i == lit else (60, 60, 55),
+            )
 
 
 def _draw_sign(canvas: Canvas, rng: np.random.Generator, x: float, y: float, size: float) -> None:
@@ -354,14 +474,22 @@ def _draw_sign(canvas: Canvas, rng: np.random.Generator, x: float, y: float, siz
     elif kind == 1:  # mandatory: blue disc
         canvas.circle(x, y, size / 2, TRAFFIC_SIGN, (30, 70, 170))
     elif kind == 2:  # warning: triangle
-        canvas.polygon([(x - size / 2, y + size / 2.4), (x + size / 2, y + size / 2.4), (x, y - size / 2)],
-                       TRAFFIC_SIGN, (210, 40, 35))
+        canvas.polygon(
+            [(x - size / 2, y + size / 2.4), (x + size / 2, y + size / 2.4), (x, y - size / 2)],
+            TRAFFIC_SIGN,
+            (210, 40, 35),
+        )
     else:  # priority: yellow diamond
-        canvas.polygon([(x, y - size / 2), (x + size / 2, y), (x, y + size / 2), (x - size / 2, y)],
-                       TRAFFIC_SIGN, (240, 200, 40))
+        canvas.polygon(
+            [(x, y - size / 2), (x + size / 2, y), (x, y + size / 2), (x - size / 2, y)],
+            TRAFFIC_SIGN,
+            (240, 200, 40),
+        )
 
 
-def _draw_static_object(canvas: Canvas, rng: np.random.Generator, x: float, y: float, s: float) -> None:
+def _draw_static_object(
+    canvas: Canvas, rng: np.random.Generator, x: float, y: float, s: float
+) -> None:
     # Bins and boxes carry a label that is not evaluated (trainId 255), like Cityscapes' "static".
     w, h = rng.uniform(15, 30) * s, rng.uniform(25, 45) * s
     canvas.rect(x - w / 2, y - h, x + w / 2, y, STATIC, _jitter(rng, (70, 90, 70), 30))
@@ -380,7 +508,9 @@ def _finish(canvas: Canvas, rng: np.random.Generator) -> np.ndarray:
     luminance_noise = rng.standard_normal((h, w), dtype=np.float32) * _NOISE_STD[canvas.label]
     image += luminance_noise[..., None]
     image += rng.standard_normal((h, w, 3), dtype=np.float32) * 3.0
-    lighting = cv2.resize(rng.uniform(0.8, 1.15, (3, 5)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    lighting = cv2.resize(
+        rng.uniform(0.8, 1.15, (3, 5)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC
+    )
     image *= lighting[..., None]
     image = cv2.GaussianBlur(image, (3, 3), 0.6)
     return np.clip(image, 0, 255).astype(np.uint8)

@@ -3,6 +3,7 @@
 Input: the uint8 BGR image OpenCV decodes, and the uint8 trainId label. Labels are only ever
 resampled with nearest neighbour and padded with the ignore index.
 """
+
 import os
 from typing import Any, Dict, Optional, Sequence, Tuple
 
@@ -29,9 +30,15 @@ class BgrToRgb(A.ImageOnlyTransform):
 class SteppedRandomScale(A.RandomScale):
     """Resize by a factor drawn uniformly from the grid low, low + step, ..., high."""
 
-    def __init__(self, scale_range: Tuple[float, float], step: float, interpolation: int = cv2.INTER_LINEAR) -> None:
-        super().__init__(scale_limit=(scale_range[0] - 1.0, scale_range[1] - 1.0), interpolation=interpolation,
-                         mask_interpolation=cv2.INTER_NEAREST, p=1.0)
+    def __init__(
+        self, scale_range: Tuple[float, float], step: float, interpolation: int = cv2.INTER_LINEAR
+    ) -> None:
+        super().__init__(
+            scale_limit=(scale_range[0] - 1.0, scale_range[1] - 1.0),
+            interpolation=interpolation,
+            mask_interpolation=cv2.INTER_NEAREST,
+            p=1.0,
+        )
         low, high = scale_range
         self.scales = tuple(float(s) for s in np.arange(low, high + step / 2, step))
 
@@ -48,8 +55,15 @@ class CatMaxRatioCrop(A.RandomCrop):
     image (pad afterwards). Without a mask, or with `cat_max_ratio >= 1`, it is a plain random crop.
     """
 
-    def __init__(self, height: int, width: int, cat_max_ratio: float = 0.75, max_tries: int = 10,
-                 ignore_index: int = 255, p: float = 1.0) -> None:
+    def __init__(
+        self,
+        height: int,
+        width: int,
+        cat_max_ratio: float = 0.75,
+        max_tries: int = 10,
+        ignore_index: int = 255,
+        p: float = 1.0,
+    ) -> None:
         super().__init__(height=height, width=width, p=p)
         if max_tries < 1:
             raise ValueError(f"CatMaxRatioCrop: max_tries must be >= 1, got {max_tries}")
@@ -57,7 +71,9 @@ class CatMaxRatioCrop(A.RandomCrop):
         self.max_tries = max_tries
         self.ignore_index = ignore_index
 
-    def get_params_dependent_on_data(self, params: Dict[str, Any], data: Dict[str, Any]) -> Dict[str, Any]:
+    def get_params_dependent_on_data(
+        self, params: Dict[str, Any], data: Dict[str, Any]
+    ) -> Dict[str, Any]:
         image_height, image_width = params["shape"][:2]
         crop_height, crop_width = min(self.height, image_height), min(self.width, image_width)
         mask = data.get("mask")
@@ -66,7 +82,9 @@ class CatMaxRatioCrop(A.RandomCrop):
             y_min = self.py_random.randint(0, image_height - crop_height)
             x_min = self.py_random.randint(0, image_width - crop_width)
             crop_coords = (x_min, y_min, x_min + crop_width, y_min + crop_height)
-            if tries == 1 or self._is_balanced(mask[y_min:y_min + crop_height, x_min:x_min + crop_width]):
+            if tries == 1 or self._is_balanced(
+                mask[y_min : y_min + crop_height, x_min : x_min + crop_width]
+            ):
                 break
         return {"crop_coords": crop_coords, "pad_params": None}
 
@@ -119,10 +137,18 @@ def build_train_transforms(
         if scale_step > 0:
             steps.append(SteppedRandomScale(scale_range, scale_step))
         else:
-            steps.append(A.RandomScale(scale_limit=(scale_range[0] - 1.0, scale_range[1] - 1.0),
-                                       interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_NEAREST, p=1.0))
+            steps.append(
+                A.RandomScale(
+                    scale_limit=(scale_range[0] - 1.0, scale_range[1] - 1.0),
+                    interpolation=cv2.INTER_LINEAR,
+                    mask_interpolation=cv2.INTER_NEAREST,
+                    p=1.0,
+                )
+            )
     if crop_size is not None:
-        steps.append(CatMaxRatioCrop(crop_size[0], crop_size[1], cat_max_ratio, crop_tries, ignore_index))
+        steps.append(
+            CatMaxRatioCrop(crop_size[0], crop_size[1], cat_max_ratio, crop_tries, ignore_index)
+        )
     if to_rgb:  # after the crop: reordering channels costs a full pass over the pixels
         steps.append(BgrToRgb())
     if flip_prob > 0:
@@ -130,12 +156,27 @@ def build_train_transforms(
     if photometric:
         # Hue and saturation shifts are symmetric, so applying them to BGR data (to_rgb=False)
         # draws from the same distribution as on RGB.
-        steps.append(A.ColorJitter(brightness=brightness, contrast=contrast, saturation=saturation, hue=hue,
-                                   p=photometric_prob))
+        steps.append(
+            A.ColorJitter(
+                brightness=brightness,
+                contrast=contrast,
+                saturation=saturation,
+                hue=hue,
+                p=photometric_prob,
+            )
+        )
     steps.append(A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=max_pixel_value))
     if crop_size is not None:
-        steps.append(A.PadIfNeeded(min_height=crop_size[0], min_width=crop_size[1], position="top_left",
-                                   border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=ignore_index))
+        steps.append(
+            A.PadIfNeeded(
+                min_height=crop_size[0],
+                min_width=crop_size[1],
+                position="top_left",
+                border_mode=cv2.BORDER_CONSTANT,
+                fill=0,
+                fill_mask=ignore_index,
+            )
+        )
     return A.Compose(steps, mask_interpolation=cv2.INTER_NEAREST, seed=seed)
 
 

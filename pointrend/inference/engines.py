@@ -169,8 +169,11 @@ class ExportedNetwork:
         partial = f"{directory}.partial-{os.getpid()}"
         try:
             os.makedirs(self.cache_dir, exist_ok=True)
-            export_model(self.dygraph_network, partial,
-                         Normalization.from_settings(self._normalization, "the engine's normalisation"))
+            export_model(
+                self.dygraph_network,
+                partial,
+                Normalization.from_settings(self._normalization, "the engine's normalisation"),
+            )
         except OSError as error:
             raise OSError(
                 f"cannot write the {self.engine} export cache {self.cache_dir} ({error}); make the "

@@ -4,6 +4,7 @@ Under data parallel every rank evaluates indices rank::world_size (no padding, s
 counted twice) and the confusion matrices are summed across ranks; every rank returns the same
 results.
 """
+
 import json
 import sys
 from typing import Dict, Optional, Sequence
@@ -12,7 +13,12 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from pointrend.inference.modes import check_inference_options, describe_inference, eval_mode, predict_probabilities
+from pointrend.inference.modes import (
+    check_inference_options,
+    describe_inference,
+    eval_mode,
+    predict_probabilities,
+)
 from pointrend.inference.metrics import SegmentationMetrics
 from pointrend.utils.output_files import OutputWriteError, write_text_atomically
 from pointrend.data.sample_errors import error_safe_loader
@@ -59,20 +65,37 @@ def evaluate_dataset(
         class_names = _default_class_names(num_classes)
     rank, world_size = _rank_and_world()
     indices = list(range(rank, len(dataset), world_size))
-    loader = error_safe_loader(dataset, on_bad_sample, batch_sampler=[[index] for index in indices],
-                               num_workers=num_workers, worker_init_fn=ignore_interrupts)
+    loader = error_safe_loader(
+        dataset,
+        on_bad_sample,
+        batch_sampler=[[index] for index in indices],
+        num_workers=num_workers,
+        worker_init_fn=ignore_interrupts,
+    )
     metrics = SegmentationMetrics(num_classes, ignore_index, boundary_width)
     bar = ProgressBar(len(indices), "eval", unit="images", enabled=progress and rank == 0)
     with eval_mode(model), loader:
         for item in loader:
             if len(item) < 2:
-                raise ValueError("evaluate_dataset needs a labelled dataset; this one yields images only")
+                raise ValueError(
+                    "evaluate_dataset needs a labelled dataset; this one yields images only"
+                )
             image, label = item[0], item[1]
-            probs = predict_probabilities(model, image, mode=mode, scales=scales, flip=flip, crop=crop,
-                                          stride=stride, average=average)
+            probs = predict_probabilities(
+                model,
+                image,
+                mode=mode,
+                scales=scales,
+                flip=flip,
+                crop=crop,
+                stride=stride,
+                average=average,
+            )
             label = label.numpy()[0]
             if list(probs.shape[-2:]) != list(label.shape):
-                probs = F.interpolate(probs, size=list(label.shape), mode="bilinear", align_corners=False)
+                probs = F.interpolate(
+                    probs, size=list(label.shape), mode="bilinear", align_corners=False
+                )
             metrics.update(paddle.argmax(probs, axis=1).numpy()[0], label)
             bar.update()
     metrics.all_reduce()
@@ -80,8 +103,9 @@ def evaluate_dataset(
     skipped = [error for errors in gather_objects(loader.skipped) for error in errors]
     results["num_images"] = len(dataset) - len(skipped)
     results["skipped"] = [{"path": error.path, "cause": error.message()} for error in skipped]
-    results["config"] = describe_inference(mode, scales, flip, crop, stride, model=unwrap_parallel(model),
-                                           average=average)
+    results["config"] = describe_inference(
+        mode, scales, flip, crop, stride, model=unwrap_parallel(model), average=average
+    )
     results["config"]["world_size"] = world_size
     return results
 
@@ -95,15 +119,23 @@ def _default_class_names(num_classes: int) -> list:
     return list(CITYSCAPES_CLASSES)
 
 
-def evaluate_with_and_without_subdivision(model: paddle.nn.Layer, dataset, **options) -> Dict[str, Dict]:
+def evaluate_with_and_without_subdivision(
+    model: paddle.nn.Layer, dataset, **options
+) -> Dict[str, Dict]:
     """`evaluate_dataset` twice: with the model's configured subdivision steps and with none.
 
     Keys are "subdivision_steps=<n>" and "subdivision_steps=0", ready for `format_comparison_table`.
     """
-    configured = int(unwrap_parallel(model).subdivision_steps) if hasattr(unwrap_parallel(model), "subdivision_steps") else None
+    configured = (
+        int(unwrap_parallel(model).subdivision_steps)
+        if hasattr(unwrap_parallel(model), "subdivision_steps")
+        else None
+    )
     if not configured:
-        raise ValueError("the model does not use subdivision (no point head or subdivision_steps=0): "
-                         "there is nothing to compare")
+        raise ValueError(
+            "the model does not use subdivision (no point head or subdivision_steps=0): "
+            "there is nothing to compare"
+        )
     with subdivision_steps(model, configured):
         refined = evaluate_dataset(model, dataset, **options)
     with subdivision_steps(model, 0):
@@ -117,8 +149,20 @@ def _percent(value: Optional[float]) -> str:
 
 def _describe_configs(configs: Sequence[dict]) -> str:
     """The settings every column shares, as `key=value` pairs."""
-    keys = ["mode", "scales", "flip", "crop", "stride", "subdivision_steps", "subdivision_num_points"]
-    shared = [key for key in keys if key in configs[0] and all(c.get(key) == configs[0][key] for c in configs)]
+    keys = [
+        "mode",
+        "scales",
+        "flip",
+        "crop",
+        "stride",
+        "subdivision_steps",
+        "subdivision_num_points",
+    ]
+    shared = [
+        key
+        for key in keys
+        if key in configs[0] and all(c.get(key) == configs[0][key] for c in configs)
+    ]
     return " ".join(f"{key}={configs[0][key]}" for key in shared)
 
 
@@ -130,7 +174,9 @@ def format_comparison_table(named_results: Dict[str, Dict]) -> str:
     first = named_results[names[0]]
     class_names = list(first["per_class_IoU"])
     boundary_width = first.get("boundary_width")
-    rows = [(name, [named_results[n]["per_class_IoU"].get(name) for n in names]) for name in class_names]
+    rows = [
+        (name, [named_results[n]["per_class_IoU"].get(name) for n in names]) for name in class_names
+    ]
     summary = [
         ("mIoU", [named_results[n]["mIoU"] for n in names]),
         (f"boundary mIoU ({boundary_width}px)", [named_results[n]["boundary_mIoU"] for n in names]),
@@ -142,12 +188,15 @@ def format_comparison_table(named_results: Dict[str, Dict]) -> str:
     rule = "-" * len(header)
 
     def render(label, values):
-        return label.ljust(label_width) + "".join(f"  {_percent(v):>{column_width}}" for v in values)
+        return label.ljust(label_width) + "".join(
+            f"  {_percent(v):>{column_width}}" for v in values
+        )
 
     settings = _describe_configs([named_results[n].get("config", {}) for n in names])
     left_out = len(first.get("skipped") or [])
     counted = f"{first.get('num_images')} images" + (
-        f" ({left_out} bad image(s) left out of the metrics)" if left_out else "")
+        f" ({left_out} bad image(s) left out of the metrics)" if left_out else ""
+    )
     lines = [f"{counted}, {settings}", header, rule]
     lines += [render(label, values) for label, values in rows]
     lines.append(rule)

@@ -6,6 +6,7 @@ and `preprocess.json`, the image normalisation the model expects, so that `point
 can run raw images end to end without this package's training code. `export_onnx` converts such
 a directory to ONNX with paddle2onnx (an optional dependency).
 """
+
 import json
 import os
 import tempfile
@@ -71,8 +72,12 @@ def export_model(
     return {"model": graph, "params": params_file(output_dir), "preprocess": preprocess_path}
 
 
-def export_onnx(model_dir: str, output_path: Optional[str] = None, opset_version: int = 17,
-                optimize: bool = False) -> str:
+def export_onnx(
+    model_dir: str,
+    output_path: Optional[str] = None,
+    opset_version: int = 17,
+    optimize: bool = False,
+) -> str:
     """Convert an `export_model` directory to ONNX (needs `pip install paddle2onnx`); returns the path.
 
     The ONNX graph has the same input ("images", [N, 3, H, W] dynamic) and logits output, with
@@ -93,8 +98,14 @@ def export_onnx(model_dir: str, output_path: Optional[str] = None, opset_version
     with tempfile.TemporaryDirectory() as scratch:
         if graph.endswith(".json"):
             graph = _with_float32_attributes(graph, os.path.join(scratch, os.path.basename(graph)))
-        paddle2onnx.export(graph, params, output_path, opset_version=opset_version,
-                           enable_onnx_checker=True, enable_optimize=optimize)
+        paddle2onnx.export(
+            graph,
+            params,
+            output_path,
+            opset_version=opset_version,
+            enable_onnx_checker=True,
+            enable_optimize=optimize,
+        )
     return output_path
 
 

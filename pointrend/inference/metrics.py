@@ -12,6 +12,7 @@ Rules:
   Cityscapes ignore regions are real objects (ego vehicle, static clutter); ignore pixels
   themselves stay ignored.
 """
+
 from typing import Dict, List, Optional, Sequence
 
 import cv2
@@ -28,10 +29,14 @@ class ConfusionMatrix:
         self.ignore_index = ignore_index
         self.counts = np.zeros((num_classes, num_classes), dtype=np.int64)
 
-    def update(self, prediction: np.ndarray, label: np.ndarray, mask: Optional[np.ndarray] = None) -> None:
+    def update(
+        self, prediction: np.ndarray, label: np.ndarray, mask: Optional[np.ndarray] = None
+    ) -> None:
         """Add one image: integer maps [H, W] (any matching shapes); `mask` restricts the pixels counted."""
         if prediction.shape != label.shape:
-            raise ValueError(f"prediction shape {prediction.shape} differs from label shape {label.shape}")
+            raise ValueError(
+                f"prediction shape {prediction.shape} differs from label shape {label.shape}"
+            )
         valid = label != self.ignore_index
         if mask is not None:
             valid &= mask
@@ -40,11 +45,14 @@ class ConfusionMatrix:
         if label.size and (label.min() < 0 or label.max() >= self.num_classes):
             raise ValueError(
                 f"label values must be in [0, {self.num_classes}) or {self.ignore_index}; "
-                f"got range [{label.min()}, {label.max()}]")
+                f"got range [{label.min()}, {label.max()}]"
+            )
         if prediction.size and (prediction.min() < 0 or prediction.max() >= self.num_classes):
-            raise ValueError(f"prediction values must be in [0, {self.num_classes}); "
-                             f"got range [{prediction.min()}, {prediction.max()}]")
-        flat = np.bincount(label * self.num_classes + prediction, minlength=self.num_classes ** 2)
+            raise ValueError(
+                f"prediction values must be in [0, {self.num_classes}); "
+                f"got range [{prediction.min()}, {prediction.max()}]"
+            )
+        flat = np.bincount(label * self.num_classes + prediction, minlength=self.num_classes**2)
         self.counts += flat.reshape(self.num_classes, self.num_classes)
 
     def all_reduce(self) -> None:

@@ -10,6 +10,7 @@ resized to H x W before the softmax, as PaddleSeg and mmsegmentation do, so a si
 as STDC's "Seg50" (`scales=(0.5,)`) gives exactly their prediction; slide mode averages its
 windows' probabilities (or logits) and resizes those.
 """
+
 import contextlib
 from typing import Iterator, Optional, Sequence, Tuple
 
@@ -36,13 +37,18 @@ def eval_mode(model: paddle.nn.Layer) -> Iterator[paddle.nn.Layer]:
 def _pair(value, name: str) -> Tuple[int, int]:
     if isinstance(value, int):
         return value, value
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value):
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, int) and v > 0 for v in value)
+    ):
         return int(value[0]), int(value[1])
     raise ValueError(f"{name} must be a positive int or (height, width), got {value!r}")
 
 
-def check_inference_options(mode: str, scales: Sequence[float], crop, stride,
-                            average: str = "probabilities") -> None:
+def check_inference_options(
+    mode: str, scales: Sequence[float], crop, stride, average: str = "probabilities"
+) -> None:
     """Raise one clear error for an invalid combination of inference options."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -62,10 +68,14 @@ def _eval_logits(model: paddle.nn.Layer, images: paddle.Tensor) -> paddle.Tensor
     """The model's eval logits [N, K, H, W], checked to be a tensor at the input size."""
     logits = model(images)
     if isinstance(logits, (list, tuple)):
-        raise TypeError("the model returned a tuple: it is in training mode; call model.eval() first")
+        raise TypeError(
+            "the model returned a tuple: it is in training mode; call model.eval() first"
+        )
     if logits.shape[-2:] != images.shape[-2:]:
-        raise ValueError(f"the model's eval output {list(logits.shape)} does not match its input size "
-                         f"{list(images.shape[-2:])}; eval forward must return logits at input resolution")
+        raise ValueError(
+            f"the model's eval output {list(logits.shape)} does not match its input size "
+            f"{list(images.shape[-2:])}; eval forward must return logits at input resolution"
+        )
     return logits.astype("float32")
 
 
@@ -78,16 +88,18 @@ def _window_starts(size: int, window: int, stride: int) -> list:
     return starts
 
 
-def slide_probabilities(model: paddle.nn.Layer, images: paddle.Tensor, crop, stride=None,
-                        average: str = "probabilities") -> paddle.Tensor:
+def slide_probabilities(
+    model: paddle.nn.Layer, images: paddle.Tensor, crop, stride=None, average: str = "probabilities"
+) -> paddle.Tensor:
     """Sliding-window softmax probabilities [N, K, H, W]; overlapping windows are averaged
     (their probabilities, or with `average="logits"` their logits, then one softmax)."""
     scores = slide_scores(model, images, crop, stride, average)
     return F.softmax(scores, axis=1) if average == "logits" else scores
 
 
-def slide_scores(model: paddle.nn.Layer, images: paddle.Tensor, crop, stride=None,
-                 average: str = "probabilities") -> paddle.Tensor:
+def slide_scores(
+    model: paddle.nn.Layer, images: paddle.Tensor, crop, stride=None, average: str = "probabilities"
+) -> paddle.Tensor:
     """The windows' probabilities [N, K, H, W], or their logits with `average="logits"`,
     averaged where windows overlap.
 
@@ -106,15 +118,20 @@ def slide_scores(model: paddle.nn.Layer, images: paddle.Tensor, crop, stride=Non
     count = paddle.zeros([1, 1, padded_h, padded_w], dtype="float32")
     for top in _window_starts(padded_h, crop_h, stride_h):
         for left in _window_starts(padded_w, crop_w, stride_w):
-            window = images[:, :, top:top + crop_h, left:left + crop_w]
+            window = images[:, :, top : top + crop_h, left : left + crop_w]
             scores = _eval_logits(model, window)
             if average == "probabilities":
                 scores = F.softmax(scores, axis=1)
             padding = [left, padded_w - left - crop_w, top, padded_h - top - crop_h]
             placed = F.pad(scores, padding, mode="constant", value=0.0, data_format="NCHW")
             summed = placed if summed is None else summed + placed
-            count += F.pad(paddle.ones([1, 1, crop_h, crop_w]), padding, mode="constant", value=0.0,
-                           data_format="NCHW")
+            count += F.pad(
+                paddle.ones([1, 1, crop_h, crop_w]),
+                padding,
+                mode="constant",
+                value=0.0,
+                data_format="NCHW",
+            )
     return (summed / count)[:, :, :height, :width]
 
 
@@ -152,7 +169,7 @@ def predict_probabilities(
         # Rounded half up, as PaddleSeg does (Python's round() would round 0.5 to even).
         size = [max(1, int(height * float(scale) + 0.5)), max(1, int(width * float(scale) + 0.5))]
         scaled = _resize(image, size)
-        for mirrored in ([False, True] if flip else [False]):
+        for mirrored in [False, True] if flip else [False]:
             view = paddle.flip(scaled, axis=[3]) if mirrored else scaled
             if mode == "slide":
                 scores = slide_scores(model, view, crop, stride, average)
@@ -174,15 +191,27 @@ def predict_labels(model: paddle.nn.Layer, image: paddle.Tensor, **options) -> p
     return paddle.argmax(predict_probabilities(model, image, **options), axis=1)
 
 
-def describe_inference(mode: str, scales: Sequence[float], flip: bool, crop=None, stride=None,
-                       model: Optional[paddle.nn.Layer] = None,
-                       average: str = "probabilities") -> dict:
+def describe_inference(
+    mode: str,
+    scales: Sequence[float],
+    flip: bool,
+    crop=None,
+    stride=None,
+    model: Optional[paddle.nn.Layer] = None,
+    average: str = "probabilities",
+) -> dict:
     """The inference settings as a JSON-friendly dict (recorded beside every result)."""
-    config = {"mode": mode, "scales": [float(s) for s in scales], "flip": bool(flip),
-              "average": average}
+    config = {
+        "mode": mode,
+        "scales": [float(s) for s in scales],
+        "flip": bool(flip),
+        "average": average,
+    }
     if mode == "slide":
         config["crop"] = list(_pair(crop, "crop"))
-        config["stride"] = list(_pair(stride, "stride")) if stride is not None else list(_pair(crop, "crop"))
+        config["stride"] = (
+            list(_pair(stride, "stride")) if stride is not None else list(_pair(crop, "crop"))
+        )
     if model is not None:
         for attribute in ("subdivision_steps", "subdivision_num_points"):
             if hasattr(model, attribute):

@@ -9,6 +9,7 @@ Output layout (each folder mirrors the input's relative folder structure):
 When two inputs of one folder share a name up to the extension (a.png, a.jpg), their outputs keep
 the input's extension (a.png.png, a.jpg.png) so that neither overwrites the other.
 """
+
 import os
 import sys
 from collections import Counter
@@ -37,7 +38,9 @@ class OutputNameClash(ValueError):
     """Two inputs would be written to the same output files."""
 
 
-def find_images(input_path: str, links_skipped: Optional[List[str]] = None) -> List[Tuple[str, str]]:
+def find_images(
+    input_path: str, links_skipped: Optional[List[str]] = None
+) -> List[Tuple[str, str]]:
     """(path, path relative to the input) of every image under a folder (recursively, following
     links to folders), or of one file. A folder reached a second time (a link to a folder
     already walked, or a link loop) is not walked again; its relative path is appended to
@@ -77,15 +80,19 @@ def output_stems(relative_paths: Sequence[str]) -> List[str]:
     a.png.png)."""
     plain = [os.path.splitext(relative)[0] for relative in relative_paths]
     counts = Counter(plain)
-    stems = [relative if counts[stem] > 1 else stem for relative, stem in zip(relative_paths, plain)]
+    stems = [
+        relative if counts[stem] > 1 else stem for relative, stem in zip(relative_paths, plain)
+    ]
     owners: Dict[str, List[str]] = {}
     for relative, stem in zip(relative_paths, stems):
         owners.setdefault(stem, []).append(relative)
     clashes = [names for names in owners.values() if len(names) > 1]
     if clashes:
-        raise OutputNameClash("these inputs would be written to the same outputs: "
-                         + "; ".join(", ".join(names) for names in clashes)
-                         + ": rename one of each group")
+        raise OutputNameClash(
+            "these inputs would be written to the same outputs: "
+            + "; ".join(", ".join(names) for names in clashes)
+            + ": rename one of each group"
+        )
     return stems
 
 
@@ -102,30 +109,39 @@ def read_image_checked(path: str) -> np.ndarray:
     if image is None:
         raise ValueError(problem)
     if warnings:
-        raise ValueError(f"image file {path} is damaged: the decoder warned {'; '.join(warnings)!r}")
+        raise ValueError(
+            f"image file {path} is damaged: the decoder warned {'; '.join(warnings)!r}"
+        )
     return image
 
 
 def _to_tensor(image_bgr: np.ndarray, transforms: Callable) -> paddle.Tensor:
     normalised = transforms(image=image_bgr)["image"]
-    return paddle.to_tensor(np.ascontiguousarray(normalised.transpose(2, 0, 1)[None], dtype=np.float32))
+    return paddle.to_tensor(
+        np.ascontiguousarray(normalised.transpose(2, 0, 1)[None], dtype=np.float32)
+    )
 
 
-def _points_picture(model: paddle.nn.Layer, image: paddle.Tensor, palette: Optional[Sequence[Color]]) -> np.ndarray:
+def _points_picture(
+    model: paddle.nn.Layer, image: paddle.Tensor, palette: Optional[Sequence[Color]]
+) -> np.ndarray:
     # An exported engine returns logits only: the trace, and the coarse map under it, come from
     # the dynamic network it was exported from.
     model = getattr(model, "dygraph_network", model)
     with subdivision_steps(model, 0):
         coarse = paddle.argmax(model(image), axis=1).numpy()[0]
     _, trace = model.inference_with_trace(image)
-    return subdivision_points_picture(coarse, [{**step, "coords": step["coords"].numpy()[0]} for step in trace],
-                                      palette)
+    return subdivision_points_picture(
+        coarse, [{**step, "coords": step["coords"].numpy()[0]} for step in trace], palette
+    )
 
 
 def _check_points_supported(model: paddle.nn.Layer) -> None:
     if not hasattr(model, "inference_with_trace") or not getattr(model, "subdivision_steps", 0):
-        raise ValueError("save_points needs a PointRend model with subdivision_steps > 0 "
-                         "(the points picture shows where subdivision refined the prediction)")
+        raise ValueError(
+            "save_points needs a PointRend model with subdivision_steps > 0 "
+            "(the points picture shows where subdivision refined the prediction)"
+        )
 
 
 def predict_paths(
@@ -166,8 +182,11 @@ def predict_paths(
     images = find_images(input, links_skipped)
     stems = output_stems([relative for _, relative in images])
     for folder in links_skipped:
-        print(f"note: {os.path.join(input, folder)} is a folder already walked (a link to it, or "
-              "a link loop): its images are predicted once", file=sys.stderr)
+        print(
+            f"note: {os.path.join(input, folder)} is a folder already walked (a link to it, or "
+            "a link loop): its images are predicted once",
+            file=sys.stderr,
+        )
     failed = []
     bar = ProgressBar(len(images), "predict", unit="images", enabled=progress)
     with eval_mode(model):
@@ -180,8 +199,20 @@ def predict_paths(
                 bar.update()
                 continue
             tensor = _to_tensor(image, transforms)
-            train_ids = predict_labels(model, tensor, mode=mode, scales=scales, flip=flip, crop=crop,
-                                       stride=stride, average=average).numpy()[0].astype(np.uint8)
+            train_ids = (
+                predict_labels(
+                    model,
+                    tensor,
+                    mode=mode,
+                    scales=scales,
+                    flip=flip,
+                    crop=crop,
+                    stride=stride,
+                    average=average,
+                )
+                .numpy()[0]
+                .astype(np.uint8)
+            )
             labels = train_ids if label_format == "trainid" else train_ids_to_label_ids(train_ids)
             write_png(os.path.join(output, label_format, stem + ".png"), labels)
             if save_color or save_overlay:
@@ -189,18 +220,25 @@ def predict_paths(
                 if save_color:
                     write_png(os.path.join(output, "color", stem + ".png"), color)
                 if save_overlay:
-                    write_image(os.path.join(output, "overlay", stem + ".jpg"), overlay(image, color),
-                                [cv2.IMWRITE_JPEG_QUALITY, 90])
+                    write_image(
+                        os.path.join(output, "overlay", stem + ".jpg"),
+                        overlay(image, color),
+                        [cv2.IMWRITE_JPEG_QUALITY, 90],
+                    )
             if save_points:
-                write_png(os.path.join(output, "points", stem + ".png"), _points_picture(model, tensor, palette))
+                write_png(
+                    os.path.join(output, "points", stem + ".png"),
+                    _points_picture(model, tensor, palette),
+                )
             bar.update()
     return {
         "num_images": len(images),
         "num_predicted": len(images) - len(failed),
         "num_failed": len(failed),
         "failed": failed,
-        "kept_extension": [relative for (_, relative), stem in zip(images, stems)
-                           if stem == relative],
+        "kept_extension": [
+            relative for (_, relative), stem in zip(images, stems) if stem == relative
+        ],
         "links_skipped": links_skipped,
         "output": output,
         "label_format": label_format,
@@ -209,15 +247,23 @@ def predict_paths(
 
 def describe_predict_summary(summary: Dict[str, object]) -> str:
     """What a `predict_paths` run did, in a few lines: counts, failures, renamed outputs."""
-    lines = [f"{summary['num_predicted']} of {summary['num_images']} images predicted into "
-             f"{summary['output']}"]
+    lines = [
+        f"{summary['num_predicted']} of {summary['num_images']} images predicted into "
+        f"{summary['output']}"
+    ]
     if summary["num_failed"]:
-        lines.append(f"{summary['num_failed']} failed: "
-                     + "; ".join(f"{item['file']} ({item['reason']})" for item in summary["failed"]))
+        lines.append(
+            f"{summary['num_failed']} failed: "
+            + "; ".join(f"{item['file']} ({item['reason']})" for item in summary["failed"])
+        )
     if summary["kept_extension"]:
-        lines.append("outputs named with the input's extension (their names clash otherwise): "
-                     + ", ".join(summary["kept_extension"]))
+        lines.append(
+            "outputs named with the input's extension (their names clash otherwise): "
+            + ", ".join(summary["kept_extension"])
+        )
     if summary["links_skipped"]:
-        lines.append("folders reached twice through links, walked once: "
-                     + ", ".join(summary["links_skipped"]))
+        lines.append(
+            "folders reached twice through links, walked once: "
+            + ", ".join(summary["links_skipped"])
+        )
     return "\n".join(lines)

@@ -96,8 +96,13 @@ class Predictor:
     def normalize(self, image_bgr: np.ndarray) -> np.ndarray:
         """uint8 BGR image [H, W, 3] (as from cv2.imread) -> normalised [1, 3, H, W] float32."""
         settings = self.preprocess_config
-        return normalize_image(image_bgr, settings["mean"], settings["std"], settings["to_rgb"],
-                               settings["max_pixel_value"])
+        return normalize_image(
+            image_bgr,
+            settings["mean"],
+            settings["std"],
+            settings["to_rgb"],
+            settings["max_pixel_value"],
+        )
 
     def predict(self, image_bgr: np.ndarray) -> np.ndarray:
         """uint8 BGR image [H, W, 3] -> trainId map [H, W] uint8."""

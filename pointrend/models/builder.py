@@ -1,5 +1,6 @@
 """build_model: the paper's SemanticFPN + PointRend (or the plain SemanticFPN) from plain arguments,
 or PaddleSeg's PointRend layout of the same parts (`PADDLESEG_LAYOUT`)."""
+
 from typing import Optional
 
 from pointrend.models.fpn import FPN
@@ -75,31 +76,58 @@ def build_model(
     if fpn_layout not in FPN_LAYOUTS:
         raise ValueError(f"fpn_layout must be one of {FPN_LAYOUTS}, got {fpn_layout!r}")
     if fpn_layout == "paddleseg" and head_norm != "none":
-        raise ValueError(f"PaddleSeg's FPN head has no norm: head_norm must be 'none', got {head_norm!r}")
+        raise ValueError(
+            f"PaddleSeg's FPN head has no norm: head_norm must be 'none', got {head_norm!r}"
+        )
     if cell_coords not in CELL_COORDS:
         raise ValueError(f"cell_coords must be one of {CELL_COORDS}, got {cell_coords!r}")
     if size_divisor < 1:
         raise ValueError(f"size_divisor must be >= 1, got {size_divisor}")
-    backbone = ResNet(backbone_depth, stem=backbone_stem, norm=norm, output_stride=output_stride,
-                      frozen_stages=frozen_stages, base_channels=backbone_base_channels,
-                      project_first_block=backbone_project_first_block)
+    backbone = ResNet(
+        backbone_depth,
+        stem=backbone_stem,
+        norm=norm,
+        output_stride=output_stride,
+        frozen_stages=frozen_stages,
+        base_channels=backbone_base_channels,
+        project_first_block=backbone_project_first_block,
+    )
     if pretrained:
         load_pretrained_backbone(backbone, pretrained, strict=True)
     if fpn_layout == "paddleseg":
         # Frozen statistics are for a pretrained backbone; the neck starts untrained.
-        neck = PaddleSegFPN(backbone.out_channels, fpn_channels, in_strides=backbone.out_strides,
-                            norm="bn" if norm == "frozen_bn" else norm)
+        neck = PaddleSegFPN(
+            backbone.out_channels,
+            fpn_channels,
+            in_strides=backbone.out_strides,
+            norm="bn" if norm == "frozen_bn" else norm,
+        )
         coarse_head = PaddleSegFPNHead(fpn_channels, num_classes, head_channels)
     else:
         neck = FPN(backbone.out_channels, fpn_channels, in_strides=backbone.out_strides)
-        coarse_head = SemanticFPNHead(fpn_channels, num_classes, head_channels, head_norm,
-                                      in_strides=neck.out_strides)
+        coarse_head = SemanticFPNHead(
+            fpn_channels, num_classes, head_channels, head_norm, in_strides=neck.out_strides
+        )
     if not point_head:
         return SemanticFPN(backbone, neck, coarse_head, size_divisor=size_divisor)
-    head = PointHead(fpn_channels, num_classes, point_head_fc_channels, point_head_num_fc, coarse_pred_each_layer,
-                     init=point_head_init)
+    head = PointHead(
+        fpn_channels,
+        num_classes,
+        point_head_fc_channels,
+        point_head_num_fc,
+        coarse_pred_each_layer,
+        init=point_head_init,
+    )
     return PointRendSegmentor(
-        backbone, neck, coarse_head, head,
-        train_num_points=train_num_points, oversample_ratio=oversample_ratio, importance_ratio=importance_ratio,
-        subdivision_steps=subdivision_steps, subdivision_num_points=subdivision_num_points,
-        size_divisor=size_divisor, cell_coords=cell_coords)
+        backbone,
+        neck,
+        coarse_head,
+        head,
+        train_num_points=train_num_points,
+        oversample_ratio=oversample_ratio,
+        importance_ratio=importance_ratio,
+        subdivision_steps=subdivision_steps,
+        subdivision_num_points=subdivision_num_points,
+        size_divisor=size_divisor,
+        cell_coords=cell_coords,
+    )

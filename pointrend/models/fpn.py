@@ -1,4 +1,5 @@
 """Feature Pyramid Network neck (Lin et al. 2017): C2..C5 -> P2..P5 with one channel width."""
+
 from typing import List, Sequence
 
 import paddle
@@ -15,22 +16,38 @@ class FPN(nn.Layer):
     spatial size of its input level. `out_channels` (int) and `out_strides` describe the output.
     """
 
-    def __init__(self, in_channels: Sequence[int], out_channels: int = 256, in_strides: Sequence[int] = (4, 8, 16, 32)):
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        out_channels: int = 256,
+        in_strides: Sequence[int] = (4, 8, 16, 32),
+    ):
         super().__init__()
         if len(in_channels) != len(in_strides):
-            raise ValueError(f"FPN: {len(in_channels)} input channel counts but {len(in_strides)} strides")
+            raise ValueError(
+                f"FPN: {len(in_channels)} input channel counts but {len(in_strides)} strides"
+            )
         # detectron2 initialises FPN convs with "c2_xavier_fill", i.e. kaiming-uniform with a=1.
-        init = dict(weight_attr=nn.initializer.KaimingUniform(negative_slope=1.0, nonlinearity="leaky_relu"),
-                    bias_attr=nn.initializer.Constant(0.0))
-        self.lateral_convs = nn.LayerList([nn.Conv2D(c, out_channels, 1, **init) for c in in_channels])
-        self.output_convs = nn.LayerList([nn.Conv2D(out_channels, out_channels, 3, padding=1, **init)
-                                          for _ in in_channels])
+        init = dict(
+            weight_attr=nn.initializer.KaimingUniform(
+                negative_slope=1.0, nonlinearity="leaky_relu"
+            ),
+            bias_attr=nn.initializer.Constant(0.0),
+        )
+        self.lateral_convs = nn.LayerList(
+            [nn.Conv2D(c, out_channels, 1, **init) for c in in_channels]
+        )
+        self.output_convs = nn.LayerList(
+            [nn.Conv2D(out_channels, out_channels, 3, padding=1, **init) for _ in in_channels]
+        )
         self.out_channels = out_channels
         self.out_strides = list(in_strides)
 
     def forward(self, features: Sequence[paddle.Tensor]) -> List[paddle.Tensor]:
         if len(features) != len(self.lateral_convs):
-            raise ValueError(f"FPN expects {len(self.lateral_convs)} feature maps, got {len(features)}")
+            raise ValueError(
+                f"FPN expects {len(self.lateral_convs)} feature maps, got {len(features)}"
+            )
         merged = self.lateral_convs[-1](features[-1])
         outputs = [self.output_convs[-1](merged)]
         for level in range(len(features) - 2, -1, -1):
@@ -39,7 +56,9 @@ class FPN(nn.Layer):
             outputs.insert(0, self.output_convs[level](merged))
         return outputs
 
-    def _upsample_to(self, coarser: paddle.Tensor, lateral: paddle.Tensor, level: int) -> paddle.Tensor:
+    def _upsample_to(
+        self, coarser: paddle.Tensor, lateral: paddle.Tensor, level: int
+    ) -> paddle.Tensor:
         """Nearest upsampling of `coarser` [N, C, h, w] to `lateral`'s H x W.
 
         When H x W is the stride ratio times h x w (always, for inputs padded to a multiple of the
@@ -50,7 +69,8 @@ class FPN(nn.Layer):
         ratio, remainder = divmod(self.out_strides[level + 1], self.out_strides[level])
         exact = remainder == 0 and (
             not paddle.in_dynamic_mode()
-            or list(lateral.shape[2:]) == [ratio * coarser.shape[2], ratio * coarser.shape[3]])
+            or list(lateral.shape[2:]) == [ratio * coarser.shape[2], ratio * coarser.shape[3]]
+        )
         if exact:
             return upsample_nearest(coarser, ratio)
         return F.interpolate(coarser, size=lateral.shape[2:], mode="nearest")

@@ -1,4 +1,5 @@
 """Normalisation layers for the backbone: BatchNorm, SyncBatchNorm and FrozenBatchNorm."""
+
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F

@@ -1,4 +1,5 @@
 """The PointRend point head: a per-point MLP (Kirillov et al. 2020, section 3.3)."""
+
 import paddle
 import paddle.nn as nn
 
@@ -18,8 +19,15 @@ class PointHead(nn.Layer):
     config (detectron2) concatenates it once, at the input. `init` is one of POINT_HEAD_INITS.
     """
 
-    def __init__(self, in_channels: int = 256, num_classes: int = 19, fc_channels: int = 256, num_fc: int = 3,
-                 coarse_pred_each_layer: bool = False, init: str = "paper"):
+    def __init__(
+        self,
+        in_channels: int = 256,
+        num_classes: int = 19,
+        fc_channels: int = 256,
+        num_fc: int = 3,
+        coarse_pred_each_layer: bool = False,
+        init: str = "paper",
+    ):
         super().__init__()
         if init not in POINT_HEAD_INITS:
             raise ValueError(f"point head init must be one of {POINT_HEAD_INITS}, got {init!r}")
@@ -30,16 +38,26 @@ class PointHead(nn.Layer):
         fcs = []
         for i in range(num_fc):
             fc_in = in_channels + num_classes if i == 0 else fc_channels + extra
-            fcs.append(nn.Conv1D(fc_in, fc_channels, 1,
-                                 weight_attr=nn.initializer.KaimingNormal(mode="fan_out") if paper else None,
-                                 bias_attr=nn.initializer.Constant(0.0) if paper else None))
+            fcs.append(
+                nn.Conv1D(
+                    fc_in,
+                    fc_channels,
+                    1,
+                    weight_attr=nn.initializer.KaimingNormal(mode="fan_out") if paper else None,
+                    bias_attr=nn.initializer.Constant(0.0) if paper else None,
+                )
+            )
         self.fcs = nn.LayerList(fcs)
         self.relu = nn.ReLU()
         predictor_in = (fc_channels + extra) if num_fc > 0 else in_channels + num_classes
         # N(0, 0.001) as in the reference implementation: the first point predictions are near zero.
-        self.predictor = nn.Conv1D(predictor_in, num_classes, 1,
-                                   weight_attr=nn.initializer.Normal(0.0, 0.001) if paper else None,
-                                   bias_attr=nn.initializer.Constant(0.0) if paper else None)
+        self.predictor = nn.Conv1D(
+            predictor_in,
+            num_classes,
+            1,
+            weight_attr=nn.initializer.Normal(0.0, 0.001) if paper else None,
+            bias_attr=nn.initializer.Constant(0.0) if paper else None,
+        )
 
     def forward(self, fine_features: paddle.Tensor, coarse_logits: paddle.Tensor) -> paddle.Tensor:
         x = paddle.concat([fine_features, coarse_logits], axis=1)

@@ -23,6 +23,7 @@ parameter-name layouts and maps them onto ours:
 Every backbone parameter without a source is "missing", every source tensor that was not used
 (other than a classifier) is "unexpected"; both are reported by name.
 """
+
 import functools
 import logging
 import os
@@ -39,9 +40,24 @@ from pointrend.utils.weight_files import load_weights_file
 logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "pointrend")
-PADDLECLAS_NORM_SUFFIX = {"weight": "scale", "bias": "offset", "_mean": "mean", "_variance": "variance"}
-TORCHVISION_NORM_SUFFIX = {"weight": "weight", "bias": "bias", "_mean": "running_mean", "_variance": "running_var"}
-PADDLE_NORM_SUFFIX = {"weight": "weight", "bias": "bias", "_mean": "_mean", "_variance": "_variance"}
+PADDLECLAS_NORM_SUFFIX = {
+    "weight": "scale",
+    "bias": "offset",
+    "_mean": "mean",
+    "_variance": "variance",
+}
+TORCHVISION_NORM_SUFFIX = {
+    "weight": "weight",
+    "bias": "bias",
+    "_mean": "running_mean",
+    "_variance": "running_var",
+}
+PADDLE_NORM_SUFFIX = {
+    "weight": "weight",
+    "bias": "bias",
+    "_mean": "_mean",
+    "_variance": "_variance",
+}
 CAFFE2_AFFINE_SUFFIX = {"weight": "s", "bias": "b"}
 # detectron2's ImageNet starting points (MODEL.WEIGHTS of its configs) and their input convention:
 # BGR channel order, 0-255 scale (detectron2's PIXEL_MEAN / PIXEL_STD defaults).
@@ -100,20 +116,32 @@ class LoadReport:
     derived: List[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        derived = (f", set {len(self.derived)} folded norm statistics to the identity"
-                   if self.derived else "")
-        lines = [f"{self.source} ({self.layout} names): loaded {len(self.loaded)} tensors, "
-                 f"skipped {len(self.skipped)} classifier tensors{derived}"]
+        derived = (
+            f", set {len(self.derived)} folded norm statistics to the identity"
+            if self.derived
+            else ""
+        )
+        lines = [
+            f"{self.source} ({self.layout} names): loaded {len(self.loaded)} tensors, "
+            f"skipped {len(self.skipped)} classifier tensors{derived}"
+        ]
         if self.missing:
             lines.append(f"missing in the file ({len(self.missing)}): {', '.join(self.missing)}")
         if self.unexpected:
-            lines.append(f"unexpected in the file ({len(self.unexpected)}): {', '.join(self.unexpected)}")
+            lines.append(
+                f"unexpected in the file ({len(self.unexpected)}): {', '.join(self.unexpected)}"
+            )
         return "\n".join(lines)
 
 
 @reports_pretrained_errors
-def load_pretrained_backbone(backbone: ResNet, path_or_url: str, sha256: Optional[str] = None,
-                             cache_dir: Optional[str] = None, strict: bool = True) -> LoadReport:
+def load_pretrained_backbone(
+    backbone: ResNet,
+    path_or_url: str,
+    sha256: Optional[str] = None,
+    cache_dir: Optional[str] = None,
+    strict: bool = True,
+) -> LoadReport:
     """Load a weights file (.pdparams, .pkl or .pth; a local path, or an http(s):// / file:// URL
     downloaded into `cache_dir`, ~/.cache/pointrend by default) into `backbone`, checking `sha256`
     when given.
@@ -149,10 +177,14 @@ def load_pretrained_backbone(backbone: ResNet, path_or_url: str, sha256: Optiona
             continue
         (report.skipped if is_classifier(their_name) else report.unexpected).append(their_name)
     if mismatched:
-        raise ValueError(f"{path_or_url}: shapes do not match the backbone (depth {backbone.depth}, "
-                         f"stem {backbone.stem_type!r}?): " + "; ".join(mismatched))
+        raise ValueError(
+            f"{path_or_url}: shapes do not match the backbone (depth {backbone.depth}, "
+            f"stem {backbone.stem_type!r}?): " + "; ".join(mismatched)
+        )
     if strict and (report.missing or report.unexpected):
-        raise ValueError(f"pretrained weights do not fit the backbone; pass strict=False to load anyway.\n{report}")
+        raise ValueError(
+            f"pretrained weights do not fit the backbone; pass strict=False to load anyway.\n{report}"
+        )
     if report.missing or report.unexpected:
         logger.warning("%s", report)
     else:
@@ -170,12 +202,16 @@ def weight_arrays(loaded: Any, origin: str) -> Dict[str, np.ndarray]:
                 loaded = loaded[key]
                 break
     if not isinstance(loaded, dict) or not loaded:
-        raise ValueError(f"{origin}: expected a dict of weight arrays, found {type(loaded).__name__} "
-                         f"with {len(loaded) if isinstance(loaded, dict) else 'no'} entries")
+        raise ValueError(
+            f"{origin}: expected a dict of weight arrays, found {type(loaded).__name__} "
+            f"with {len(loaded) if isinstance(loaded, dict) else 'no'} entries"
+        )
     for name, value in loaded.items():
         if not isinstance(name, str) or not isinstance(value, np.ndarray):
-            raise ValueError(f"{origin}: expected a dict of weight arrays, but entry {name!r} "
-                             f"holds a {type(value).__name__}")
+            raise ValueError(
+                f"{origin}: expected a dict of weight arrays, but entry {name!r} "
+                f"holds a {type(value).__name__}"
+            )
     return loaded
 
 
@@ -193,28 +229,40 @@ def identity_statistic(backbone: ResNet, name: str, shape: Tuple[int, ...]) -> n
 def is_classifier(name: str) -> bool:
     """ImageNet classifier tensors and bookkeeping entries that a backbone has no use for
     (Caffe2's `_momentum` blobs are SGD state, which detectron2 drops as well)."""
-    return (name.startswith(("fc.", "fc_", "fc1000_", "linear.")) or name.endswith("_momentum")
-            or name.endswith("num_batches_tracked") or name == "StructuredToParameterName@@")
+    return (
+        name.startswith(("fc.", "fc_", "fc1000_", "linear."))
+        or name.endswith("_momentum")
+        or name.endswith("num_batches_tracked")
+        or name == "StructuredToParameterName@@"
+    )
 
 
-def detect_layout(backbone: ResNet, names: List[str], source: Dict[str, np.ndarray],
-                  origin: str) -> Tuple[str, Callable[[str], Optional[str]]]:
+def detect_layout(
+    backbone: ResNet, names: List[str], source: Dict[str, np.ndarray], origin: str
+) -> Tuple[str, Callable[[str], Optional[str]]]:
     """The name layout whose renaming of our names matches the most keys of `source`."""
     candidates = {
         "native": lambda name: name,
         "paddleseg": lambda name: paddleseg_name(parse_name(name)),
         "paddleclas": lambda name: paddleclas_name(parse_name(name), backbone),
         "torchvision": lambda name: torchvision_name(parse_name(name), backbone),
-        "paddle.vision": lambda name: torchvision_name(parse_name(name), backbone, PADDLE_NORM_SUFFIX),
+        "paddle.vision": lambda name: torchvision_name(
+            parse_name(name), backbone, PADDLE_NORM_SUFFIX
+        ),
         "detectron2": lambda name: detectron2_name(parse_name(name)),
         "caffe2": lambda name: caffe2_name(parse_name(name)),
     }
-    scores = {layout: sum(rename(name) in source for name in names) for layout, rename in candidates.items()}
+    scores = {
+        layout: sum(rename(name) in source for name in names)
+        for layout, rename in candidates.items()
+    }
     best = max(scores, key=scores.get)
     if scores[best] == 0:
         sample = ", ".join(list(source)[:5])
-        raise ValueError(f"{origin}: no tensor names match a known ResNet layout ({', '.join(candidates)}); "
-                         f"the file starts with: {sample}")
+        raise ValueError(
+            f"{origin}: no tensor names match a known ResNet layout ({', '.join(candidates)}); "
+            f"the file starts with: {sample}"
+        )
     return best, candidates[best]
 
 
@@ -267,11 +315,16 @@ def paddleseg_name(param: ParamName) -> str:
     else:
         conv = "short" if param.layer == 0 else f"conv{param.layer - 1}"
         layer = f"bb_{param.stage - 2}_{param.block}.{conv}"
-    return f"{layer}._batch_norm.{param.attribute}" if param.is_norm else f"{layer}._conv.{param.attribute}"
+    return (
+        f"{layer}._batch_norm.{param.attribute}"
+        if param.is_norm
+        else f"{layer}._conv.{param.attribute}"
+    )
 
 
-def torchvision_name(param: ParamName, backbone: ResNet,
-                     norm_suffix: Dict[str, str] = TORCHVISION_NORM_SUFFIX) -> str:
+def torchvision_name(
+    param: ParamName, backbone: ResNet, norm_suffix: Dict[str, str] = TORCHVISION_NORM_SUFFIX
+) -> str:
     """torchvision names; a deep stem follows mmseg's ResNetV1c/V1d (stem.0, stem.1, stem.3, ...)
     and a "vd" shortcut mmseg's ResNetV1d (downsample.0 is the average pool). `norm_suffix` names
     the norm tensors (paddle.vision keeps Paddle's `_mean` / `_variance`)."""
@@ -310,14 +363,18 @@ def caffe2_name(param: ParamName) -> Optional[str]:
     return f"{norm}_{CAFFE2_AFFINE_SUFFIX[param.attribute]}" if param.is_norm else f"{conv}_w"
 
 
-def resolve_weights(path_or_url: str, sha256: Optional[str] = None, cache_dir: Optional[str] = None) -> str:
+def resolve_weights(
+    path_or_url: str, sha256: Optional[str] = None, cache_dir: Optional[str] = None
+) -> str:
     """A local path to the weights: the file itself, or the cached download of a URL (see
     `pointrend.utils.downloads`: cached by URL, verified on every use)."""
     if is_url(path_or_url):
         return str(cached_download(path_or_url, cache_dir or DEFAULT_CACHE_DIR, sha256))
     if not os.path.isfile(path_or_url):
-        raise FileNotFoundError(f"pretrained weights not found: {path_or_url} "
-                                "(give a .pdparams, .pkl or .pth path, or a URL)")
+        raise FileNotFoundError(
+            f"pretrained weights not found: {path_or_url} "
+            "(give a .pdparams, .pkl or .pth path, or a URL)"
+        )
     if sha256 is not None:
         check_sha256(path_or_url, sha256)
     return path_or_url

@@ -7,6 +7,7 @@ Three stems:
   "vd":      the deep stem plus shortcuts that average-pool before their 1x1 conv instead of
              striding it (ResNet_vd, the layout of PaddleClas' ImageNet weights).
 """
+
 from typing import List, Optional
 
 import paddle
@@ -21,13 +22,27 @@ DILATED_STAGES = {32: ((2, 1), (2, 1)), 16: ((2, 1), (1, 2)), 8: ((1, 2), (1, 4)
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1, dilation: int = 1) -> nn.Conv2D:
-    return nn.Conv2D(in_channels, out_channels, 3, stride=stride, padding=dilation, dilation=dilation,
-                     bias_attr=False, weight_attr=nn.initializer.KaimingNormal(mode="fan_out"))
+    return nn.Conv2D(
+        in_channels,
+        out_channels,
+        3,
+        stride=stride,
+        padding=dilation,
+        dilation=dilation,
+        bias_attr=False,
+        weight_attr=nn.initializer.KaimingNormal(mode="fan_out"),
+    )
 
 
 def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2D:
-    return nn.Conv2D(in_channels, out_channels, 1, stride=stride, bias_attr=False,
-                     weight_attr=nn.initializer.KaimingNormal(mode="fan_out"))
+    return nn.Conv2D(
+        in_channels,
+        out_channels,
+        1,
+        stride=stride,
+        bias_attr=False,
+        weight_attr=nn.initializer.KaimingNormal(mode="fan_out"),
+    )
 
 
 class Shortcut(nn.Layer):
@@ -51,8 +66,17 @@ class BasicBlock(nn.Layer):
 
     expansion = 1
 
-    def __init__(self, in_channels: int, channels: int, stride: int, dilation: int, norm: str,
-                 avg_down: bool, stride_in_1x1: bool, project: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int,
+        dilation: int,
+        norm: str,
+        avg_down: bool,
+        stride_in_1x1: bool,
+        project: bool = False,
+    ):
         super().__init__()
         out_channels = channels * self.expansion
         self.conv1 = conv3x3(in_channels, channels, stride, dilation)
@@ -61,7 +85,11 @@ class BasicBlock(nn.Layer):
         self.norm2 = build_norm(norm, out_channels)
         self.relu = nn.ReLU()
         needs_projection = project or stride != 1 or in_channels != out_channels
-        self.shortcut = Shortcut(in_channels, out_channels, stride, norm, avg_down) if needs_projection else None
+        self.shortcut = (
+            Shortcut(in_channels, out_channels, stride, norm, avg_down)
+            if needs_projection
+            else None
+        )
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         identity = x if self.shortcut is None else self.shortcut(x)
@@ -75,8 +103,17 @@ class Bottleneck(nn.Layer):
 
     expansion = 4
 
-    def __init__(self, in_channels: int, channels: int, stride: int, dilation: int, norm: str,
-                 avg_down: bool, stride_in_1x1: bool, project: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int,
+        dilation: int,
+        norm: str,
+        avg_down: bool,
+        stride_in_1x1: bool,
+        project: bool = False,
+    ):
         super().__init__()
         out_channels = channels * self.expansion
         stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
@@ -88,7 +125,11 @@ class Bottleneck(nn.Layer):
         self.norm3 = build_norm(norm, out_channels)
         self.relu = nn.ReLU()
         needs_projection = project or stride != 1 or in_channels != out_channels
-        self.shortcut = Shortcut(in_channels, out_channels, stride, norm, avg_down) if needs_projection else None
+        self.shortcut = (
+            Shortcut(in_channels, out_channels, stride, norm, avg_down)
+            if needs_projection
+            else None
+        )
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         identity = x if self.shortcut is None else self.shortcut(x)
@@ -110,8 +151,15 @@ class Stem(nn.Layer):
             widths = [(3, half, 3, 2), (half, half, 3, 1), (half, out_channels, 3, 1)]
         self.num_convs = len(widths)
         for i, (cin, cout, kernel, stride) in enumerate(widths, start=1):
-            conv = nn.Conv2D(cin, cout, kernel, stride=stride, padding=kernel // 2, bias_attr=False,
-                             weight_attr=nn.initializer.KaimingNormal(mode="fan_out"))
+            conv = nn.Conv2D(
+                cin,
+                cout,
+                kernel,
+                stride=stride,
+                padding=kernel // 2,
+                bias_attr=False,
+                weight_attr=nn.initializer.KaimingNormal(mode="fan_out"),
+            )
             setattr(self, f"conv{i}", conv)
             setattr(self, f"norm{i}", build_norm(norm, cout))
         self.relu = nn.ReLU()
@@ -142,16 +190,26 @@ class ResNet(nn.Layer):
     Attributes `out_channels` and `out_strides` list the channels and strides of C2..C5.
     """
 
-    def __init__(self, depth: int = 50, stem: str = "classic", norm: str = "bn", output_stride: int = 32,
-                 frozen_stages: int = -1, stride_in_1x1: Optional[bool] = None, base_channels: int = 64,
-                 project_first_block: bool = False):
+    def __init__(
+        self,
+        depth: int = 50,
+        stem: str = "classic",
+        norm: str = "bn",
+        output_stride: int = 32,
+        frozen_stages: int = -1,
+        stride_in_1x1: Optional[bool] = None,
+        base_channels: int = 64,
+        project_first_block: bool = False,
+    ):
         super().__init__()
         if depth not in STAGE_BLOCKS:
             raise ValueError(f"ResNet depth must be one of {sorted(STAGE_BLOCKS)}, got {depth}")
         if stem not in STEMS:
             raise ValueError(f"ResNet stem must be one of {STEMS}, got {stem!r}")
         if output_stride not in DILATED_STAGES:
-            raise ValueError(f"ResNet output_stride must be one of {sorted(DILATED_STAGES)}, got {output_stride}")
+            raise ValueError(
+                f"ResNet output_stride must be one of {sorted(DILATED_STAGES)}, got {output_stride}"
+            )
         if not -1 <= frozen_stages <= 4:
             raise ValueError(f"ResNet frozen_stages must be in [-1, 4], got {frozen_stages}")
         block = BasicBlock if depth < 50 else Bottleneck
@@ -168,11 +226,21 @@ class ResNet(nn.Layer):
         self.out_strides: List[int] = []
         in_channels, total_stride = base_channels, 4
         for index, num_blocks in enumerate(STAGE_BLOCKS[depth]):
-            channels = base_channels * 2 ** index
+            channels = base_channels * 2**index
             blocks = []
             for i in range(num_blocks):
-                blocks.append(block(in_channels, channels, strides[index] if i == 0 else 1, dilations[index],
-                                    norm, avg_down, stride_in_1x1, project=project_first_block and i == 0))
+                blocks.append(
+                    block(
+                        in_channels,
+                        channels,
+                        strides[index] if i == 0 else 1,
+                        dilations[index],
+                        norm,
+                        avg_down,
+                        stride_in_1x1,
+                        project=project_first_block and i == 0,
+                    )
+                )
                 in_channels = channels * block.expansion
             name = f"res{index + 2}"
             setattr(self, name, nn.Sequential(*blocks))
@@ -199,4 +267,3 @@ class ResNet(nn.Layer):
             x = getattr(self, name)(x)
             features.append(x)
         return features
-

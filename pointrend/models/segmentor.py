@@ -3,6 +3,7 @@ head.
 
 Shape shorthand: N batch, K classes, C channels, H x W input, P points.
 """
+
 import contextlib
 from typing import Iterator, List, Optional, Sequence, Tuple
 
@@ -31,8 +32,13 @@ class Segmentor(nn.Layer):
     (`refine`).
     """
 
-    def __init__(self, backbone: nn.Layer, neck: Optional[nn.Layer], coarse_head: nn.Layer,
-                 size_divisor: int = 32):
+    def __init__(
+        self,
+        backbone: nn.Layer,
+        neck: Optional[nn.Layer],
+        coarse_head: nn.Layer,
+        size_divisor: int = 32,
+    ):
         super().__init__()
         self.backbone = backbone
         self.neck = neck
@@ -56,15 +62,20 @@ class Segmentor(nn.Layer):
         if height % self.size_divisor or width % self.size_divisor:
             raise ValueError(
                 f"training images must have height and width divisible by {self.size_divisor}, got "
-                f"{height}x{width}: choose a crop size that is a multiple of {self.size_divisor}")
+                f"{height}x{width}: choose a crop size that is a multiple of {self.size_divisor}"
+            )
 
     def forward_train(self, images: paddle.Tensor) -> Tuple[paddle.Tensor, ...]:
         self.check_training_size(images)
         _, coarse_logits = self.extract(images)
         return (coarse_logits,)
 
-    def refine(self, features: List[paddle.Tensor], coarse_logits: paddle.Tensor,
-               trace: Optional[List[dict]] = None) -> paddle.Tensor:
+    def refine(
+        self,
+        features: List[paddle.Tensor],
+        coarse_logits: paddle.Tensor,
+        trace: Optional[List[dict]] = None,
+    ) -> paddle.Tensor:
         """Eval logits from the coarse ones, before the resize to the input: unchanged here."""
         return coarse_logits
 
@@ -155,19 +166,30 @@ class PointRendSegmentor(Segmentor):
         if self.point_head is None:
             return (coarse_logits,)
         point_coords = sample_points_for_training(
-            coarse_logits, self.train_num_points, self.oversample_ratio, self.importance_ratio)
+            coarse_logits, self.train_num_points, self.oversample_ratio, self.importance_ratio
+        )
         fine = point_sample(features[self.fine_feature_level], point_coords)
         coarse = point_sample(coarse_logits, point_coords)
         return coarse_logits, self.point_head(fine, coarse), point_coords
 
-    def refine(self, features: List[paddle.Tensor], coarse_logits: paddle.Tensor,
-               trace: Optional[List[dict]] = None) -> paddle.Tensor:
+    def refine(
+        self,
+        features: List[paddle.Tensor],
+        coarse_logits: paddle.Tensor,
+        trace: Optional[List[dict]] = None,
+    ) -> paddle.Tensor:
         """Adaptive subdivision (see `adaptive_subdivision`), when there is a point head and
         `subdivision_steps > 0`."""
         if self.point_head is not None and self.subdivision_steps > 0:
-            return adaptive_subdivision(coarse_logits, features[self.fine_feature_level], self.point_head,
-                                        self.subdivision_steps, self.subdivision_num_points, trace,
-                                        self.cell_coords)
+            return adaptive_subdivision(
+                coarse_logits,
+                features[self.fine_feature_level],
+                self.point_head,
+                self.subdivision_steps,
+                self.subdivision_num_points,
+                trace,
+                self.cell_coords,
+            )
         return coarse_logits
 
     def _logits_stride(self) -> Optional[int]:
@@ -211,8 +233,13 @@ def pad_to_multiple(images: paddle.Tensor, divisor: int) -> paddle.Tensor:
     padded_height, padded_width = padded_size(height, width, divisor)
     if paddle.in_dynamic_mode() and (padded_height, padded_width) == (height, width):
         return images
-    return F.pad(images, [0, padded_width - width, 0, padded_height - height], mode="constant", value=0.0,
-                 data_format="NCHW")
+    return F.pad(
+        images,
+        [0, padded_width - width, 0, padded_height - height],
+        mode="constant",
+        value=0.0,
+        data_format="NCHW",
+    )
 
 
 @contextlib.contextmanager
@@ -221,7 +248,9 @@ def subdivision_steps(model: nn.Layer, steps: int) -> Iterator[nn.Layer]:
     restore. `model` may be wrapped in paddle.DataParallel."""
     network = unwrap_parallel(model)
     if not hasattr(network, "subdivision_steps"):
-        raise ValueError(f"{type(network).__name__} has no subdivision_steps: build it with point_head=True")
+        raise ValueError(
+            f"{type(network).__name__} has no subdivision_steps: build it with point_head=True"
+        )
     previous = network.subdivision_steps
     network.subdivision_steps = int(steps)
     try:

@@ -1,4 +1,5 @@
 """Semantic FPN coarse head (Kirillov et al. 2019, "Panoptic Feature Pyramid Networks")."""
+
 import math
 from typing import Sequence
 
@@ -16,10 +17,20 @@ class ConvNormReLU(nn.Sequential):
     def __init__(self, in_channels: int, out_channels: int, norm: str):
         if norm not in HEAD_NORMS:
             raise ValueError(f"head norm must be one of {HEAD_NORMS}, got {norm!r}")
-        norm_layer = nn.GroupNorm(min(32, out_channels), out_channels) if norm == "gn" else nn.BatchNorm2D(out_channels)
+        norm_layer = (
+            nn.GroupNorm(min(32, out_channels), out_channels)
+            if norm == "gn"
+            else nn.BatchNorm2D(out_channels)
+        )
         super().__init__(
-            nn.Conv2D(in_channels, out_channels, 3, padding=1, bias_attr=False,
-                      weight_attr=nn.initializer.KaimingNormal(mode="fan_out")),
+            nn.Conv2D(
+                in_channels,
+                out_channels,
+                3,
+                padding=1,
+                bias_attr=False,
+                weight_attr=nn.initializer.KaimingNormal(mode="fan_out"),
+            ),
             norm_layer,
             nn.ReLU(),
         )
@@ -38,8 +49,14 @@ class SemanticFPNHead(nn.Layer):
     forward([P2, P3, P4, P5]) -> coarse logits [N, num_classes, H/4, W/4].
     """
 
-    def __init__(self, in_channels: int = 256, num_classes: int = 19, channels: int = 128, norm: str = "gn",
-                 in_strides: Sequence[int] = (4, 8, 16, 32)):
+    def __init__(
+        self,
+        in_channels: int = 256,
+        num_classes: int = 19,
+        channels: int = 128,
+        norm: str = "gn",
+        in_strides: Sequence[int] = (4, 8, 16, 32),
+    ):
         super().__init__()
         self.output_stride = in_strides[0]
         towers = []
@@ -52,14 +69,20 @@ class SemanticFPNHead(nn.Layer):
                     layers.append(Upsample2x())
             towers.append(nn.Sequential(*layers))
         self.towers = nn.LayerList(towers)
-        self.predictor = nn.Conv2D(channels, num_classes, 1,
-                                   weight_attr=nn.initializer.KaimingNormal(mode="fan_out"),
-                                   bias_attr=nn.initializer.Constant(0.0))
+        self.predictor = nn.Conv2D(
+            channels,
+            num_classes,
+            1,
+            weight_attr=nn.initializer.KaimingNormal(mode="fan_out"),
+            bias_attr=nn.initializer.Constant(0.0),
+        )
         self.num_classes = num_classes
 
     def forward(self, features: Sequence[paddle.Tensor]) -> paddle.Tensor:
         if len(features) != len(self.towers):
-            raise ValueError(f"SemanticFPNHead expects {len(self.towers)} feature maps, got {len(features)}")
+            raise ValueError(
+                f"SemanticFPNHead expects {len(self.towers)} feature maps, got {len(features)}"
+            )
         summed = self.towers[0](features[0])
         for tower, feature in zip(self.towers[1:], features[1:]):
             summed = summed + tower(feature)

@@ -4,6 +4,7 @@ Shape shorthand: N batch, K classes, C channels, H x W map, P points.
 Written with tensor-valued shapes only (no Python min() on shapes, no numpy) so that it can be
 traced by `paddle.jit.to_static`.
 """
+
 from typing import Callable, List, Optional
 
 import paddle
@@ -14,7 +15,9 @@ from pointrend.ops.resize import upsample_bilinear_any_mode
 PointHeadFn = Callable[[paddle.Tensor, paddle.Tensor], paddle.Tensor]
 
 
-def scatter_point_logits(logits: paddle.Tensor, indices: paddle.Tensor, point_logits: paddle.Tensor) -> paddle.Tensor:
+def scatter_point_logits(
+    logits: paddle.Tensor, indices: paddle.Tensor, point_logits: paddle.Tensor
+) -> paddle.Tensor:
     """Write `point_logits` [N, K, P] into `logits` [N, K, H, W] at flat cell `indices` [N, P] (y * W + x).
 
     Overwrites `logits` in place in dynamic mode; returns the result as [N, K, H, W].
@@ -57,8 +60,17 @@ def adaptive_subdivision(
     for _ in range(num_steps):
         logits = upsample_bilinear_any_mode(logits, 2)
         indices, coords = uncertain_points_on_grid(uncertainty(logits), num_points, cell_coords)
-        point_logits = point_head(point_sample(fine_features, coords), point_sample(coarse_logits, coords))
+        point_logits = point_head(
+            point_sample(fine_features, coords), point_sample(coarse_logits, coords)
+        )
         logits = scatter_point_logits(logits, indices, point_logits)
         if trace is not None:
-            trace.append({"indices": indices, "coords": coords, "height": logits.shape[2], "width": logits.shape[3]})
+            trace.append(
+                {
+                    "indices": indices,
+                    "coords": coords,
+                    "height": logits.shape[2],
+                    "width": logits.shape[3],
+                }
+            )
     return logits

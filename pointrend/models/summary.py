@@ -1,8 +1,9 @@
 """Parameter counts (and optionally feature shapes) of the SemanticFPN + PointRend models.
 
-    python -m pointrend.models.summary              # R18, R50, R101 parameter counts
-    python -m pointrend.models.summary --shapes     # also run one 1024x2048 image through R50
+python -m pointrend.models.summary              # R18, R50, R101 parameter counts
+python -m pointrend.models.summary --shapes     # also run one 1024x2048 image through R50
 """
+
 import argparse
 from typing import Dict
 
@@ -16,13 +17,23 @@ DEPTHS = (18, 50, 101)
 
 def count_parameters(layer: paddle.nn.Layer) -> int:
     """Learnable tensors' sizes; BN running statistics (parameters in Paddle) are not counted."""
-    return sum(int(p.size) for name, p in layer.named_parameters() if not name.endswith(("_mean", "_variance")))
+    return sum(
+        int(p.size)
+        for name, p in layer.named_parameters()
+        if not name.endswith(("_mean", "_variance"))
+    )
 
 
 def parameter_summary(model: Segmentor) -> Dict[str, int]:
-    parts = {"backbone": model.backbone, "neck": model.neck, "head": model.coarse_head,
-             "point head": getattr(model, "point_head", None)}
-    counts = {name: count_parameters(part) if part is not None else 0 for name, part in parts.items()}
+    parts = {
+        "backbone": model.backbone,
+        "neck": model.neck,
+        "head": model.coarse_head,
+        "point head": getattr(model, "point_head", None),
+    }
+    counts = {
+        name: count_parameters(part) if part is not None else 0 for name, part in parts.items()
+    }
     counts["total"] = count_parameters(model)
     return counts
 
@@ -41,8 +52,12 @@ def print_shapes(model: Segmentor, height: int, width: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shapes", action="store_true", help="run one image through ResNet-50 and print shapes")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--shapes", action="store_true", help="run one image through ResNet-50 and print shapes"
+    )
     parser.add_argument("--height", type=int, default=1024)
     parser.add_argument("--width", type=int, default=2048)
     args = parser.parse_args()
@@ -51,8 +66,12 @@ def main() -> None:
     print("-" * len(header))
     for depth in DEPTHS:
         counts = parameter_summary(build_model(backbone_depth=depth))
-        print(f"{f'R{depth}-FPN SemanticFPN+PointRend':<32}" + "".join(
-            f"{counts[k]:>12,}" for k in ("total", "backbone", "neck", "head", "point head")))
+        print(
+            f"{f'R{depth}-FPN SemanticFPN+PointRend':<32}"
+            + "".join(
+                f"{counts[k]:>12,}" for k in ("total", "backbone", "neck", "head", "point head")
+            )
+        )
     if args.shapes:
         print(f"\nR50 shapes at {args.height}x{args.width}:")
         print_shapes(build_model(backbone_depth=50), args.height, args.width)

@@ -1,6 +1,12 @@
 """Point operations: sampling features at points and choosing the points."""
+
 from pointrend.ops.native import get_num_threads, native_available, set_num_threads
-from pointrend.ops.point_sample import grid_sample_labels, grid_sample_points, point_sample, sample_labels
+from pointrend.ops.point_sample import (
+    grid_sample_labels,
+    grid_sample_points,
+    point_sample,
+    sample_labels,
+)
 from pointrend.ops.point_selection import (
     CELL_COORDS,
     grid_cell_coords,

@@ -12,6 +12,7 @@ Thread count, first match wins:
 OMP_NUM_THREADS is not consulted because `import paddle` sets it to 1 when it is unset; the
 count is passed to every kernel call explicitly.
 """
+
 import os
 from typing import Optional
 
@@ -90,8 +91,16 @@ class _PointSample(PyLayer):
         out = paddle.empty([batch, channels, num_points], dtype="float32")
         if batch * channels * num_points > 0:
             _native.forward(
-                _mode_id(mode), features.data_ptr(), coords.data_ptr(), out.data_ptr(),
-                batch, channels, height, width, num_points, get_num_threads(),
+                _mode_id(mode),
+                features.data_ptr(),
+                coords.data_ptr(),
+                out.data_ptr(),
+                batch,
+                channels,
+                height,
+                width,
+                num_points,
+                get_num_threads(),
             )
         ctx.save_for_backward(coords)
         ctx.mode = mode
@@ -106,8 +115,16 @@ class _PointSample(PyLayer):
         grad_features = paddle.empty([batch, channels, height, width], dtype="float32")
         if batch * channels * height * width > 0:
             _native.backward(
-                _mode_id(ctx.mode), grad_out.data_ptr(), coords.data_ptr(), grad_features.data_ptr(),
-                batch, channels, height, width, coords.shape[1], get_num_threads(),
+                _mode_id(ctx.mode),
+                grad_out.data_ptr(),
+                coords.data_ptr(),
+                grad_features.data_ptr(),
+                batch,
+                channels,
+                height,
+                width,
+                coords.shape[1],
+                get_num_threads(),
             )
         # Coordinates receive no gradient, as documented for point_sample.
         return grad_features, None
@@ -120,7 +137,9 @@ def native_point_sample(features: paddle.Tensor, coords: paddle.Tensor, mode: st
     return _PointSample.apply(features, coords, mode)
 
 
-def native_sample_labels(labels: paddle.Tensor, coords: paddle.Tensor, ignore_index: int) -> paddle.Tensor:
+def native_sample_labels(
+    labels: paddle.Tensor, coords: paddle.Tensor, ignore_index: int
+) -> paddle.Tensor:
     """Kernel version of sample_labels: labels [N, H, W] CPU, coords [N, P, 2] -> [N, P] int64."""
     labels = labels if labels.dtype == paddle.int64 else labels.astype("int64")
     labels = labels if labels.is_contiguous() else labels.contiguous()
@@ -130,7 +149,14 @@ def native_sample_labels(labels: paddle.Tensor, coords: paddle.Tensor, ignore_in
     out = paddle.empty([batch, num_points], dtype="int64")
     if batch * num_points > 0:
         _native.sample_labels(
-            labels.data_ptr(), coords.data_ptr(), out.data_ptr(),
-            batch, height, width, num_points, int(ignore_index), get_num_threads(),
+            labels.data_ptr(),
+            coords.data_ptr(),
+            out.data_ptr(),
+            batch,
+            height,
+            width,
+            num_points,
+            int(ignore_index),
+            get_num_threads(),
         )
     return out

@@ -2,6 +2,7 @@
 
 Shape shorthand: N batch, K classes, H x W map, P points. Coordinates are in [0, 1]^2, (x, y).
 """
+
 from typing import Tuple
 
 import paddle
@@ -18,7 +19,9 @@ def uncertainty(logits: paddle.Tensor) -> paddle.Tensor:
     Values are <= 0; 0 marks the most uncertain location (a tie between the top two classes).
     """
     if logits.shape[1] < 2:
-        raise ValueError(f"uncertainty: need at least 2 classes on axis 1, got shape {list(logits.shape)}")
+        raise ValueError(
+            f"uncertainty: need at least 2 classes on axis 1, got shape {list(logits.shape)}"
+        )
     # A running top-2 over the class slices is exact (a tie leaves first == second) and about 8x
     # faster on CPU than topk(k=2) along a non-last axis; it also exports to a static graph.
     classes = paddle.unbind(logits.unsqueeze(2), axis=1)
@@ -57,8 +60,12 @@ def sample_points_for_training(
     if num_uncertain > 0:
         scores = uncertainty(point_sample(coarse_logits.astype("float32"), candidates))[:, 0]
         top = paddle.topk(scores, k=num_uncertain, axis=1).indices
-        flat = (top + paddle.arange(batch, dtype=top.dtype).unsqueeze(1) * num_candidates).reshape([-1])
-        chosen.append(paddle.gather(candidates.reshape([-1, 2]), flat).reshape([batch, num_uncertain, 2]))
+        flat = (top + paddle.arange(batch, dtype=top.dtype).unsqueeze(1) * num_candidates).reshape(
+            [-1]
+        )
+        chosen.append(
+            paddle.gather(candidates.reshape([-1, 2]), flat).reshape([batch, num_uncertain, 2])
+        )
     if num_uniform > 0:
         chosen.append(paddle.rand([batch, num_uniform, 2], dtype="float32"))
     return paddle.concat(chosen, axis=1)

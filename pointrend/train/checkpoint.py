@@ -16,6 +16,7 @@ Reading never runs code from a file: weight files go through the restricted unpi
 the pickled trainer_state.pkl of older checkpoints is read by the same restricted unpickler.
 Every damaged or missing file is reported as a CheckpointError naming it and what to do.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,12 @@ class CheckpointStore:
         self.keep_last = keep_last
 
     def save(
-        self, iteration: int, state_dicts: dict[str, dict], trainer_state: dict,
-        info: dict, best_metric: tuple[str, float] | None = None,
+        self,
+        iteration: int,
+        state_dicts: dict[str, dict],
+        trainer_state: dict,
+        info: dict,
+        best_metric: tuple[str, float] | None = None,
     ) -> Path:
         """Write one checkpoint; `state_dicts` maps file names (MODEL_FILE...) to paddle state
         dicts. `best_metric=(name, value)` also points best.json at it."""
@@ -87,7 +92,8 @@ class CheckpointStore:
                 paddle.save(state, str(partial / file_name))
             (partial / STATE_FILE).write_text(json.dumps(trainer_state))
             (partial / INFO_FILE).write_text(
-                json.dumps({"iteration": iteration, **info}, indent=2, default=str))
+                json.dumps({"iteration": iteration, **info}, indent=2, default=str)
+            )
         except OSError as error:
             shutil.rmtree(partial, ignore_errors=True)
             previous = self._latest_name_or_none()
@@ -96,7 +102,9 @@ class CheckpointStore:
                 describe_write_failure(error, f"checkpoint {name}", self.directory) + kept
             ) from error
         replace_directory(partial, final)
-        _write_json_atomically(self.directory / LATEST, {"checkpoint": name, "iteration": iteration})
+        _write_json_atomically(
+            self.directory / LATEST, {"checkpoint": name, "iteration": iteration}
+        )
         if best_metric is not None:
             self.mark_best(iteration, *best_metric)
         self._prune()
@@ -110,8 +118,14 @@ class CheckpointStore:
 
     def mark_best(self, iteration: int, metric_name: str, value: float) -> None:
         """Point best.json at the (existing) checkpoint of `iteration`."""
-        _write_json_atomically(self.directory / BEST, {
-            "checkpoint": self.path_of(iteration).name, "iteration": iteration, metric_name: value})
+        _write_json_atomically(
+            self.directory / BEST,
+            {
+                "checkpoint": self.path_of(iteration).name,
+                "iteration": iteration,
+                metric_name: value,
+            },
+        )
 
     def record_metrics(self, iteration: int, metrics: dict) -> None:
         """Add evaluation results to the info file of the (existing) checkpoint of `iteration`."""
@@ -119,8 +133,10 @@ class CheckpointStore:
         _write_json_atomically(path, {**read_info(path.parent), "metrics": metrics})
 
     def point_latest_at(self, checkpoint: Path) -> None:
-        _write_json_atomically(self.directory / LATEST, {
-            "checkpoint": checkpoint.name, "iteration": checkpoint_iteration(checkpoint)})
+        _write_json_atomically(
+            self.directory / LATEST,
+            {"checkpoint": checkpoint.name, "iteration": checkpoint_iteration(checkpoint)},
+        )
 
     def _read_pointer(self, pointer: str) -> dict | None:
         """The pointer's content, None when it does not exist; CheckpointError when damaged."""
@@ -135,8 +151,10 @@ class CheckpointStore:
             raise CheckpointError(f"{path} {problem}: {self._pointer_way_out(path)}") from None
         target = payload.get("checkpoint") if isinstance(payload, dict) else None
         if not isinstance(target, str) or not target.startswith(CHECKPOINT_PREFIX) or "/" in target:
-            raise CheckpointError(f"{path} names no checkpoint (no \"checkpoint\": "
-                                  f"\"{CHECKPOINT_PREFIX}...\" entry): {self._pointer_way_out(path)}")
+            raise CheckpointError(
+                f'{path} names no checkpoint (no "checkpoint": '
+                f'"{CHECKPOINT_PREFIX}..." entry): {self._pointer_way_out(path)}'
+            )
         return payload
 
     def _pointer_way_out(self, path: Path) -> str:
@@ -178,7 +196,7 @@ class CheckpointStore:
 
 def checkpoint_iteration(checkpoint: Path) -> int:
     """The iteration in a checkpoint directory's name (iter_0008000 -> 8000)."""
-    return int(checkpoint.name[len(CHECKPOINT_PREFIX):])
+    return int(checkpoint.name[len(CHECKPOINT_PREFIX) :])
 
 
 def complete_checkpoints(directory: Path) -> list[Path]:
@@ -194,13 +212,16 @@ def resolve_checkpoint(path: str | os.PathLike, prefer: str = "latest") -> Path:
     used, with a note."""
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"{path} does not exist: give a checkpoint directory or a training "
-                              "output directory")
+        raise CheckpointError(
+            f"{path} does not exist: give a checkpoint directory or a training output directory"
+        )
     if (path / INFO_FILE).is_file():
         return path
     if path.name.startswith(CHECKPOINT_PREFIX) and (path / MODEL_FILE).exists():
-        raise CheckpointError(f"{path} is an incomplete checkpoint (no {INFO_FILE}: its write was "
-                              f"cut short): {_way_out(path)}")
+        raise CheckpointError(
+            f"{path} is an incomplete checkpoint (no {INFO_FILE}: its write was "
+            f"cut short): {_way_out(path)}"
+        )
     for directory in (path, path / "checkpoints"):
         pointers = [BEST, LATEST] if prefer == "best" else [LATEST]
         for pointer in pointers:
@@ -209,17 +230,22 @@ def resolve_checkpoint(path: str | os.PathLike, prefer: str = "latest") -> Path:
                 if not (target / INFO_FILE).is_file():
                     raise CheckpointError(
                         f"{directory / pointer} points at {target}, which is not a complete "
-                        f"checkpoint: {CheckpointStore(directory)._pointer_way_out(directory / pointer)}")
+                        f"checkpoint: {CheckpointStore(directory)._pointer_way_out(directory / pointer)}"
+                    )
                 return target
     for directory in (path, path / "checkpoints"):
         complete = complete_checkpoints(directory)
         if complete:
-            print(f"note: {directory / LATEST} is missing: using the newest complete checkpoint "
-                  f"{complete[-1]}", flush=True)
+            print(
+                f"note: {directory / LATEST} is missing: using the newest complete checkpoint "
+                f"{complete[-1]}",
+                flush=True,
+            )
             return complete[-1]
     raise CheckpointError(
         f"no checkpoint found at {path}: expected a checkpoint directory (containing {INFO_FILE}) "
-        f"or a training output directory with checkpoints/{LATEST}")
+        f"or a training output directory with checkpoints/{LATEST}"
+    )
 
 
 def _way_out(checkpoint: Path) -> str:
@@ -267,8 +293,9 @@ def read_trainer_state(checkpoint: Path) -> dict[str, Any]:
     return state
 
 
-def read_state_dict(checkpoint: Path, file_name: str, required: bool = False,
-                    as_tensors: bool = True) -> dict | None:
+def read_state_dict(
+    checkpoint: Path, file_name: str, required: bool = False, as_tensors: bool = True
+) -> dict | None:
     """What paddle.save wrote to `checkpoint / file_name`, read without running code from it:
     arrays become paddle Tensors (as paddle.load returns them) unless `as_tensors` is False.
     None for a missing optional file; CheckpointError for a missing required or damaged one."""
@@ -286,8 +313,9 @@ def read_state_dict(checkpoint: Path, file_name: str, required: bool = False,
     except (OSError, ValueError, CheckpointFormatError) as error:
         raise CheckpointError(f"{error}: {_way_out(checkpoint)}") from None
     if not isinstance(state, dict):
-        raise CheckpointError(f"{path} holds a {type(state).__name__}, not a state dict: "
-                              f"{_way_out(checkpoint)}")
+        raise CheckpointError(
+            f"{path} holds a {type(state).__name__}, not a state dict: {_way_out(checkpoint)}"
+        )
     return _arrays_to_tensors(state) if as_tensors else state
 
 
@@ -313,14 +341,19 @@ def describe_mismatch(model_state: dict, checkpoint_state: dict) -> str | None:
         if k in checkpoint_state and _shape(checkpoint_state[k]) != _shape(model_state[k])
     ]
     parts = []
-    for label, items in (("missing from the checkpoint", missing), ("not in the model", unexpected),
-                         ("with other shapes", reshaped)):
+    for label, items in (
+        ("missing from the checkpoint", missing),
+        ("not in the model", unexpected),
+        ("with other shapes", reshaped),
+    ):
         if items:
             parts.append(f"{len(items)} weights {label} (e.g. {items[0]})")
     return "; ".join(parts) or None
 
 
-def load_weights(network: paddle.nn.Layer, checkpoint: Path, state: dict, current_recipe: dict | None = None) -> None:
+def load_weights(
+    network: paddle.nn.Layer, checkpoint: Path, state: dict, current_recipe: dict | None = None
+) -> None:
     """Set `network` from `state` (read from `checkpoint`), or raise CheckpointError explaining
     why the checkpoint belongs to another model."""
     problem = describe_mismatch(network.state_dict(), state)

@@ -1,4 +1,5 @@
 """SGD with momentum, parameter groups for weight decay, poly LR with linear warm-up."""
+
 from __future__ import annotations
 
 import paddle
@@ -6,11 +7,21 @@ from paddle import nn
 
 from pointrend.train.settings import TrainingSettingError
 
-_NORM_LAYERS = (nn.BatchNorm, nn.BatchNorm1D, nn.BatchNorm2D, nn.BatchNorm3D, nn.SyncBatchNorm,
-                nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2D)
+_NORM_LAYERS = (
+    nn.BatchNorm,
+    nn.BatchNorm1D,
+    nn.BatchNorm2D,
+    nn.BatchNorm3D,
+    nn.SyncBatchNorm,
+    nn.GroupNorm,
+    nn.LayerNorm,
+    nn.InstanceNorm2D,
+)
 
 
-def split_decay_groups(network: nn.Layer, weight_decay: float, decay_norm_and_bias: bool) -> list[dict]:
+def split_decay_groups(
+    network: nn.Layer, weight_decay: float, decay_norm_and_bias: bool
+) -> list[dict]:
     """Trainable parameters in two groups: with weight decay, and without (norm affine + biases).
 
     Decaying the scale of a normalisation layer only fights the normalisation; detectron2 does
@@ -34,21 +45,32 @@ def split_decay_groups(network: nn.Layer, weight_decay: float, decay_norm_and_bi
 
 
 def poly_with_warmup(
-    base_lr: float, total_iters: int, warmup_iters: int, power: float = 0.9,
-    min_lr: float = 0.0, warmup_start_factor: float = 0.001,
+    base_lr: float,
+    total_iters: int,
+    warmup_iters: int,
+    power: float = 0.9,
+    min_lr: float = 0.0,
+    warmup_start_factor: float = 0.001,
 ) -> paddle.optimizer.lr.LRScheduler:
     """LR at iteration t: linear from base_lr*warmup_start_factor to base_lr over warm-up, then
     (base_lr - min_lr) * (1 - (t - warmup) / (total - warmup)) ** power + min_lr.
     Stepped once per optimizer update.
     """
     if total_iters <= warmup_iters:
-        raise TrainingSettingError(f"total_iters ({total_iters}) must exceed warmup_iters ({warmup_iters})")
+        raise TrainingSettingError(
+            f"total_iters ({total_iters}) must exceed warmup_iters ({warmup_iters})"
+        )
     poly = paddle.optimizer.lr.PolynomialDecay(
-        learning_rate=base_lr, decay_steps=total_iters - warmup_iters, end_lr=min_lr, power=power)
+        learning_rate=base_lr, decay_steps=total_iters - warmup_iters, end_lr=min_lr, power=power
+    )
     if warmup_iters == 0:
         return poly
     return paddle.optimizer.lr.LinearWarmup(
-        learning_rate=poly, warmup_steps=warmup_iters, start_lr=base_lr * warmup_start_factor, end_lr=base_lr)
+        learning_rate=poly,
+        warmup_steps=warmup_iters,
+        start_lr=base_lr * warmup_start_factor,
+        end_lr=base_lr,
+    )
 
 
 class GroupedMomentum(paddle.optimizer.Momentum):
@@ -65,8 +87,12 @@ class GroupedMomentum(paddle.optimizer.Momentum):
 
 
 def build_sgd(
-    network: nn.Layer, lr_scheduler: paddle.optimizer.lr.LRScheduler, momentum: float,
-    weight_decay: float, decay_norm_and_bias: bool, grad_clip_norm: float | None,
+    network: nn.Layer,
+    lr_scheduler: paddle.optimizer.lr.LRScheduler,
+    momentum: float,
+    weight_decay: float,
+    decay_norm_and_bias: bool,
+    grad_clip_norm: float | None,
 ) -> paddle.optimizer.Optimizer:
     """SGD with momentum (L2 weight decay per group), optional clipping by global gradient norm."""
     clip = paddle.nn.ClipGradByGlobalNorm(grad_clip_norm) if grad_clip_norm else None

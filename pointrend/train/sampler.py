@@ -7,6 +7,7 @@ sample also gets its own augmentation seed from (seed, stream position), so a ru
 batch t sees exactly the images AND the augmentations an uninterrupted run would, whatever the
 number of data-loader workers.
 """
+
 from __future__ import annotations
 
 import random
@@ -40,7 +41,9 @@ class IterationBatchSampler:
         if dataset_size <= 0:
             raise ValueError("the training dataset is empty")
         if not 0 <= start_batch <= num_batches:
-            raise ValueError(f"start_batch={start_batch} is outside the schedule of {num_batches} batches")
+            raise ValueError(
+                f"start_batch={start_batch} is outside the schedule of {num_batches} batches"
+            )
         self.dataset_size = dataset_size
         self.batch_size = batch_size
         self.num_batches = num_batches

@@ -5,6 +5,7 @@ whole schedule runs as ONE hapi epoch over a batch sampler that yields exactly t
 to do; evaluation, checkpoints and logging are callbacks counting optimizer updates. hapi still
 does what it is good at: train_batch, AMP, gradient accumulation and DataParallel.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,16 +18,30 @@ import paddle
 from paddle import nn
 
 from pointrend.train.amp import amp_configs, use_bfloat16
-from pointrend.train.callbacks import (SaveOnInterrupt, ScheduleClock, StopOnNonFiniteLoss,
-                                        TrainerCallback)
+from pointrend.train.callbacks import (
+    SaveOnInterrupt,
+    ScheduleClock,
+    StopOnNonFiniteLoss,
+    TrainerCallback,
+)
 from pointrend.train.callbacks.nan_guard import NonFiniteWeightsError
 from pointrend.train.callbacks.unlabelled import WarnOnUnlabelledBatches
 from pointrend.train.finite import describe_non_finite, non_finite_tensors, refuse_non_finite
-from pointrend.train.checkpoint import (EMA_FILE, MODEL_FILE, OPTIMIZER_FILE, SCALER_FILE,
-                                        CheckpointError, CheckpointStore, checkpoint_iteration,
-                                        complete_checkpoints, load_weights, read_info,
-                                        read_state_dict, read_trainer_state,
-                                        resolve_checkpoint)
+from pointrend.train.checkpoint import (
+    EMA_FILE,
+    MODEL_FILE,
+    OPTIMIZER_FILE,
+    SCALER_FILE,
+    CheckpointError,
+    CheckpointStore,
+    checkpoint_iteration,
+    complete_checkpoints,
+    load_weights,
+    read_info,
+    read_state_dict,
+    read_trainer_state,
+    resolve_checkpoint,
+)
 from pointrend.train.converted_checkpoint import converted_from
 from pointrend.data.sample_errors import BadSampleError, SampleErrorCheck, error_safe_loader
 from pointrend.train.bad_batches import ReadableReplacement
@@ -38,8 +53,12 @@ from pointrend.utils.distributed import gather_objects, is_main_process, rank, w
 from pointrend.utils.loader_workers import ignore_interrupts
 from pointrend.train.optim import build_sgd, poly_with_warmup
 from pointrend.train.sampler import IterationBatchSampler, SeededSamples
-from pointrend.train.settings import AmpSettings, OptimSettings, ScheduleSettings, TrainingSettingError
-
+from pointrend.train.settings import (
+    AmpSettings,
+    OptimSettings,
+    ScheduleSettings,
+    TrainingSettingError,
+)
 
 
 class TrainingClock:
@@ -141,10 +160,21 @@ class Trainer:
 
         self.model = paddle.Model(network)
         self.lr_scheduler = poly_with_warmup(
-            optim.lr, schedule.iters, schedule.warmup_iters, schedule.power, schedule.min_lr,
-            schedule.warmup_start_factor)
-        self.optimizer = build_sgd(network, self.lr_scheduler, optim.momentum, optim.weight_decay,
-                                   optim.decay_norm_and_bias, optim.grad_clip_norm)
+            optim.lr,
+            schedule.iters,
+            schedule.warmup_iters,
+            schedule.power,
+            schedule.min_lr,
+            schedule.warmup_start_factor,
+        )
+        self.optimizer = build_sgd(
+            network,
+            self.lr_scheduler,
+            optim.momentum,
+            optim.weight_decay,
+            optim.decay_norm_and_bias,
+            optim.grad_clip_norm,
+        )
         on_gpu = device.startswith("gpu")
         configs = amp_configs(amp.enabled, amp.level, amp.dtype, on_gpu) if amp else None
         self.ignore_index = ignore_index
@@ -159,12 +189,15 @@ class Trainer:
         if batch_size % parts:
             raise TrainingSettingError(
                 f"batch_size={batch_size} is not divisible by {world_size()} processes x "
-                f"{accumulate_steps} accumulation steps; pick a multiple of {parts}")
+                f"{accumulate_steps} accumulation steps; pick a multiple of {parts}"
+            )
         return batch_size // parts
 
     def describe_setup(self) -> str:
-        return (f"{self.device}, {world_size()} process(es), batch {self.global_batch_size} = "
-                f"{self.per_device_batch_size}/device x {world_size()} x {self.accumulate_steps} accumulation")
+        return (
+            f"{self.device}, {world_size()} process(es), batch {self.global_batch_size} = "
+            f"{self.per_device_batch_size}/device x {world_size()} x {self.accumulate_steps} accumulation"
+        )
 
     # Events for callbacks -------------------------------------------------------------------
 
@@ -196,7 +229,9 @@ class Trainer:
         paths = getattr(self.train_dataset, "image_paths", None)
         if self._sampler is None or paths is None:
             return []
-        return [str(paths[index]) for index, _ in self._sampler.batch(self._sampler.start_batch + step)]
+        return [
+            str(paths[index]) for index, _ in self._sampler.batch(self._sampler.start_batch + step)
+        ]
 
     def current_lr(self) -> float:
         return float(self.optimizer.get_lr())
@@ -217,8 +252,13 @@ class Trainer:
         on_bad_sample="error", BadSampleError naming the first sample that cannot be read.
         """
         interrupt = SaveOnInterrupt()
-        everything = [StopOnNonFiniteLoss(), WarnOnUnlabelledBatches(), ScheduleClock(),
-                      *self.callbacks, interrupt]
+        everything = [
+            StopOnNonFiniteLoss(),
+            WarnOnUnlabelledBatches(),
+            ScheduleClock(),
+            *self.callbacks,
+            interrupt,
+        ]
         for callback in everything:
             callback.attach(self)
         self._active = everything
@@ -236,9 +276,12 @@ class Trainer:
         # Samples are read through the error-safe loader: an exception inside paddle's DataLoader
         # hangs it (0 workers) or kills it with tracebacks (workers).
         self.batches = error_safe_loader(
-            SeededSamples(self.train_dataset), self.on_bad_sample,
-            batch_sampler=self._sampler, num_workers=self.num_workers,
-            worker_init_fn=ignore_interrupts)
+            SeededSamples(self.train_dataset),
+            self.on_bad_sample,
+            batch_sampler=self._sampler,
+            num_workers=self.num_workers,
+            worker_init_fn=ignore_interrupts,
+        )
         self.batches.replace_all_bad = ReadableReplacement(self.train_dataset, self.batches.skipped)
         self.clock = TrainingClock()
         try:
@@ -246,14 +289,21 @@ class Trainer:
                 # hapi re-wraps the loader's label tensors with paddle.to_tensor on every batch.
                 warnings.filterwarnings("ignore", message="To copy construct from a tensor")
                 ignore_batchnorm_notice()
-                self.model.fit(self.batches, epochs=1, verbose=0, callbacks=everything,
-                               accumulate_grad_batches=self.accumulate_steps)
+                self.model.fit(
+                    self.batches,
+                    epochs=1,
+                    verbose=0,
+                    callbacks=everything,
+                    accumulate_grad_batches=self.accumulate_steps,
+                )
         except BadSampleError as error:
             if error.context:
                 raise
             raise BadSampleError(
-                error.error, f"met while training iteration {self.iteration + 1}; fix or remove "
-                "the file, or set --data.on_bad_sample=skip to leave bad samples out") from None
+                error.error,
+                f"met while training iteration {self.iteration + 1}; fix or remove "
+                "the file, or set --data.on_bad_sample=skip to leave bad samples out",
+            ) from None
         finally:
             interrupt.restore_handlers()
             self.batches.close()
@@ -262,7 +312,7 @@ class Trainer:
     def _report_new_skips(self) -> None:
         """Name each sample the moment it is left out (skip mode), not only at the end."""
         skipped = self.batches.skipped if self.batches is not None else []
-        for error in skipped[self._reported_skips:]:
+        for error in skipped[self._reported_skips :]:
             print(f"left out a bad sample: {error.message()}", flush=True)
         self._reported_skips = len(skipped)
 
@@ -277,10 +327,14 @@ class Trainer:
 
     def _batch_sampler(self) -> IterationBatchSampler:
         return IterationBatchSampler(
-            dataset_size=len(self.train_dataset), batch_size=self.per_device_batch_size,
+            dataset_size=len(self.train_dataset),
+            batch_size=self.per_device_batch_size,
             num_batches=self.max_iters * self.accumulate_steps,
             start_batch=self.iteration * self.accumulate_steps,
-            seed=self.seed, rank=rank(), world_size=world_size())
+            seed=self.seed,
+            rank=rank(),
+            world_size=world_size(),
+        )
 
     # Checkpoints ----------------------------------------------------------------------------
 
@@ -300,11 +354,22 @@ class Trainer:
             state_dicts = self._training_state()
             if getattr(self.model, "_scaler", None) is not None:
                 state_dicts[SCALER_FILE] = self.model._scaler.state_dict()
-            metrics = self.last_eval[1] if self.last_eval and self.last_eval[0] == self.iteration else None
+            metrics = (
+                self.last_eval[1]
+                if self.last_eval and self.last_eval[0] == self.iteration
+                else None
+            )
             path = self.checkpoints.save(
-                self.iteration, state_dicts,
-                {"iteration": self.iteration, "rng": rng_states, "callbacks": self._callback_states()},
-                {"recipe": self.recipe, "metrics": metrics}, best_metric=best_metric)
+                self.iteration,
+                state_dicts,
+                {
+                    "iteration": self.iteration,
+                    "rng": rng_states,
+                    "callbacks": self._callback_states(),
+                },
+                {"recipe": self.recipe, "metrics": metrics},
+                best_metric=best_metric,
+            )
         print(f"checkpoint saved: {path}" + (" (new best)" if best_metric else ""), flush=True)
         return path
 
@@ -331,7 +396,8 @@ class Trainer:
                     f"the update of iteration {self.iteration} made the training state non-finite "
                     f"({file_name}: {describe_non_finite(bad, count)}); nothing was saved from it "
                     f"and {where}. Usual fixes: a lower --optim.lr, a longer "
-                    f"--schedule.warmup_iters, or --optim.grad_clip_norm=<e.g. 10>.")
+                    f"--schedule.warmup_iters, or --optim.grad_clip_norm=<e.g. 10>."
+                )
 
     def fall_back_to_finite_checkpoint(self, before: int | None = None) -> str:
         """Point "latest" at the newest checkpoint (older than iteration `before`) whose weights
@@ -340,13 +406,18 @@ class Trainer:
             return "rank 0 names the checkpoint to resume from"
         checkpoint = self.finite_checkpoint_before(before)
         if checkpoint is None:
-            return "no sound checkpoint was written yet" if before is None else (
-                f"no sound checkpoint from before iteration {before} is kept")
+            return (
+                "no sound checkpoint was written yet"
+                if before is None
+                else (f"no sound checkpoint from before iteration {before} is kept")
+            )
         if self.checkpoints.latest() == checkpoint:
             return f"the newest sound checkpoint is {checkpoint} (latest)"
         self.checkpoints.point_latest_at(checkpoint)
-        return (f"the newest sound checkpoint is {checkpoint}: latest.json points back at it, "
-                "so --resume continues from there")
+        return (
+            f"the newest sound checkpoint is {checkpoint}: latest.json points back at it, "
+            "so --resume continues from there"
+        )
 
     def finite_checkpoint_before(self, before: int | None = None) -> Path | None:
         """The newest complete checkpoint (older than iteration `before`) with finite weights."""
@@ -354,8 +425,10 @@ class Trainer:
             if before is not None and checkpoint_iteration(checkpoint) >= before:
                 continue
             try:
-                states = [read_state_dict(checkpoint, name, as_tensors=False)
-                          for name in (MODEL_FILE, EMA_FILE)]
+                states = [
+                    read_state_dict(checkpoint, name, as_tensors=False)
+                    for name in (MODEL_FILE, EMA_FILE)
+                ]
             except CheckpointError:
                 continue  # damaged: not one to resume from
             if not any(non_finite_tensors(state)[0] for state in states if state is not None):
@@ -370,7 +443,8 @@ class Trainer:
             raise CheckpointError(
                 f"{checkpoint} holds weights converted from {record.get('source')}'s "
                 f"{record.get('file')}, without a training state to resume; evaluate, predict or "
-                "export it with --checkpoint")
+                "export it with --checkpoint"
+            )
         self._report_recipe_changes(checkpoint)
         weights = read_state_dict(checkpoint, MODEL_FILE, required=True)
         refuse_non_finite(weights, checkpoint, "resuming from it")
@@ -391,13 +465,17 @@ class Trainer:
         state = read_trainer_state(checkpoint)
         self.iteration = int(state["iteration"])
         if self.iteration > self.max_iters:
-            raise CheckpointError(f"{checkpoint} is at iteration {self.iteration}, beyond schedule.iters={self.max_iters}")
+            raise CheckpointError(
+                f"{checkpoint} is at iteration {self.iteration}, beyond schedule.iters={self.max_iters}"
+            )
         try:
             if not isinstance(state.get("rng"), list):
                 raise RngStateError("it holds no random generator states")
             self._restore_rng(state["rng"])
         except RngStateError as error:
-            raise CheckpointError(f"the trainer state of {checkpoint} is damaged: {error}") from None
+            raise CheckpointError(
+                f"the trainer state of {checkpoint} is damaged: {error}"
+            ) from None
         saved_callbacks = state.get("callbacks", {})
         for callback in self._active:
             if type(callback).__name__ in saved_callbacks:
@@ -412,20 +490,27 @@ class Trainer:
             return
         changes = leaf_differences(saved, self.recipe)
         if changes:
-            print(f"note: the recipe differs from the one {checkpoint.name} was trained with: "
-                  + ", ".join(changes), flush=True)
+            print(
+                f"note: the recipe differs from the one {checkpoint.name} was trained with: "
+                + ", ".join(changes),
+                flush=True,
+            )
 
     def _check_optimizer_state(self, state: dict, checkpoint: Path) -> None:
         """Paddle matches optimizer state to parameters by generated name and silently skips
         what does not match, which would restart momentum from zero without a word."""
         names = {p.name for p in self.network.parameters() if not p.stop_gradient}
-        foreign = [key for key in state if key not in ("LR_Scheduler", "master_weights")
-                   and key.rsplit("_", 2)[0] not in names]
+        foreign = [
+            key
+            for key in state
+            if key not in ("LR_Scheduler", "master_weights") and key.rsplit("_", 2)[0] not in names
+        ]
         if foreign:
             raise CheckpointError(
                 f"the optimizer state in {checkpoint} belongs to differently named parameters "
                 f"(e.g. {foreign[0]}): the model must be built inside paddle.utils.unique_name.guard(), "
-                "as pointrend.app.build does")
+                "as pointrend.app.build does"
+            )
 
     def _restore_ema(self, checkpoint: Path) -> None:
         if self.ema is None:
@@ -433,7 +518,9 @@ class Trainer:
         ema_state = read_state_dict(checkpoint, EMA_FILE)
         if ema_state is None:
             if is_main_process():
-                print(f"{checkpoint} has no EMA weights: the average restarts from the loaded weights")
+                print(
+                    f"{checkpoint} has no EMA weights: the average restarts from the loaded weights"
+                )
             return
         self.ema.set_state_dict(ema_state)
 
@@ -442,6 +529,8 @@ class Trainer:
             restore_rng_state(states[rank()])
             return
         if is_main_process():
-            print(f"the checkpoint was written by {len(states)} process(es), this run has {world_size()}: "
-                  "random generators are re-seeded, so point sampling differs from an uninterrupted run")
+            print(
+                f"the checkpoint was written by {len(states)} process(es), this run has {world_size()}: "
+                "random generators are re-seeded, so point sampling differs from an uninterrupted run"
+            )
         seed_everything(self.seed + 1000003 * self.iteration + rank())

@@ -3,6 +3,7 @@
 Everything here works in a single process too (world size 1, rank 0), so callers never branch
 on whether training is distributed.
 """
+
 from __future__ import annotations
 
 import paddle

@@ -1,4 +1,5 @@
 """One progress line on stderr: done/total, rate and time left."""
+
 import math
 import sys
 import time
@@ -14,8 +15,15 @@ class ProgressBar:
     or by `close()` if the work stops early.
     """
 
-    def __init__(self, total: int, desc: str, unit: str = "items", stream: Optional[TextIO] = None,
-                 enabled: bool = True, width: int = 30) -> None:
+    def __init__(
+        self,
+        total: int,
+        desc: str,
+        unit: str = "items",
+        stream: Optional[TextIO] = None,
+        enabled: bool = True,
+        width: int = 30,
+    ) -> None:
         self.total, self.desc, self.unit, self.width = total, desc, unit, width
         self.stream = stream or sys.stderr
         self.enabled = enabled and total > 0
@@ -59,8 +67,10 @@ class ProgressBar:
             timing = f"done in {_clock(elapsed)}"
         else:
             timing = f"{_clock((self.total - self.done) / rate) if rate > 0 else '--:--:--'} left"
-        return (f"{self.desc} [{'#' * filled}{'-' * (self.width - filled)}] {self.done}/{self.total}, "
-                f"{rate:.2f} {self.unit}/s, {timing}")
+        return (
+            f"{self.desc} [{'#' * filled}{'-' * (self.width - filled)}] {self.done}/{self.total}, "
+            f"{rate:.2f} {self.unit}/s, {timing}"
+        )
 
 
 def _clock(seconds: float) -> str:

@@ -1,4 +1,5 @@
 """What this machine offers: a visible GPU, CPU threads per process."""
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ BestCheckpoint after evaluation, StopOnDivergence before any checkpoint. The Tra
 puts StopOnNonFiniteLoss, WarnOnUnlabelledBatches and ScheduleClock first and SaveOnInterrupt
 last.
 """
+
 from pointrend.train.callbacks.base import TrainerCallback
 from pointrend.train.callbacks.best_checkpoint import BestCheckpoint
 from pointrend.train.callbacks.checkpointing import PeriodicCheckpoint
@@ -19,7 +20,18 @@ from pointrend.train.callbacks.schedule import ScheduleClock
 from pointrend.train.callbacks.tensorboard import TensorBoardLogger
 
 __all__ = [
-    "TrainerCallback", "BestCheckpoint", "PeriodicCheckpoint", "ExponentialMovingAverage", "PeriodicEvaluation",
-    "SaveOnInterrupt", "TrainingInterrupted", "NonFiniteLossError", "StopOnNonFiniteLoss",
-    "ProgressLogger", "ScheduleClock", "TensorBoardLogger", "LossDivergedError", "StopOnDivergence",
+    "TrainerCallback",
+    "BestCheckpoint",
+    "PeriodicCheckpoint",
+    "ExponentialMovingAverage",
+    "PeriodicEvaluation",
+    "SaveOnInterrupt",
+    "TrainingInterrupted",
+    "NonFiniteLossError",
+    "StopOnNonFiniteLoss",
+    "ProgressLogger",
+    "ScheduleClock",
+    "TensorBoardLogger",
+    "LossDivergedError",
+    "StopOnDivergence",
 ]

@@ -7,6 +7,7 @@ micro-batches make one iteration (one optimizer update). The Trainer turns updat
 The logs of `on_iteration_end` carry the iteration's loss terms (mean over its micro-batches)
 under LOSS_TERMS.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -63,7 +64,9 @@ class LogWindow:
 
     def pop(self, iteration: int, now: float) -> tuple[dict[str, float], float]:
         """(mean of each loss term, iterations per second) since the last pop, and start anew."""
-        means = {name: total / self._count for name, total in self._sums.items()} if self._count else {}
+        means = (
+            {name: total / self._count for name, total in self._sums.items()} if self._count else {}
+        )
         start_iteration, start_time = self._mark
         rate = (iteration - start_iteration) / max(now - start_time, 1e-9)
         self._sums, self._count, self._mark = {}, 0, (iteration, now)

@@ -1,4 +1,5 @@
 """Exponential moving average of the weights, used for evaluation and saved with checkpoints."""
+
 from __future__ import annotations
 
 import math
@@ -36,13 +37,19 @@ class ExponentialMovingAverage(TrainerCallback):
         return self.decay * (1.0 - math.exp(-iteration / self.warmup_iters))
 
     def _live_state(self) -> dict[str, paddle.Tensor]:
-        return {k: v for k, v in self.trainer.network.state_dict().items() if paddle.is_floating_point(v)}
+        return {
+            k: v
+            for k, v in self.trainer.network.state_dict().items()
+            if paddle.is_floating_point(v)
+        }
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if self.shadow is None:
             # float32 even when AMP O2 keeps the live weights in float16: tiny (1 - d) steps
             # would vanish in float16 rounding.
-            self.shadow = {k: paddle.cast(v.detach(), "float32") for k, v in self._live_state().items()}
+            self.shadow = {
+                k: paddle.cast(v.detach(), "float32") for k, v in self._live_state().items()
+            }
 
     @paddle.no_grad()
     def on_iteration_end(self, iteration: int, logs: dict) -> None:
@@ -66,7 +73,9 @@ class ExponentialMovingAverage(TrainerCallback):
         network = self.trainer.network
         live = self._live_state()
         raw = {k: v.detach().clone() for k, v in live.items()}
-        network.set_state_dict({k: average.astype(live[k].dtype) for k, average in self.shadow.items()})
+        network.set_state_dict(
+            {k: average.astype(live[k].dtype) for k, average in self.shadow.items()}
+        )
         try:
             yield
         finally:

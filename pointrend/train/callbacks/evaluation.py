@@ -1,4 +1,5 @@
 """Periodic evaluation on the validation set: a table on stdout and one JSON file per run."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,11 @@ from pointrend.data.sample_errors import BadSampleError
 from pointrend.train.bad_samples import report_skipped
 from pointrend.train.callbacks.base import TrainerCallback
 from pointrend.utils.distributed import is_main_process
-from pointrend.inference.evaluate import evaluate_dataset, format_results_table, write_results_or_warn
+from pointrend.inference.evaluate import (
+    evaluate_dataset,
+    format_results_table,
+    write_results_or_warn,
+)
 
 
 class PeriodicEvaluation(TrainerCallback):
@@ -32,23 +37,35 @@ class PeriodicEvaluation(TrainerCallback):
         saved = self.trainer.saved_iteration == iteration
         try:
             with self.trainer.clock.paused(), self.trainer.evaluation_weights():
-                results = evaluate_dataset(self.trainer.network, self.dataset,
-                                           progress=is_main_process(), **self.evaluate_options)
+                results = evaluate_dataset(
+                    self.trainer.network,
+                    self.dataset,
+                    progress=is_main_process(),
+                    **self.evaluate_options,
+                )
         except BadSampleError as error:
-            raise BadSampleError(error.error, (
-                f"met by the evaluation at iteration {iteration}, "
-                + ("whose checkpoint is saved" if saved else "which has no checkpoint")
-                + "; fix or remove the file, or set --data.on_bad_sample=skip")) from None
+            raise BadSampleError(
+                error.error,
+                (
+                    f"met by the evaluation at iteration {iteration}, "
+                    + ("whose checkpoint is saved" if saved else "which has no checkpoint")
+                    + "; fix or remove the file, or set --data.on_bad_sample=skip"
+                ),
+            ) from None
         if is_main_process():
             path = os.path.join(self.output_dir, f"eval_iter_{iteration:07d}.json")
             print(f"evaluation at iteration {iteration}/{self.trainer.max_iters}")
             print(format_results_table(results), flush=True)
             if results.get("pixel_accuracy") is None:
-                print(f"warning: the {results.get('num_images')} validation images have no labelled pixel "
-                      f"(every label pixel is ignore_index): mIoU is undefined at iteration "
-                      f"{iteration}, so no best checkpoint can be chosen. Check the val labels.",
-                      flush=True)
+                print(
+                    f"warning: the {results.get('num_images')} validation images have no labelled pixel "
+                    f"(every label pixel is ignore_index): mIoU is undefined at iteration "
+                    f"{iteration}, so no best checkpoint can be chosen. Check the val labels.",
+                    flush=True,
+                )
             if write_results_or_warn({"iteration": iteration, **results}, path):
                 print(f"results written to {path}", flush=True)
-            report_skipped(results.get("skipped", []), f"evaluation at iteration {iteration}", self.output_dir)
+            report_skipped(
+                results.get("skipped", []), f"evaluation at iteration {iteration}", self.output_dir
+            )
         self.trainer.publish_eval_results(iteration, results)

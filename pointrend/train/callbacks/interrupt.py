@@ -1,4 +1,5 @@
 """Ctrl-C / SIGTERM: finish the current iteration, save a checkpoint, then stop."""
+
 from __future__ import annotations
 
 import signal
@@ -14,8 +15,10 @@ class TrainingInterrupted(Exception):
     def __init__(self, iteration: int, checkpoint: str | None) -> None:
         self.iteration = iteration
         self.checkpoint = checkpoint
-        super().__init__(f"interrupted at iteration {iteration}; checkpoint saved to {checkpoint}. "
-                         "Continue with the same command plus --resume")
+        super().__init__(
+            f"interrupted at iteration {iteration}; checkpoint saved to {checkpoint}. "
+            "Continue with the same command plus --resume"
+        )
 
 
 class SaveOnInterrupt(TrainerCallback):
@@ -33,8 +36,12 @@ class SaveOnInterrupt(TrainerCallback):
             raise KeyboardInterrupt
         self._requested = True
         if is_main_process():
-            print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this iteration "
-                  "(Ctrl-C again aborts without saving)", file=sys.stderr, flush=True)
+            print(
+                f"\n{signal.Signals(signum).name}: saving a checkpoint after this iteration "
+                "(Ctrl-C again aborts without saving)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._requested = False

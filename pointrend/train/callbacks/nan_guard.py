@@ -1,4 +1,5 @@
 """Stops training at the first NaN or infinite loss, before anything saves the broken weights."""
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,11 @@ class StopOnNonFiniteLoss(TrainerCallback):
         bad = {name: value for name, value in terms.items() if not math.isfinite(value)}
         if any_rank(bool(bad)):
             where = self.trainer.fall_back_to_finite_checkpoint()
-            detail = ", ".join(f"{name}={value}" for name, value in bad.items()) or "on another rank"
+            detail = (
+                ", ".join(f"{name}={value}" for name, value in bad.items()) or "on another rank"
+            )
             raise NonFiniteLossError(
                 f"loss is not finite at iteration {self.trainer.iteration + 1} ({detail}); training "
                 f"stopped and {where}. Usual fixes: a lower --optim.lr, a longer "
-                f"--schedule.warmup_iters, or --optim.grad_clip_norm=<e.g. 10>.")
+                f"--schedule.warmup_iters, or --optim.grad_clip_norm=<e.g. 10>."
+            )

@@ -1,4 +1,5 @@
 """Advances the iteration schedule: LR step and iteration count once per optimizer update."""
+
 from __future__ import annotations
 
 from paddle.callbacks import LRScheduler

@@ -1,4 +1,5 @@
 """tensorboardX: loss terms, LR, throughput, mIoU, per-class IoU and a few validation pictures."""
+
 from __future__ import annotations
 
 import cv2
@@ -14,7 +15,9 @@ class TensorBoardLogger(IntervalLogger):
     """Writes under `log_dir` on rank 0 only. Pictures: photo | ground truth | prediction for
     the first `num_images` items of `val_dataset` (None disables them), at every evaluation."""
 
-    def __init__(self, log_dir: str, interval: int = 50, val_dataset=None, num_images: int = 4) -> None:
+    def __init__(
+        self, log_dir: str, interval: int = 50, val_dataset=None, num_images: int = 4
+    ) -> None:
         super().__init__(interval)
         self.log_dir = log_dir
         self.val_dataset = val_dataset
@@ -39,7 +42,9 @@ class TensorBoardLogger(IntervalLogger):
             self.writer.add_scalar(f"train/{name}", value, iteration)
         self.writer.add_scalar("train/loss", sum(losses.values()), iteration)
         self.writer.add_scalar("train/lr", self.trainer.current_lr(), iteration)
-        self.writer.add_scalar("train/images_per_second", rate * self.trainer.global_batch_size, iteration)
+        self.writer.add_scalar(
+            "train/images_per_second", rate * self.trainer.global_batch_size, iteration
+        )
 
     def on_eval_results(self, iteration: int, results: dict) -> None:
         if self.writer is None:
@@ -58,7 +63,9 @@ class TensorBoardLogger(IntervalLogger):
                     # A bad val file (left out of the metrics with data.on_bad_sample=skip).
                     print(f"TensorBoard: no picture of val image {index}: {error}", flush=True)
                     continue
-                self.writer.add_image(f"val_prediction/{index}", picture, iteration, dataformats="HWC")
+                self.writer.add_image(
+                    f"val_prediction/{index}", picture, iteration, dataformats="HWC"
+                )
 
     @paddle.no_grad()
     def _picture(self, index: int) -> np.ndarray:
@@ -71,6 +78,9 @@ class TensorBoardLogger(IntervalLogger):
         photo = cv2.imread(self.val_dataset.image_paths[index], cv2.IMREAD_COLOR)
         photo = cv2.resize(photo, (prediction.shape[1], prediction.shape[0]))
         palette = getattr(self.val_dataset, "palette", None)
-        panels = [photo, overlay(photo, color_prediction(np.asarray(label), palette)),
-                  overlay(photo, color_prediction(prediction, palette))]
+        panels = [
+            photo,
+            overlay(photo, color_prediction(np.asarray(label), palette)),
+            overlay(photo, color_prediction(prediction, palette)),
+        ]
         return np.ascontiguousarray(np.concatenate(panels, axis=1)[..., ::-1])
