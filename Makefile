@@ -23,9 +23,9 @@ endif
 
 venv: $(VENV)/.installed
 
-# Every test, the slow ones too (the default `pytest` skips those).
+# The default suite (pytest skips tests marked slow; run those with `pytest -m slow`).
 test: venv
-	$(PY) -m pytest -n 2 -m "slow or not slow"
+	$(PY) -m pytest -n 2
 
 # No slow tests and none that start other processes.
 test-fast: venv
