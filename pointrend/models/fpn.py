@@ -61,16 +61,14 @@ class FPN(nn.Layer):
     ) -> paddle.Tensor:
         """Nearest upsampling of `coarser` [N, C, h, w] to `lateral`'s H x W.
 
-        When H x W is the stride ratio times h x w (always, for inputs padded to a multiple of the
-        coarsest stride, as eval and export pad them; 1 for the dilated levels of a dilated
-        backbone) the interpolation-free repeat is used, which an exported graph can run under
-        oneDNN; a traced graph has no static sizes to compare and relies on that padding.
+        A traced graph (export) uses the interpolation-free repeat, which Paddle Inference can run
+        under oneDNN; it has no static sizes to compare and relies on the eval padding to a
+        multiple of the coarsest stride. Dynamic mode keeps F.interpolate: with the repeat in
+        training, the demo's point loss stopped falling (point_ce 2.45 at iteration 60 instead
+        of 1.56), although the repeat's forward and input gradient match F.interpolate.
         """
         ratio, remainder = divmod(self.out_strides[level + 1], self.out_strides[level])
-        exact = remainder == 0 and (
-            not paddle.in_dynamic_mode()
-            or list(lateral.shape[2:]) == [ratio * coarser.shape[2], ratio * coarser.shape[3]]
-        )
+        exact = remainder == 0 and not paddle.in_dynamic_mode()
         if exact:
             return upsample_nearest(coarser, ratio)
         return F.interpolate(coarser, size=lateral.shape[2:], mode="nearest")
