@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from pointrend.convert.renaming import rename_by_patterns
 from pointrend.models.pretrained import detectron2_name as detectron2_backbone_name
 from pointrend.models.pretrained import parse_name
 
@@ -69,11 +70,7 @@ def detectron2_name(our_name: str) -> str | None:
         return "backbone.bottom_up." + detectron2_backbone_name(
             parse_name(our_name.removeprefix("backbone."))
         )
-    for pattern, rename in HEAD_PATTERNS:
-        match = pattern.fullmatch(our_name)
-        if match:
-            return rename(match)
-    return None
+    return rename_by_patterns(our_name, HEAD_PATTERNS)
 
 
 def map_detectron2_names(

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
 from pointrend.convert.detectron2.mapping import describe
+from pointrend.convert.renaming import rename_by_patterns
 from pointrend.models.pretrained import paddleseg_name as paddleseg_backbone_name
 from pointrend.models.pretrained import parse_name
 
@@ -52,11 +53,7 @@ def paddleseg_pointrend_name(our_name: str) -> str | None:
     """PaddleSeg's name for one of our PointRend state-dict names; None without a counterpart."""
     if our_name.startswith("backbone."):
         return "backbone." + paddleseg_backbone_name(parse_name(our_name.removeprefix("backbone.")))
-    for pattern, rename in HEAD_PATTERNS:
-        match = pattern.fullmatch(our_name)
-        if match:
-            return rename(match)
-    return None
+    return rename_by_patterns(our_name, HEAD_PATTERNS)
 
 
 def never_run_pointrend_names(theirs: Mapping[str, Sequence[int]]) -> list[str]:
