@@ -86,8 +86,6 @@ def test_the_early_level_survives_a_resume(data_root, tmp_path):  # noqa: F811
     assert saved["StopOnDivergence"]["baseline"] == first.baseline
     second = watch()
     trainer = make_trainer(recipe, callbacks=[second])
-    second.attach(trainer)
-    trainer._active = [second]
     trainer.restore(tmp_path / "checkpoints" / "iter_0000004")
     assert second.baseline == first.baseline and second.early == first.early
 

@@ -272,10 +272,9 @@ def evaluation_options(recipe: Recipe, class_names=None) -> dict:
 
 
 def build_callbacks(recipe: Recipe, val_dataset) -> list[TrainerCallback]:
-    """In the order they must run after each iteration: the EMA update first (checkpoints and
-    evaluation see it), the log line, the divergence watch (it stops before a checkpoint of a
-    diverged network), the periodic checkpoint (safe before evaluation starts),
-    evaluation, TensorBoard, then the best-checkpoint pointer (which needs the new score)."""
+    """The recipe's callbacks in running order. The rules that order follows are declared on the
+    callback classes (`runs_before` / `runs_after`), and the Trainer refuses a list that breaks
+    one."""
     cb, schedule = recipe.callbacks, recipe.schedule
     callbacks: list[TrainerCallback] = []
     if cb.ema.enabled:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -24,11 +24,11 @@ from pointrend.train.callbacks import (
     StopOnNonFiniteLoss,
     TrainerCallback,
 )
+from pointrend.train.callbacks.base import check_order
 from pointrend.train.callbacks.nan_guard import NonFiniteWeightsError
 from pointrend.train.callbacks.unlabelled import WarnOnUnlabelledBatches
 from pointrend.train.finite import describe_non_finite, non_finite_tensors, refuse_non_finite
 from pointrend.train.checkpoint import (
-    EMA_FILE,
     MODEL_FILE,
     OPTIMIZER_FILE,
     SCALER_FILE,
@@ -151,11 +151,16 @@ class Trainer:
         self.global_batch_size = batch_size
         self.per_device_batch_size = self._per_device_batch(batch_size, optim.accumulate_steps)
         self.iteration = 0
-        self.ema = None
         self.last_eval: tuple[int, dict] | None = None
         self.saved_iteration: int | None = None
         self.clock = TrainingClock()
-        self._active: list[TrainerCallback] = []
+        self._first_callbacks: list[TrainerCallback] = [
+            StopOnNonFiniteLoss(),
+            WarnOnUnlabelledBatches(),
+            ScheduleClock(),
+        ]
+        self._interrupt = SaveOnInterrupt()
+        self._active = self._attach_callbacks()
         self._sampler: IterationBatchSampler | None = None
 
         self.model = paddle.Model(network)
@@ -192,6 +197,15 @@ class Trainer:
                 f"{accumulate_steps} accumulation steps; pick a multiple of {parts}"
             )
         return batch_size // parts
+
+    def _attach_callbacks(self) -> list[TrainerCallback]:
+        """Every callback in running order (the Trainer's own first, SaveOnInterrupt last), its
+        order rules checked and each linked to this Trainer."""
+        everything = [*self._first_callbacks, *self.callbacks, self._interrupt]
+        check_order(everything)
+        for callback in everything:
+            callback.attach(self)
+        return everything
 
     def describe_setup(self) -> str:
         return (
@@ -238,8 +252,11 @@ class Trainer:
 
     @contextmanager
     def evaluation_weights(self) -> Iterator[None]:
-        """The weights evaluation should see: the EMA when it is on, the raw weights otherwise."""
-        with self.ema.swapped_in() if self.ema is not None else nullcontext():
+        """The weights evaluation should see, as every callback's `evaluation_weights` hook sets
+        them (the EMA when it is on); the training weights when no callback has a say."""
+        with ExitStack() as hooks:
+            for callback in self._active:
+                hooks.enter_context(callback.evaluation_weights())
             yield
 
     # Running --------------------------------------------------------------------------------
@@ -251,17 +268,8 @@ class Trainer:
         NonFiniteLossError on a NaN/inf loss (nothing was saved after it) and, with
         on_bad_sample="error", BadSampleError naming the first sample that cannot be read.
         """
-        interrupt = SaveOnInterrupt()
-        everything = [
-            StopOnNonFiniteLoss(),
-            WarnOnUnlabelledBatches(),
-            ScheduleClock(),
-            *self.callbacks,
-            interrupt,
-        ]
-        for callback in everything:
-            callback.attach(self)
-        self._active = everything
+        # Callbacks added to `self.callbacks` since construction join here.
+        everything = self._active = self._attach_callbacks()
         if resume is not None:
             self.restore(resume)
         else:
@@ -305,7 +313,7 @@ class Trainer:
                 "the file, or set --data.on_bad_sample=skip to leave bad samples out",
             ) from None
         finally:
-            interrupt.restore_handlers()
+            self._interrupt.restore_handlers()
             self.batches.close()
             self._record_skips()
 
@@ -373,20 +381,32 @@ class Trainer:
         print(f"checkpoint saved: {path}" + (" (new best)" if best_metric else ""), flush=True)
         return path
 
+    def _tensor_callbacks(self) -> list[TrainerCallback]:
+        return [callback for callback in self._active if callback.state_file]
+
     def _training_state(self) -> dict[str, dict]:
+        """Every tensor state of the run by checkpoint file: weights, optimizer, and the
+        callbacks' own (e.g. the EMA's average)."""
         state = {MODEL_FILE: self.network.state_dict(), OPTIMIZER_FILE: self.optimizer.state_dict()}
-        if self.ema is not None:
-            state[EMA_FILE] = self.ema.state_dict()
+        for callback in self._tensor_callbacks():
+            callback_state = callback.state_dict()
+            if callback_state:
+                state[str(callback.state_file)] = callback_state
         return state
 
     def _callback_states(self) -> dict[str, dict]:
-        """What callbacks keep across a resume (e.g. the divergence watch's early loss level)."""
-        states = {type(callback).__name__: callback.checkpoint_state() for callback in self._active}
+        """The plain-data states of the callbacks (e.g. the divergence watch's early loss level)
+        by class name, for the trainer state."""
+        states = {
+            type(callback).__name__: callback.state_dict()
+            for callback in self._active
+            if not callback.state_file
+        }
         return {name: state for name, state in states.items() if state}
 
     def ensure_finite_weights(self) -> None:
         """Raise NonFiniteWeightsError (after pointing "latest" at the newest finite checkpoint)
-        when the weights, optimizer state or EMA hold NaN/inf. Every rank holds the same
+        when the weights, optimizer state or a callback's tensors (the EMA) hold NaN/inf. Every rank holds the same
         weights, so every rank decides alike."""
         for file_name, state in self._training_state().items():
             bad, count = non_finite_tensors(state)
@@ -420,14 +440,15 @@ class Trainer:
         )
 
     def finite_checkpoint_before(self, before: int | None = None) -> Path | None:
-        """The newest complete checkpoint (older than iteration `before`) with finite weights."""
+        """The newest complete checkpoint (older than iteration `before`) whose weights and
+        callback tensors (the EMA) are finite."""
+        weight_files = [MODEL_FILE, *(str(c.state_file) for c in self._tensor_callbacks())]
         for checkpoint in reversed(complete_checkpoints(self.checkpoints.directory)):
             if before is not None and checkpoint_iteration(checkpoint) >= before:
                 continue
             try:
                 states = [
-                    read_state_dict(checkpoint, name, as_tensors=False)
-                    for name in (MODEL_FILE, EMA_FILE)
+                    read_state_dict(checkpoint, name, as_tensors=False) for name in weight_files
                 ]
             except CheckpointError:
                 continue  # damaged: not one to resume from
@@ -436,7 +457,8 @@ class Trainer:
         return None
 
     def restore(self, path: str | Path) -> Path:
-        """Load weights, optimizer + LR scheduler, EMA, AMP scaler, iteration and RNG states."""
+        """Load weights, optimizer + LR scheduler, AMP scaler, callback, iteration and RNG
+        states."""
         checkpoint = resolve_checkpoint(path)
         record = converted_from(read_info(checkpoint))
         if record is not None:
@@ -456,7 +478,6 @@ class Trainer:
             # as "unused values" before LinearWarmup restores it.
             warnings.filterwarnings("ignore", message="There are some unused values in state_dict")
             self.optimizer.set_state_dict(optimizer_state)
-        self._restore_ema(checkpoint)
         # GradScaler.state_dict holds numpy values, and load_state_dict expects them back.
         scaler_state = read_state_dict(checkpoint, SCALER_FILE, as_tensors=False)
         if scaler_state is not None and self.model._adapter._amp_level != "O0":
@@ -476,10 +497,7 @@ class Trainer:
             raise CheckpointError(
                 f"the trainer state of {checkpoint} is damaged: {error}"
             ) from None
-        saved_callbacks = state.get("callbacks", {})
-        for callback in self._active:
-            if type(callback).__name__ in saved_callbacks:
-                callback.restore_checkpoint_state(saved_callbacks[type(callback).__name__])
+        self._restore_callbacks(checkpoint, state.get("callbacks", {}))
         if is_main_process():
             print(f"resumed from {checkpoint} at iteration {self.iteration}", flush=True)
         return checkpoint
@@ -512,17 +530,24 @@ class Trainer:
                 "as pointrend.app.build does"
             )
 
-    def _restore_ema(self, checkpoint: Path) -> None:
-        if self.ema is None:
-            return
-        ema_state = read_state_dict(checkpoint, EMA_FILE)
-        if ema_state is None:
-            if is_main_process():
-                print(
-                    f"{checkpoint} has no EMA weights: the average restarts from the loaded weights"
-                )
-            return
-        self.ema.set_state_dict(ema_state)
+    def _restore_callbacks(self, checkpoint: Path, plain_states: dict) -> None:
+        """Hand every callback its saved state: tensors from its own file, plain data from the
+        trainer state. A callback without a saved state keeps its fresh one."""
+        for callback in self._active:
+            if callback.state_file:
+                state = read_state_dict(checkpoint, callback.state_file)
+                if state is None:
+                    if is_main_process():
+                        print(
+                            f"{checkpoint} has no {callback.state_file}: "
+                            f"{callback.fresh_state_note()}"
+                        )
+                    continue
+            else:
+                state = plain_states.get(type(callback).__name__)
+                if state is None:
+                    continue
+            callback.set_state_dict(state)
 
     def _restore_rng(self, states: list) -> None:
         if len(states) == world_size():

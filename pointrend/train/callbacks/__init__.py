@@ -1,10 +1,8 @@
 """Training callbacks for the hapi-based Trainer, one job each.
 
-Order matters in a callback list: the EMA update first (checkpoints and evaluation see it), the
-periodic checkpoint before evaluation (a failing evaluation never costs that checkpoint), and
-BestCheckpoint after evaluation, StopOnDivergence before any checkpoint. The Trainer itself
-puts StopOnNonFiniteLoss, WarnOnUnlabelledBatches and ScheduleClock first and SaveOnInterrupt
-last.
+Order matters in a callback list. Each class states its rules in `runs_before` / `runs_after`
+and the Trainer refuses a list that breaks one (`base.check_order`). The Trainer itself puts
+StopOnNonFiniteLoss, WarnOnUnlabelledBatches and ScheduleClock first and SaveOnInterrupt last.
 """
 
 from pointrend.train.callbacks.base import TrainerCallback

@@ -1,4 +1,5 @@
-"""What every training callback shares: a link to the Trainer and two extra events.
+"""What every training callback shares: a link to the Trainer, two extra events, its own
+checkpoint state, an evaluation-weights hook and the order rules it declares.
 
 hapi calls `on_train_batch_end` after every micro-batch; with gradient accumulation several
 micro-batches make one iteration (one optimizer update). The Trainer turns updates into
@@ -6,11 +7,17 @@ micro-batches make one iteration (one optimizer update). The Trainer turns updat
 `on_eval_results(iteration, results)`, so callbacks count in iterations of the schedule.
 The logs of `on_iteration_end` carry the iteration's loss terms (mean over its micro-batches)
 under LOSS_TERMS.
+
+Callbacks run in list order. A callback class states what it must run before or after in
+`runs_before` / `runs_after` (the other class and why); the Trainer refuses a list that breaks
+one of these rules when it is built (`check_order`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from paddle.callbacks import Callback
 
@@ -21,9 +28,17 @@ LOSS_TERMS = "loss_terms"
 
 
 class TrainerCallback(Callback):
-    trainer: "Trainer"
+    trainer: Trainer
 
-    def attach(self, trainer: "Trainer") -> None:
+    # The checkpoint file that holds this callback's state when that state is tensors (written
+    # with paddle.save beside the weights, checked for NaN/inf like them); None keeps the state
+    # as plain data (numbers, lists) in the trainer state, under the class name.
+    state_file: ClassVar[str | None] = None
+    # Order rules: {other callback class: why this one must run before / after it}.
+    runs_before: ClassVar[Mapping[type[TrainerCallback], str]] = {}
+    runs_after: ClassVar[Mapping[type[TrainerCallback], str]] = {}
+
+    def attach(self, trainer: Trainer) -> None:
         self.trainer = trainer
 
     def on_iteration_end(self, iteration: int, logs: dict[str, Any]) -> None:
@@ -32,17 +47,52 @@ class TrainerCallback(Callback):
     def on_eval_results(self, iteration: int, results: dict[str, Any]) -> None:
         """After a periodic evaluation, with the evaluate_dataset results."""
 
-    def checkpoint_state(self) -> dict:
-        """Plain data (numbers, lists) this callback needs after a resume; saved with every
-        checkpoint in the trainer state."""
+    def state_dict(self) -> dict[str, Any]:
+        """What this callback needs after a resume, saved with every checkpoint (an empty dict
+        saves nothing): plain data, or tensors when `state_file` names their file."""
         return {}
 
-    def restore_checkpoint_state(self, state: dict) -> None:
-        """Takes back what `checkpoint_state` returned."""
+    def set_state_dict(self, state: dict[str, Any]) -> None:
+        """Takes back what `state_dict` returned."""
+
+    def fresh_state_note(self) -> str:
+        """What resuming from a checkpoint without this callback's `state_file` means."""
+        return f"{type(self).__name__} starts afresh"
+
+    @contextmanager
+    def evaluation_weights(self) -> Iterator[None]:
+        """Inside the block the network holds the weights evaluation should see (e.g. an
+        average); the default leaves the training weights in place."""
+        yield
 
     def is_due(self, iteration: int, interval: int) -> bool:
         """Every `interval` iterations and at the end of the schedule (interval 0 = only at the end)."""
         return iteration == self.trainer.max_iters or (interval > 0 and iteration % interval == 0)
+
+
+def _broken_rule(earlier: TrainerCallback, later: TrainerCallback) -> tuple[str, str, str] | None:
+    """(callback that must run first, the other, why) when `earlier` may not precede `later`."""
+    for cls, why in earlier.runs_after.items():
+        if isinstance(later, cls):
+            return type(later).__name__, type(earlier).__name__, why
+    for cls, why in later.runs_before.items():
+        if isinstance(earlier, cls):
+            return type(later).__name__, type(earlier).__name__, why
+    return None
+
+
+def check_order(callbacks: Sequence[TrainerCallback]) -> None:
+    """ValueError naming two callbacks and their rule when the list runs them the wrong way
+    round."""
+    for position, earlier in enumerate(callbacks):
+        for later in callbacks[position + 1 :]:
+            broken = _broken_rule(earlier, later)
+            if broken:
+                first, second, why = broken
+                raise ValueError(
+                    f"callback order: {first} must run before {second} ({why}), "
+                    "but the list puts it after; reorder the callbacks"
+                )
 
 
 class LogWindow:

@@ -4,6 +4,7 @@ moves to it when the score is the best so far."""
 from __future__ import annotations
 
 from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.train.callbacks.evaluation import PeriodicEvaluation
 from pointrend.utils.distributed import is_main_process
 
 
@@ -11,9 +12,9 @@ class BestCheckpoint(TrainerCallback):
     """`metric` (higher is better, read from the evaluation results; None: no best pointer)
     marks the best checkpoint, which retention never deletes. An evaluation that sets a new best
     at an iteration without a periodic checkpoint saves one.
-
-    Must come after PeriodicEvaluation (and so after PeriodicCheckpoint) in the callback list.
     """
+
+    runs_after = {PeriodicEvaluation: "it needs the score of the same iteration"}
 
     def __init__(self, metric: str | None = "mIoU") -> None:
         self.metric = metric

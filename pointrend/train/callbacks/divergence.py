@@ -13,6 +13,9 @@ import sys
 from collections import deque
 
 from pointrend.train.callbacks.base import LOSS_TERMS, TrainerCallback
+from pointrend.train.callbacks.best_checkpoint import BestCheckpoint
+from pointrend.train.callbacks.checkpointing import PeriodicCheckpoint
+from pointrend.train.callbacks.interrupt import SaveOnInterrupt
 from pointrend.train.callbacks.nan_guard import NonFiniteLossError
 from pointrend.utils.distributed import any_rank, is_main_process
 
@@ -27,9 +30,12 @@ class StopOnDivergence(TrainerCallback):
     the first iteration of that window above the level. With `stop` training ends (before any
     checkpoint of that iteration) and "latest" moves back to the newest sound checkpoint from
     before the onset; without, a warning names that checkpoint once.
-
-    Must come before the checkpointing callbacks.
     """
+
+    runs_before = {
+        cls: "training stops before a diverged network is saved"
+        for cls in (PeriodicCheckpoint, BestCheckpoint, SaveOnInterrupt)
+    }
 
     def __init__(
         self, baseline_iters: int = 20, window: int = 20, factor: float = 5.0, stop: bool = True
@@ -42,10 +48,10 @@ class StopOnDivergence(TrainerCallback):
         self._recent: deque[tuple[int, float]] = deque(maxlen=window)
         self._reported = False
 
-    def checkpoint_state(self) -> dict:
+    def state_dict(self) -> dict:
         return {"early": list(self.early), "baseline": self.baseline}
 
-    def restore_checkpoint_state(self, state: dict) -> None:
+    def set_state_dict(self, state: dict) -> None:
         self.early = list(state.get("early", []))
         self.baseline = state.get("baseline")
 

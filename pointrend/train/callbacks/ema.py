@@ -9,6 +9,11 @@ from typing import Iterator
 import paddle
 
 from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.train.callbacks.best_checkpoint import BestCheckpoint
+from pointrend.train.callbacks.checkpointing import PeriodicCheckpoint
+from pointrend.train.callbacks.evaluation import PeriodicEvaluation
+from pointrend.train.callbacks.interrupt import SaveOnInterrupt
+from pointrend.train.checkpoint import EMA_FILE
 from pointrend.train.settings import TrainingSettingError
 
 
@@ -20,16 +25,20 @@ class ExponentialMovingAverage(TrainerCallback):
     follows the fast-changing weights instead of remembering the random initialisation.
     """
 
+    state_file = EMA_FILE
+    runs_before = {
+        PeriodicCheckpoint: "a checkpoint holds the average of its own iteration",
+        SaveOnInterrupt: "a checkpoint holds the average of its own iteration",
+        BestCheckpoint: "a checkpoint holds the average of its own iteration",
+        PeriodicEvaluation: "evaluation sees the average of its own iteration",
+    }
+
     def __init__(self, decay: float = 0.9999, warmup_iters: int = 2000) -> None:
         if not 0.0 < decay < 1.0:
             raise TrainingSettingError(f"EMA decay must be in (0, 1), got {decay}")
         self.decay = decay
         self.warmup_iters = warmup_iters
         self.shadow: dict[str, paddle.Tensor] | None = None
-
-    def attach(self, trainer) -> None:
-        super().attach(trainer)
-        trainer.ema = self
 
     def decay_at(self, iteration: int) -> float:
         if self.warmup_iters <= 0:
@@ -67,9 +76,15 @@ class ExponentialMovingAverage(TrainerCallback):
             raise ValueError("the EMA state in the checkpoint does not match the model's weights")
         self.shadow = {k: paddle.cast(v, "float32") for k, v in state.items()}
 
+    def fresh_state_note(self) -> str:
+        return "the average restarts from the loaded weights"
+
     @contextmanager
-    def swapped_in(self) -> Iterator[None]:
+    def evaluation_weights(self) -> Iterator[None]:
         """The network holds the averaged weights inside the block, its own weights after."""
+        if self.shadow is None:
+            yield
+            return
         network = self.trainer.network
         live = self._live_state()
         raw = {k: v.detach().clone() for k, v in live.items()}

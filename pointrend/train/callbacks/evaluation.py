@@ -18,11 +18,8 @@ from pointrend.inference.evaluate import (
 
 class PeriodicEvaluation(TrainerCallback):
     """Every `interval` iterations and at the end: `evaluate_dataset` with the evaluation
-    weights (EMA when enabled), on all ranks (each takes its share of the images).
-
-    Must come after PeriodicCheckpoint in the callback list (the iteration's checkpoint is
-    safe before evaluation starts) and before BestCheckpoint (which reads the results).
-    """
+    weights (`Trainer.evaluation_weights`: the EMA when enabled), on all ranks (each takes its
+    share of the images)."""
 
     def __init__(self, dataset, interval: int, output_dir: str, **evaluate_options: Any) -> None:
         self.dataset = dataset

@@ -6,6 +6,8 @@ import signal
 import sys
 
 from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.train.callbacks.best_checkpoint import BestCheckpoint
+from pointrend.train.callbacks.evaluation import PeriodicEvaluation
 from pointrend.utils.distributed import any_rank, is_main_process
 
 
@@ -25,6 +27,10 @@ class SaveOnInterrupt(TrainerCallback):
     """The first signal is only noted, so weights, optimizer and scheduler are saved at an
     iteration boundary where they agree; a second Ctrl-C aborts at once without saving."""
 
+    runs_after = {
+        cls: "an evaluation due at the interrupted iteration still runs and is recorded"
+        for cls in (PeriodicEvaluation, BestCheckpoint)
+    }
     _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:

@@ -17,8 +17,8 @@ class NonFiniteWeightsError(NonFiniteLossError):
 
 
 class StopOnNonFiniteLoss(TrainerCallback):
-    """Must run before the schedule clock: once it raises, no EMA update, evaluation or
-    checkpoint sees the weights of the failed update."""
+    """Runs before the schedule clock (the Trainer puts it first): once it raises, no EMA
+    update, evaluation or checkpoint sees the weights of the failed update."""
 
     def on_train_batch_end(self, step: int, logs: dict | None = None) -> None:
         terms = self.trainer.loss_terms(logs or {})

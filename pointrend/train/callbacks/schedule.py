@@ -5,6 +5,8 @@ from __future__ import annotations
 from paddle.callbacks import LRScheduler
 
 from pointrend.train.callbacks.base import LOSS_TERMS, TrainerCallback
+from pointrend.train.callbacks.nan_guard import StopOnNonFiniteLoss
+from pointrend.train.callbacks.unlabelled import WarnOnUnlabelledBatches
 
 
 class ScheduleClock(LRScheduler, TrainerCallback):
@@ -14,6 +16,11 @@ class ScheduleClock(LRScheduler, TrainerCallback):
     second time), and the Trainer puts it before every callback that saves or logs, so a
     checkpoint never stores the scheduler one step behind the weights.
     """
+
+    runs_after = {
+        StopOnNonFiniteLoss: "no callback of the iteration sees the weights of a failed update",
+        WarnOnUnlabelledBatches: "it names the micro-batch's iteration before the count moves on",
+    }
 
     def __init__(self) -> None:
         super().__init__(by_step=True)
