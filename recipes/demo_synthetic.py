@@ -76,7 +76,8 @@ RECIPE = Recipe(
 class DemoCommands(RecipeCommands):
     def demo(self, fresh: bool = False, **overrides) -> None:
         """Generate the data (if absent), train (or finish an interrupted demo run), evaluate with
-        and without subdivision, and predict the validation images. --fresh discards an earlier run."""
+        and without subdivision, and predict the validation images. --fresh discards an earlier
+        run."""
         from pointrend.app.commands import evaluate, predict, train
         from pointrend.config.validate import validate
         from pointrend.data import generate_synthetic_cityscapes

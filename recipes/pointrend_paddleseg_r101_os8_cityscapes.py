@@ -36,13 +36,14 @@ the input PaddleSeg's converted checkpoints expect too.
 
 Not expressible exactly here: RandomDistort draws each of its four distortions with its own
 probability 0.5 in a shuffled order; `data.photometric_prob=0.5` draws the four together (one
-ColorJitter in random order). Checkpoints every 4000 and evaluation every 8000 iterations are this project's choice
-(PaddleSeg saves every 1000 by default and evaluates at each save with `--do_eval`).
+ColorJitter in random order). Checkpoints every 4000 and evaluation every 8000 iterations are this
+project's choice (PaddleSeg saves every 1000 by default and evaluates at each save with
+`--do_eval`).
 
 Evaluation, as PaddleSeg's val pipeline: the whole 2048x1024 image, no resizing; with flip
 and scales (`--eval.flip=True --eval.scales=[0.75,1.0,1.25]`) the views' raw logits are
-averaged (`eval.average="logits"`, PaddleSeg's aug_inference), not their probabilities. The FPN head's
-coarsest tower comes out at stride 0.5 (see `PaddleSegFPNHead`): at 1024x2048 it is a
+averaged (`eval.average="logits"`, PaddleSeg's aug_inference), not their probabilities. The FPN
+head's coarsest tower comes out at stride 0.5 (see `PaddleSegFPNHead`): at 1024x2048 it is a
 2048x4096x128 float map (4.3 GB), so whole-image eval on CPU needs more than 6 GB of memory (a
 GPU of 16 GB holds it). Where that is too much, `--eval.mode=slide --eval.crop=[512,1024]`
 runs 1024x512 windows (about a quarter of the memory), which is not PaddleSeg's protocol and

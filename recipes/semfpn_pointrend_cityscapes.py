@@ -1,7 +1,8 @@
 """SemanticFPN + PointRend, ResNet-101 FPN, Cityscapes: the paper's semantic segmentation model.
 
     python -m recipes.semfpn_pointrend_cityscapes train --data.root=data/cityscapes
-    python -m paddle.distributed.launch --gpus 0,1,2,3 recipes/semfpn_pointrend_cityscapes.py train ...
+    python -m paddle.distributed.launch --gpus 0,1,2,3 \
+        recipes/semfpn_pointrend_cityscapes.py train ...
 
 Network and points follow the paper (detectron2): ResNet-101, output stride 32, FPN 256,
 Semantic FPN head at stride 4, point head of 3 FC layers x 256 on P2 + coarse logits,
@@ -14,7 +15,6 @@ power 0.9, 1000 warm-up iterations).
 """
 
 from pointrend.app.cli import RecipeCommands, run_cli
-from pointrend.models.pretrained import MSRA_PIXEL_MEAN, MSRA_PIXEL_STD, MSRA_RESNET_URLS
 from pointrend.config.recipe import (
     CallbacksConfig,
     DataConfig,
@@ -24,6 +24,7 @@ from pointrend.config.recipe import (
     Recipe,
     ScheduleConfig,
 )
+from pointrend.models.pretrained import MSRA_PIXEL_MEAN, MSRA_PIXEL_STD, MSRA_RESNET_URLS
 
 RECIPE = Recipe(
     name="semfpn_pointrend_cityscapes",

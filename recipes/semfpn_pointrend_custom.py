@@ -1,7 +1,7 @@
 """SemanticFPN + PointRend on your own data: any folder of images and masks with a dataset.json.
 
-    python -m pointrend.data.prepare describe --root=data/mine   # once: writes data/mine/dataset.json
-    python -m pointrend.data.prepare check --root=data/mine      # counts, pairing, values, frequencies
+    python -m pointrend.data.prepare describe --root=data/mine   # once: data/mine/dataset.json
+    python -m pointrend.data.prepare check --root=data/mine      # counts, pairing, values
     python -m recipes.semfpn_pointrend_custom train --data.root=data/mine \\
         --model.pretrained=<ImageNet ResNet-50 .pdparams path or URL>
     python -m recipes.semfpn_pointrend_custom eval --data.root=data/mine

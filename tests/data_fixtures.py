@@ -59,7 +59,8 @@ def make_index_dataset(
     spec: dict | None = None,
     image_sizes: dict[str, Sequence[int]] | None = None,
 ) -> str:
-    """images/<split>/<name><suffix> + masks/<split>/<name>.png (+ dataset.json when spec is given)."""
+    """images/<split>/<name><suffix> + masks/<split>/<name>.png (+ dataset.json when spec is
+    given)."""
     for name, mask in masks.items():
         height, width = (image_sizes or {}).get(name, mask.shape[:2])
         write_image(os.path.join(root, "images", split, name + image_suffix), height, width)

@@ -120,7 +120,8 @@ def test_a_bad_training_sample_ends_training_with_one_line(tmp_path, kind, num_w
 def test_skip_mode_trains_the_whole_schedule_and_lists_the_bad_file(
     tmp_path, num_workers, batch_size
 ):
-    """Batch 1: the batch of the bad sample has nothing left and is replaced; batch 2: it shrinks."""
+    """Batch 1: the batch of the bad sample has nothing left and is replaced; batch 2: it
+    shrinks."""
     root = make_dataset(str(tmp_path / "data"))
     path = truncate(label(root))
     output_dir = tmp_path / "run"

@@ -120,7 +120,7 @@ def test_trainer_state_is_json_and_resume_restores_the_generators(run_copy):
     expected = paddle.rand([4]).numpy(), np.random.rand(3), random.random()
     make_trainer(recipe).restore(output)
     actual = paddle.rand([4]).numpy(), np.random.rand(3), random.random()
-    for a, b in zip(actual, expected):
+    for a, b in zip(actual, expected, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -141,7 +141,7 @@ def test_pickled_trainer_state_of_older_checkpoints_is_read_safely_and_exactly(r
     expected = paddle.rand([4]).numpy(), np.random.randn(3), random.gauss(0, 1)
     make_trainer(recipe).restore(output)
     actual = paddle.rand([4]).numpy(), np.random.randn(3), random.gauss(0, 1)
-    for a, b in zip(actual, expected):
+    for a, b in zip(actual, expected, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

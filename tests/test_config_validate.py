@@ -12,6 +12,7 @@ from pointrend.app.runtime import DEVICES, Runtime
 from pointrend.config import validate as rules
 from pointrend.config.recipe import Recipe, RecipeError, apply_overrides
 from pointrend.config.validate import validate
+from pointrend.data.sample_errors import ON_BAD_SAMPLE
 from pointrend.inference.modes import AVERAGES, MODES
 from pointrend.models.builder import FPN_LAYOUTS, PADDLESEG_LAYOUT
 from pointrend.models.norm import NORMS
@@ -22,7 +23,6 @@ from pointrend.models.semantic_fpn_head import HEAD_NORMS
 from pointrend.models.stdc import STDC_STAGE_BLOCKS
 from pointrend.models.stdc_pointrend import FINE_FEATURE_STRIDES
 from pointrend.ops import CELL_COORDS
-from pointrend.data.sample_errors import ON_BAD_SAMPLE
 from pointrend.train.amp import AMP_DTYPES, AMP_LEVELS
 from recipes.demo_synthetic import RECIPE as DEMO
 from recipes.semfpn_cityscapes import RECIPE as BASELINE
@@ -180,7 +180,8 @@ def test_a_recipe_file_with_a_value_of_the_wrong_type_is_named():
     )
     with pytest.raises(
         RecipeError,
-        match=r"^--data.crop_size expects Optional\[Tuple\[int, int\]\], got \[512, 1024\] \(list\)$",
+        match=r"^--data.crop_size expects tuple\[int, int\] \| None, "
+        r"got \[512, 1024\] \(list\)$",
     ):
         validate(recipe)
 

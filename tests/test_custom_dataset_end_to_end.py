@@ -1,5 +1,6 @@
 """Your own data end to end: custom5 (5 classes, colour masks, dataset.json) through the custom
-recipe's command line: train a few iterations, evaluate with its class names, predict in its palette."""
+recipe's command line: train a few iterations, evaluate with its class names, predict in its
+palette."""
 
 import json
 import os

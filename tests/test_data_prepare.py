@@ -13,8 +13,8 @@ from pointrend.data import generate_synthetic_cityscapes
 from pointrend.data.check import check_dataset
 from pointrend.data.convert import write_train_ids
 from pointrend.data.image_io import write_png
-from pointrend.utils.progress import ProgressBar
 from pointrend.data.prepare import check, lists, trainids
+from pointrend.utils.progress import ProgressBar
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

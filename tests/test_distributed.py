@@ -25,15 +25,18 @@ root, output_dir = sys.argv[1], sys.argv[2]
 recipe = Recipe(
     name="tiny", output_dir=output_dir, device="cpu", threads=1,
     model=ModelConfig(backbone_depth=18, backbone_base_channels=8, fpn_channels=16, head_channels=8,
-                      norm="frozen_bn", head_norm="gn", point_head_fc_channels=16, train_num_points=64,
-                      subdivision_num_points=256),
-    data=DataConfig(root=root, batch_size=4, num_workers=0, crop_size=(64, 128), scale_range=(0.75, 1.25)),
-    schedule=ScheduleConfig(iters=4, warmup_iters=1, checkpoint_interval=2, eval_interval=0, log_interval=2),
+                      norm="frozen_bn", head_norm="gn", point_head_fc_channels=16,
+                      train_num_points=64, subdivision_num_points=256),
+    data=DataConfig(root=root, batch_size=4, num_workers=0, crop_size=(64, 128),
+                    scale_range=(0.75, 1.25)),
+    schedule=ScheduleConfig(iters=4, warmup_iters=1, checkpoint_interval=2, eval_interval=0,
+                            log_interval=2),
     callbacks=CallbacksConfig(evaluation=True, tensorboard=TensorBoardConfig(enabled=False)),
     eval=EvalConfig(num_workers=0))
 trainer = build_trainer(recipe, setup_runtime(recipe.device, recipe.seed, recipe.threads))
 trainer.fit()
-np.savez(f"{output_dir}/rank{rank()}.npz", **{k: v.numpy() for k, v in trainer.network.state_dict().items()})
+weights = {k: v.numpy() for k, v in trainer.network.state_dict().items()}
+np.savez(f"{output_dir}/rank{rank()}.npz", **weights)
 print(f"rank {rank()} per-device batch {trainer.per_device_batch_size}")
 """
 

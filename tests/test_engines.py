@@ -1,4 +1,5 @@
-"""eval and predict with every engine: same results as dygraph, one export per checkpoint+settings."""
+"""eval and predict with every engine: same results as dygraph, one export per
+checkpoint+settings."""
 
 import shutil
 from dataclasses import replace

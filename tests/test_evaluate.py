@@ -21,7 +21,8 @@ EXPECTED_IOU = [32 / 48, 16 / 64, 80 / 112]
 
 
 class OneHotModel(paddle.nn.Layer):
-    """Predicts the class whose input channel is hot, confidently; records subdivision_steps per call."""
+    """Predicts the class whose input channel is hot, confidently; records subdivision_steps per
+    call."""
 
     def __init__(self):
         super().__init__()
@@ -155,8 +156,8 @@ def test_pointrend_on_synthetic_cityscapes_matches_an_independent_count(tmp_path
         build_val_transforms,
         generate_synthetic_cityscapes,
     )
-    from pointrend.inference.modes import predict_labels
     from pointrend.inference.metrics import boundary_band
+    from pointrend.inference.modes import predict_labels
     from pointrend.models import build_model
 
     generate_synthetic_cityscapes(str(tmp_path), num_train=0, num_val=2, size=(64, 128))

@@ -5,10 +5,10 @@ import numpy as np
 import paddle
 import pytest
 
-from pointrend.inference.predictor import Predictor
 from pointrend.config.recipe import IMAGENET_MEAN, IMAGENET_STD
 from pointrend.inference.export import export_model, export_onnx
 from pointrend.inference.normalization import Normalization
+from pointrend.inference.predictor import Predictor
 from pointrend.models import build_model
 
 SIZES = [(64, 128), (96, 160)]
@@ -46,7 +46,8 @@ def test_export_writes_graph_params_and_preprocess(exported):
     with open(paths["preprocess"]) as handle:
         settings = json.load(handle)
     assert settings["mean"] == [0.5, 0.5, 0.5] and settings["subdivision_steps"] == 2
-    # Exporting must leave the model an ordinary dynamic layer (to_static rebinds a layer's forward).
+    # Exporting must leave the model an ordinary dynamic layer (to_static rebinds a layer's
+    # forward).
     assert not model.training and "forward" not in vars(model)
 
 

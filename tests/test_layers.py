@@ -166,8 +166,8 @@ def test_importing_the_library_installs_no_warning_filter():
     # A fresh interpreter (this one has long imported pointrend); the third-party libraries the
     # data layer uses come first, since some of them install filters of their own.
     code = (
-        "import warnings, numpy, cv2, albumentations; before = list(warnings.filters); "
-        "import pointrend, pointrend.config.validate, pointrend.data, pointrend.utils.paddle_notices; "
+        "import warnings, numpy, cv2, albumentations; before = list(warnings.filters); import "
+        "pointrend, pointrend.config.validate, pointrend.data, pointrend.utils.paddle_notices; "
         "assert warnings.filters == before, warnings.filters[: len(warnings.filters) - len(before)]"
     )
     completed = subprocess.run(

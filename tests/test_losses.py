@@ -31,7 +31,8 @@ def test_coarse_term_is_cross_entropy_of_upsampled_logits():
 
 def test_point_term_uses_labels_at_the_points():
     labels = paddle.to_tensor([[[0, 1], [2, 255]]], dtype="int64")
-    # Centres of (row 0, col 1), (row 1, col 0), (row 1, col 1: ignored) and one point outside the image.
+    # Centres of (row 0, col 1), (row 1, col 0), (row 1, col 1: ignored) and one point outside the
+    # image.
     coords = paddle.to_tensor(
         [[[0.75, 0.25], [0.25, 0.75], [0.75, 0.75], [1.2, 0.5]]], dtype="float32"
     )

@@ -1,4 +1,5 @@
-"""Loading ImageNet weights: PaddleClas / torchvision / detectron2 names, URLs, checksums, reports."""
+"""Loading ImageNet weights: PaddleClas / torchvision / detectron2 names, URLs, checksums,
+reports."""
 
 import hashlib
 import pathlib
@@ -8,7 +9,6 @@ import paddle
 import pytest
 
 from pointrend.models import ResNet, load_pretrained_backbone
-from pointrend.utils.downloads import cache_entry
 from pointrend.models.pretrained import (
     PADDLE_NORM_SUFFIX,
     detectron2_name,
@@ -16,6 +16,7 @@ from pointrend.models.pretrained import (
     parse_name,
     torchvision_name,
 )
+from pointrend.utils.downloads import cache_entry
 
 
 def tiny_resnet(stem="vd", depth=18):

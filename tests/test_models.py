@@ -1,4 +1,5 @@
-"""Shapes and behaviour of the model parts and the assembled segmentors (tiny widths, 64x128 inputs)."""
+"""Shapes and behaviour of the model parts and the assembled segmentors (tiny widths, 64x128
+inputs)."""
 
 import numpy as np
 import paddle
@@ -17,7 +18,6 @@ from pointrend.models import (
     SemanticFPNHead,
     build_model,
 )
-from pointrend.ops import point_sample
 
 NUM_CLASSES = 5
 TINY = dict(
@@ -47,7 +47,8 @@ def test_resnet_returns_c2_to_c5(depth, stem):
     assert backbone.out_channels == [8 * expansion, 16 * expansion, 32 * expansion, 64 * expansion]
     assert backbone.out_strides == [4, 8, 16, 32]
     assert [f.shape for f in features] == [
-        [1, c, 64 // s, 128 // s] for c, s in zip(backbone.out_channels, backbone.out_strides)
+        [1, c, 64 // s, 128 // s]
+        for c, s in zip(backbone.out_channels, backbone.out_strides, strict=True)
     ]
 
 
@@ -136,7 +137,8 @@ def test_frozen_bn_backbone_has_no_norm_parameters():
 
 def test_fpn_and_semantic_head_shapes():
     features = [
-        paddle.randn([2, c, 64 // s, 128 // s]) for c, s in zip([8, 16, 32, 64], [4, 8, 16, 32])
+        paddle.randn([2, c, 64 // s, 128 // s])
+        for c, s in zip([8, 16, 32, 64], [4, 8, 16, 32], strict=True)
     ]
     pyramid = FPN([8, 16, 32, 64], 16)(features)
     assert [p.shape for p in pyramid] == [[2, 16, 64 // s, 128 // s] for s in (4, 8, 16, 32)]
@@ -202,7 +204,8 @@ def test_eval_logits_at_input_size(size):
 
 
 def test_padding_is_cropped_away_not_stretched():
-    """A 70x130 input is padded to 96x160; its logits must be the top-left crop of the padded result."""
+    """A 70x130 input is padded to 96x160; its logits must be the top-left crop of the padded
+    result."""
     model = tiny_model()
     model.eval()
     images = paddle.randn([1, 3, 70, 130])
@@ -286,7 +289,8 @@ def test_gradients_reach_backbone_through_each_loss_term():
 
 
 def test_point_rend_on_another_backbone_and_head():
-    """Any modules fit: here a plain conv 'backbone', no neck, and a 1x1 conv coarse head at stride 8."""
+    """Any modules fit: here a plain conv 'backbone', no neck, and a 1x1 conv coarse head at stride
+    8."""
 
     class TinyBackbone(paddle.nn.Layer):
         def __init__(self):

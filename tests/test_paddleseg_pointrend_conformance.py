@@ -74,7 +74,11 @@ def check_eval(prefix: str, outputs: dict, coarse, logits, trace) -> None:
         expected = outputs[f"{prefix}_step{step}_point_idx"]
         assert indices.shape == expected.shape
         for ours, theirs, coords, their_coords in zip(
-            indices, expected, traced["coords"].numpy(), outputs[f"{prefix}_step{step}_points"]
+            indices,
+            expected,
+            traced["coords"].numpy(),
+            outputs[f"{prefix}_step{step}_points"],
+            strict=False,
         ):
             # Exact ties in uncertainty may come in another order: compare the cells as sets,
             # then each cell's coordinates, which PaddleSeg computes in float32 steps.
@@ -129,7 +133,7 @@ def test_training_points_are_paddlesegs_given_its_draws_and_coarse_logits(case, 
     monkeypatch.setattr(paddle, "rand", replay(draws))
     coords = sample_points_for_training(paddle.to_tensor(outputs["train_coarse"]), 2048).numpy()
     assert not draws
-    for ours, theirs in zip(coords, outputs["train_points"]):
+    for ours, theirs in zip(coords, outputs["train_points"], strict=True):
         assert set(map(tuple, ours[:1536].tolist())) == set(map(tuple, theirs[:1536].tolist()))
         np.testing.assert_array_equal(ours[1536:], theirs[1536:])
 

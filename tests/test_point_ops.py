@@ -9,6 +9,7 @@ from pointrend.ops import (
     get_num_threads,
     grid_sample_labels,
     grid_sample_points,
+    native,
     native_available,
     point_sample,
     sample_labels,
@@ -17,7 +18,6 @@ from pointrend.ops import (
     uncertain_points_on_grid,
     uncertainty,
 )
-from pointrend.ops import native
 
 needs_native = pytest.mark.skipif(
     not native_available(), reason="compiled point-sampling kernel not built"

@@ -10,10 +10,7 @@ import pytest
 from test_pretrained_msra import msra_blobs
 
 from pointrend.app.build import NOT_SEMANTIC_FPN_FIELDS, build_network
-from pointrend.models import ResNet, build_model
-from pointrend.models.pretrained import MSRA_PIXEL_MEAN, MSRA_PIXEL_STD, MSRA_RESNET_URLS
 from pointrend.app.cli import RecipeCommands, run_cli
-from pointrend.utils.nested import leaf_differences
 from pointrend.config.recipe import (
     ModelConfig,
     Recipe,
@@ -23,6 +20,9 @@ from pointrend.config.recipe import (
     recipe_to_dict,
     valid_fields,
 )
+from pointrend.models import ResNet, build_model
+from pointrend.models.pretrained import MSRA_PIXEL_MEAN, MSRA_PIXEL_STD, MSRA_RESNET_URLS
+from pointrend.utils.nested import leaf_differences
 from recipes.demo_synthetic import RECIPE as DEMO
 from recipes.semfpn_cityscapes import RECIPE as BASELINE
 from recipes.semfpn_pointrend_cityscapes import RECIPE as POINTREND

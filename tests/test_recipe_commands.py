@@ -1,4 +1,5 @@
-"""The recipe commands end to end on a tiny model: train -> eval (with/without subdivision) -> predict."""
+"""The recipe commands end to end on a tiny model: train -> eval (with/without subdivision) ->
+predict."""
 
 import json
 from dataclasses import replace
@@ -6,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pointrend.app.commands import evaluate, predict, train
 from pointrend.app.cli import RecipeCommands, run_cli
+from pointrend.app.commands import evaluate, predict, train
 from pointrend.config.recipe import (
     CallbacksConfig,
     DataConfig,

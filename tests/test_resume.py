@@ -1,4 +1,5 @@
-"""kill -9 in the middle of training, then --resume: the same final weights as an uninterrupted run."""
+"""kill -9 in the middle of training, then --resume: the same final weights as an uninterrupted
+run."""
 
 import json
 import os
@@ -37,9 +38,12 @@ recipe = Recipe(
     name="tiny", output_dir=output_dir, device="cpu", threads=1,
     model=ModelConfig(backbone_depth=18, backbone_base_channels=8, fpn_channels=16, head_channels=8,
                       point_head_fc_channels=16, train_num_points=64, subdivision_num_points=256),
-    data=DataConfig(root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=(0.75, 1.25)),
-    schedule=ScheduleConfig(iters=8, warmup_iters=2, checkpoint_interval=3, eval_interval=0, log_interval=4),
-    callbacks=CallbacksConfig(evaluation=False, ema=EmaConfig(enabled=True, decay=0.9, warmup_iters=2),
+    data=DataConfig(root=root, batch_size=2, num_workers=0, crop_size=(64, 128),
+                    scale_range=(0.75, 1.25)),
+    schedule=ScheduleConfig(iters=8, warmup_iters=2, checkpoint_interval=3, eval_interval=0,
+                            log_interval=4),
+    callbacks=CallbacksConfig(evaluation=False,
+                              ema=EmaConfig(enabled=True, decay=0.9, warmup_iters=2),
                               tensorboard=TensorBoardConfig(enabled=False)))
 trainer = build_trainer(recipe, setup_runtime(recipe.device, recipe.seed, recipe.threads))
 trainer.callbacks.append(Pause())

@@ -1,4 +1,5 @@
-"""PointRend on STDC-Seg: training outputs and loss terms, subdivision to full resolution, export."""
+"""PointRend on STDC-Seg: training outputs and loss terms, subdivision to full resolution,
+export."""
 
 from __future__ import annotations
 

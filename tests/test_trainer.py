@@ -12,7 +12,6 @@ import numpy as np
 import paddle
 import pytest
 
-from pointrend.train.amp import amp_configs
 from pointrend.app.build import (
     build_dataset,
     build_loss,
@@ -20,6 +19,18 @@ from pointrend.app.build import (
     loss_names,
     semantic_fpn_arguments,
 )
+from pointrend.app.errors import DatasetError
+from pointrend.config.recipe import (
+    CallbacksConfig,
+    DataConfig,
+    EvalConfig,
+    ModelConfig,
+    OptimConfig,
+    Recipe,
+    ScheduleConfig,
+    recipe_to_dict,
+)
+from pointrend.train.amp import amp_configs
 from pointrend.train.callbacks import (
     BestCheckpoint,
     ExponentialMovingAverage,
@@ -37,19 +48,8 @@ from pointrend.train.checkpoint import (
     read_trainer_state,
     resolve_checkpoint,
 )
-from pointrend.app.errors import DatasetError
 from pointrend.train.settings import TrainingSettingError
 from pointrend.train.trainer import Trainer
-from pointrend.config.recipe import (
-    CallbacksConfig,
-    DataConfig,
-    EvalConfig,
-    ModelConfig,
-    OptimConfig,
-    Recipe,
-    ScheduleConfig,
-    recipe_to_dict,
-)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Trainer parts without a training run: sample order, LR schedule, decay groups, checkpoint store."""
+"""Trainer parts without a training run: sample order, LR schedule, decay groups, checkpoint
+store."""
 
 import errno
 import json
@@ -79,7 +80,7 @@ def test_seeded_samples_give_the_same_augmentations_with_and_without_workers(tmp
         )
         return [label.numpy() for _, label in loader]
 
-    for in_process, in_worker in zip(crops(0), crops(2)):
+    for in_process, in_worker in zip(crops(0), crops(2), strict=True):
         np.testing.assert_array_equal(in_process, in_worker)
 
 
@@ -137,7 +138,8 @@ def test_a_failed_save_leaves_the_previous_latest_intact(tmp_path, monkeypatch):
         patch.setattr(checkpoint_module.paddle, "save", disk_full)
         with pytest.raises(
             CheckpointError,
-            match="cannot write checkpoint iter_0000002 in .*: no space left on device.*still iter_0000001",
+            match="cannot write checkpoint iter_0000002 in .*: no space left on device"
+            ".*still iter_0000001",
         ):
             store.save(2, _state(2.0), {"iteration": 2}, {})
     latest = resolve_checkpoint(tmp_path)

@@ -7,6 +7,17 @@ import os
 
 import paddle
 
+from pointrend.app.errors import DatasetError
+from pointrend.app.runtime import Runtime
+from pointrend.config.recipe import (
+    ARCHITECTURES,
+    DataConfig,
+    ModelConfig,
+    Recipe,
+    RecipeError,
+    recipe_to_dict,
+)
+from pointrend.inference.normalization import Normalization
 from pointrend.train.callbacks import (
     BestCheckpoint,
     ExponentialMovingAverage,
@@ -17,19 +28,8 @@ from pointrend.train.callbacks import (
     TensorBoardLogger,
     TrainerCallback,
 )
-from pointrend.app.runtime import Runtime
-from pointrend.inference.normalization import Normalization
-from pointrend.utils.distributed import convert_to_sync_batchnorm, is_main_process
-from pointrend.app.errors import DatasetError
 from pointrend.train.trainer import Trainer
-from pointrend.config.recipe import (
-    ARCHITECTURES,
-    DataConfig,
-    ModelConfig,
-    Recipe,
-    RecipeError,
-    recipe_to_dict,
-)
+from pointrend.utils.distributed import convert_to_sync_batchnorm, is_main_process
 
 # ModelConfig fields that build_model (the Semantic FPN family) does not take.
 NOT_SEMANTIC_FPN_FIELDS = ("arch", "stdc_variant", "fine_feature_stride")
@@ -151,7 +151,8 @@ def val_transforms(data: DataConfig):
 
 
 def dataset_spec(data: DataConfig):
-    """The DatasetSpec of data.root: its dataset.json, or the Cityscapes preset; else DatasetError."""
+    """The DatasetSpec of data.root: its dataset.json, or the Cityscapes preset; else
+    DatasetError."""
     from pointrend.data.presets import spec_for_root
 
     try:

@@ -1,11 +1,12 @@
-"""The command line of a recipe file: `python -m recipes.<name> <command> [--section.field=value ...]`."""
+"""The command line of a recipe file: `python -m recipes.<name> <command> [--section.field=value
+...]`."""
 
 from __future__ import annotations
 
 import inspect
 import os
 import sys
-from typing import Any, Optional
+from typing import Any
 
 from pointrend.app.commands import evaluate, export, predict, train
 from pointrend.app.errors import USER_ERRORS, describe, exit_code
@@ -37,12 +38,11 @@ class RecipeCommands:
         print(format_recipe(self._resolved(overrides)))
 
     def train(self, resume: Any = None, **overrides: Any) -> None:
-        """Train. --resume continues from the latest checkpoint in output_dir, --resume=PATH from PATH."""
+        """Train. --resume continues from the latest checkpoint in output_dir, --resume=PATH from
+        PATH."""
         train(self._resolved(overrides), resume=resume)
 
-    def eval(
-        self, checkpoint: Optional[str] = None, engine: str = "auto", **overrides: Any
-    ) -> None:
+    def eval(self, checkpoint: str | None = None, engine: str = "auto", **overrides: Any) -> None:
         """Evaluate on the validation split (default checkpoint: best, else latest, in output_dir).
         --engine: auto (fastest on this device), dygraph, paddle-inference or onnxruntime."""
         evaluate(
@@ -52,8 +52,8 @@ class RecipeCommands:
     def predict(
         self,
         input: str,
-        output: Optional[str] = None,
-        checkpoint: Optional[str] = None,
+        output: str | None = None,
+        checkpoint: str | None = None,
         label_format: str = "trainid",
         save_points: bool = False,
         engine: str = "auto",
@@ -73,7 +73,7 @@ class RecipeCommands:
         )
 
     def export(
-        self, output: Optional[str] = None, checkpoint: Optional[str] = None, **overrides: Any
+        self, output: str | None = None, checkpoint: str | None = None, **overrides: Any
     ) -> None:
         """Export a static inference model (default: output_dir/export)."""
         export(self._resolved(overrides), output=output, checkpoint=checkpoint, explicit=overrides)
@@ -114,7 +114,7 @@ def command_help(commands: RecipeCommands, verb: str) -> str:
     return "\n".join(lines)
 
 
-def _help_request(commands: RecipeCommands, argv: list[str]) -> Optional[str]:
+def _help_request(commands: RecipeCommands, argv: list[str]) -> str | None:
     """The verb whose help `argv` asks for (`VERB ... --help`), else None."""
     if not argv or argv[0].startswith("-") or argv[0].startswith("_"):
         return None
@@ -123,7 +123,7 @@ def _help_request(commands: RecipeCommands, argv: list[str]) -> Optional[str]:
     return argv[0] if any(arg in HELP_FLAGS for arg in argv[1:]) else None
 
 
-def run_cli(commands: RecipeCommands, argv: Optional[list[str]] = None) -> None:
+def run_cli(commands: RecipeCommands, argv: list[str] | None = None) -> None:
     """fire's command line over `commands`; `VERB --help` prints that command's help; known user
     errors end with one line, not a traceback."""
     import fire

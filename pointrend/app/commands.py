@@ -6,15 +6,14 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Collection
 from contextlib import nullcontext
 from pathlib import Path
-from collections.abc import Collection
-from typing import Any, Optional
+from typing import Any
 
 import paddle
 import paddle.distributed as dist
 
-from pointrend.app.checkpoints import recipe_for_checkpoint
 from pointrend.app.build import (
     build_dataset,
     build_network,
@@ -25,6 +24,13 @@ from pointrend.app.build import (
     prediction_palette,
     val_transforms,
 )
+from pointrend.app.checkpoints import recipe_for_checkpoint
+from pointrend.app.inference_engine import engine_for, network_for_engine
+from pointrend.app.runtime import setup_runtime
+from pointrend.config.recipe import Recipe, recipe_to_dict
+from pointrend.config.validate import validate
+from pointrend.data.sample_errors import BadSampleError
+from pointrend.train.bad_samples import report_skipped
 from pointrend.train.checkpoint import (
     EMA_FILE,
     MODEL_FILE,
@@ -33,16 +39,10 @@ from pointrend.train.checkpoint import (
     read_state_dict,
     resolve_checkpoint,
 )
-from pointrend.app.inference_engine import engine_for, network_for_engine
-from pointrend.app.runtime import setup_runtime
 from pointrend.train.finite import refuse_non_finite
 from pointrend.train.run_lock import RunLock
-from pointrend.data.sample_errors import BadSampleError
-from pointrend.train.bad_samples import report_skipped
 from pointrend.utils.distributed import is_main_process, world_size
 from pointrend.utils.output_files import write_text_atomically
-from pointrend.config.recipe import Recipe, recipe_to_dict
-from pointrend.config.validate import validate
 
 
 def _write_recipe(recipe: Recipe) -> None:
@@ -53,7 +53,8 @@ def _write_recipe(recipe: Recipe) -> None:
 
 
 def train(recipe: Recipe, resume: Any = None) -> None:
-    """resume: None/False (fresh run), True (latest checkpoint in output_dir) or a checkpoint path."""
+    """resume: None/False (fresh run), True (latest checkpoint in output_dir) or a checkpoint
+    path."""
     validate(recipe, processes=world_size())
     # Rank 0 writes everything in output_dir, so it alone holds the folder's lock.
     lock = RunLock(recipe.output_dir, shlex.join(sys.argv)) if is_main_process() else nullcontext()
@@ -72,7 +73,7 @@ def train(recipe: Recipe, resume: Any = None) -> None:
 
 
 def load_for_inference(
-    recipe: Recipe, checkpoint: Optional[str] = None
+    recipe: Recipe, checkpoint: str | None = None
 ) -> tuple[paddle.nn.Layer, Path]:
     """The recipe's network with a checkpoint's evaluation weights (EMA when saved), in eval mode.
     Default checkpoint: the best in output_dir, else the latest."""
@@ -93,7 +94,7 @@ def load_for_inference(
 
 def evaluate(
     recipe: Recipe,
-    checkpoint: Optional[str] = None,
+    checkpoint: str | None = None,
     explicit: Collection[str] = (),
     engine: str = "auto",
 ) -> dict:
@@ -115,10 +116,10 @@ def evaluate(
     converted = recipe_for_checkpoint(recipe, checkpoint, explicit)
     if converted.model.num_classes != recipe.model.num_classes:
         raise CheckpointError(
-            f"{checkpoint} predicts {converted.model.num_classes} classes, the recipe's dataset has "
-            f"{recipe.model.num_classes}: evaluate it on data labelled with its classes "
-            f"(--model.num_classes={converted.model.num_classes} with such a --data.root); "
-            "predict and export take it as it is"
+            f"{checkpoint} predicts {converted.model.num_classes} classes, the recipe's dataset "
+            f"has {recipe.model.num_classes}: evaluate it on data labelled with its classes "
+            f"(--model.num_classes={converted.model.num_classes} with such a --data.root); predict "
+            "and export take it as it is"
         )
     recipe = converted
     engine = engine_for(recipe, engine)
@@ -160,8 +161,9 @@ def evaluate(
             for part in results.values()
         ):
             print(
-                f"warning: the {len(dataset)} validation images have no labelled pixel (every label "
-                f"pixel is --data.ignore_index={recipe.data.ignore_index}): the metrics are undefined"
+                f"warning: the {len(dataset)} validation images have no labelled pixel (every "
+                f"label pixel is --data.ignore_index={recipe.data.ignore_index}): the metrics are "
+                "undefined"
             )
         report_skipped(skipped, f"evaluation of {path.name}", recipe.output_dir)
     return results
@@ -170,8 +172,8 @@ def evaluate(
 def predict(
     recipe: Recipe,
     input: str,
-    output: Optional[str] = None,
-    checkpoint: Optional[str] = None,
+    output: str | None = None,
+    checkpoint: str | None = None,
     label_format: str = "trainid",
     save_points: bool = False,
     explicit: Collection[str] = (),
@@ -186,7 +188,8 @@ def predict(
     if label_format == "labelid" and converted.model.num_classes != recipe.model.num_classes:
         raise CheckpointError(
             f"{checkpoint} predicts {converted.model.num_classes} classes, not the recipe's "
-            f"{recipe.model.num_classes}, so their Cityscapes labelIds are unknown: use --label_format=trainid"
+            f"{recipe.model.num_classes}, so their Cityscapes labelIds are unknown: use "
+            "--label_format=trainid"
         )
     recipe = converted
     engine = engine_for(recipe, engine)
@@ -215,11 +218,12 @@ def predict(
 
 def export(
     recipe: Recipe,
-    output: Optional[str] = None,
-    checkpoint: Optional[str] = None,
+    output: str | None = None,
+    checkpoint: str | None = None,
     explicit: Collection[str] = (),
 ) -> dict:
-    """Export the eval pipeline; a converted checkpoint brings its model settings and normalisation."""
+    """Export the eval pipeline; a converted checkpoint brings its model settings and
+    normalisation."""
     from pointrend.inference.export import export_model
 
     validate(recipe)

@@ -3,19 +3,19 @@ in one line (no traceback) and exits with a non-zero status."""
 
 from __future__ import annotations
 
+from pointrend.app.runtime import DeviceUnavailableError
+from pointrend.config.recipe import RecipeError
 from pointrend.data.sample_errors import BadSampleError
+from pointrend.inference.predict_files import OutputNameClash
+from pointrend.models.pretrained import PretrainedWeightsError
 from pointrend.train.callbacks.interrupt import TrainingInterrupted
 from pointrend.train.callbacks.nan_guard import NonFiniteLossError
 from pointrend.train.checkpoint import CheckpointError
 from pointrend.train.run_lock import RunLockedError
-from pointrend.app.runtime import DeviceUnavailableError
-from pointrend.config.recipe import RecipeError
-from pointrend.inference.predict_files import OutputNameClash
-from pointrend.models.pretrained import PretrainedWeightsError
+from pointrend.train.settings import TrainingSettingError
 from pointrend.utils.downloads import DownloadError
 from pointrend.utils.output_files import OutputWriteError
 from pointrend.utils.safe_pickle import CheckpointFormatError, UnsafePickleError
-from pointrend.train.settings import TrainingSettingError
 
 
 class DatasetError(RuntimeError):

@@ -11,7 +11,6 @@ from pointrend.train.rng import seed_everything
 from pointrend.utils.distributed import local_rank, rank, world_size
 from pointrend.utils.system import cpu_threads_per_process, gpu_available
 
-
 DEVICES = ("auto", "cpu", "gpu")
 
 

@@ -18,11 +18,12 @@ import json
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Optional, Tuple
+from typing import Any
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# PaddleSeg's default Normalize, (pixel / 255 - 0.5) / 0.5, which its Cityscapes STDC-Seg configs use.
+# PaddleSeg's default Normalize, (pixel / 255 - 0.5) / 0.5, which its Cityscapes STDC-Seg configs
+# use.
 PADDLESEG_MEAN = (0.5, 0.5, 0.5)
 PADDLESEG_STD = (0.5, 0.5, 0.5)
 ARCHITECTURES = ("semantic_fpn", "stdc")
@@ -48,7 +49,7 @@ class ModelConfig:
     norm: str = "bn"
     output_stride: int = 32
     frozen_stages: int = -1
-    pretrained: Optional[str] = None
+    pretrained: str | None = None
     fpn_channels: int = 256
     head_channels: int = 128
     head_norm: str = "gn"
@@ -83,13 +84,13 @@ class DataConfig:
     root: str = "data/cityscapes"
     train_split: str = "train"
     val_split: str = "val"
-    train_list: Optional[str] = None
-    val_list: Optional[str] = None
+    train_list: str | None = None
+    val_list: str | None = None
     list_separator: str = ","
     batch_size: int = 8
     num_workers: int = 4
-    crop_size: Optional[Tuple[int, int]] = (512, 1024)
-    scale_range: Optional[Tuple[float, float]] = (0.5, 2.0)
+    crop_size: tuple[int, int] | None = (512, 1024)
+    scale_range: tuple[float, float] | None = (0.5, 2.0)
     scale_step: float = 0.0
     cat_max_ratio: float = 0.75
     crop_tries: int = 10
@@ -100,8 +101,8 @@ class DataConfig:
     saturation: float = 0.5
     hue: float = 0.1
     photometric_prob: float = 0.5
-    mean: Tuple[float, float, float] = IMAGENET_MEAN
-    std: Tuple[float, float, float] = IMAGENET_STD
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
     to_rgb: bool = True
     max_pixel_value: float = 255.0
     ignore_index: int = 255
@@ -131,7 +132,7 @@ class OptimConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     decay_norm_and_bias: bool = False
-    grad_clip_norm: Optional[float] = None
+    grad_clip_norm: float | None = None
     accumulate_steps: int = 1
 
 
@@ -171,7 +172,7 @@ class EmaConfig:
 @dataclass
 class CheckpointConfig:
     keep_last: int = 3
-    best_metric: Optional[str] = "mIoU"
+    best_metric: str | None = "mIoU"
 
 
 @dataclass
@@ -214,11 +215,11 @@ class EvalConfig:
     """
 
     mode: str = "whole"
-    scales: Tuple[float, ...] = (1.0,)
+    scales: tuple[float, ...] = (1.0,)
     flip: bool = False
     average: str = "probabilities"
-    crop: Optional[Tuple[int, int]] = None
-    stride: Optional[Tuple[int, int]] = None
+    crop: tuple[int, int] | None = None
+    stride: tuple[int, int] | None = None
     boundary_width: int = 3
     compare_without_subdivision: bool = False
     num_workers: int = 2
@@ -273,7 +274,7 @@ def _coerce(value: Any, annotation: Any, path: str) -> Any:
             return tuple(_coerce(v, args[0], path) for v in value)
         if len(value) != len(args):
             raise RecipeError(f"{problem}: {len(args)} values are needed")
-        return tuple(_coerce(v, a, path) for v, a in zip(value, args))
+        return tuple(_coerce(v, a, path) for v, a in zip(value, args, strict=True))
     if annotation is bool:
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"

@@ -3,7 +3,6 @@
 import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -41,12 +40,12 @@ _EXAMPLES = 3
 @dataclass
 class CheckReport:
     root: str
-    counts: Dict[Tuple[str, str], Counter] = field(
+    counts: dict[tuple[str, str], Counter] = field(
         default_factory=dict
     )  # (split, city) -> file counts
-    problems: List[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     # split -> pixels per trainId (19 classes, then the ignored pixels), of labels without problems
-    class_pixels: Dict[str, np.ndarray] = field(default_factory=dict)
+    class_pixels: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -54,12 +53,13 @@ class CheckReport:
 
     def format(self) -> str:
         lines = [f"{'split':<6} {'city':<24} {'images':>7} {'trainIds':>9} {'labelIds':>9}"]
-        totals: Dict[str, Counter] = defaultdict(Counter)
+        totals: dict[str, Counter] = defaultdict(Counter)
         for (split, city), count in sorted(
             self.counts.items(), key=lambda item: (SPLITS.index(item[0][0]), item[0][1])
         ):
             lines.append(
-                f"{split:<6} {city:<24} {count['images']:>7} {count['trainIds']:>9} {count['labelIds']:>9}"
+                f"{split:<6} {city:<24} {count['images']:>7} {count['trainIds']:>9} "
+                f"{count['labelIds']:>9}"
             )
             totals[split].update(count)
         for split, count in totals.items():
@@ -72,7 +72,7 @@ class CheckReport:
         if self.ok:
             lines.append(f"OK: no problems found in {self.root}")
             return "\n".join(lines)
-        groups: Dict[Tuple[str, str], List[Problem]] = defaultdict(list)
+        groups: dict[tuple[str, str], list[Problem]] = defaultdict(list)
         for problem in self.problems:
             groups[(problem.kind, problem.fix)].append(problem)
         lines.append(f"{len(self.problems)} problem(s) in {self.root}:")
@@ -86,7 +86,7 @@ class CheckReport:
 
 
 def check_dataset(
-    root: str, decode: bool = True, workers: Optional[int] = None, progress: bool = True
+    root: str, decode: bool = True, workers: int | None = None, progress: bool = True
 ) -> CheckReport:
     """Count files per split and city and collect every problem: missing pairs, stray labels,
     unreadable files, image/label size mismatches, label values outside {0..18, 255}, broken
@@ -103,7 +103,8 @@ def check_dataset(
             Problem(
                 "no splits",
                 root,
-                f"neither {IMAGE_DIR}/<split> nor {LABEL_DIR}/<split> exists for {', '.join(SPLITS)}",
+                f"neither {IMAGE_DIR}/<split> nor {LABEL_DIR}/<split> exists for "
+                f"{', '.join(SPLITS)}",
                 f"point --root at the folder that contains {IMAGE_DIR}/ and {LABEL_DIR}/",
             )
         )
@@ -112,7 +113,9 @@ def check_dataset(
         jobs += _check_split_files(root, split, report)
     if decode and jobs:
         for (_, _, _, split), (problems, pixels) in zip(
-            jobs, parallel_map(_inspect_pair, jobs, workers, "reading files", progress)
+            jobs,
+            parallel_map(_inspect_pair, jobs, workers, "reading files", progress),
+            strict=False,
         ):
             report.problems += [Problem(*problem) for problem in problems]
             if pixels is not None:
@@ -124,8 +127,9 @@ def check_dataset(
 
 def _check_split_files(
     root: str, split: str, report: CheckReport
-) -> List[Tuple[str, Optional[str], str, str]]:
-    """Count and pair the files of one split; returns (image, label or None, root, split) jobs to decode."""
+) -> list[tuple[str, str | None, str, str]]:
+    """Count and pair the files of one split; returns (image, label or None, root, split) jobs to
+    decode."""
     images = image_paths_in_split(root, split)
     train_ids = label_paths_in_split(root, split, TRAIN_ID_SUFFIX)
     label_ids = label_paths_in_split(root, split, LABEL_ID_SUFFIX)
@@ -185,8 +189,8 @@ def _check_split_files(
 
 
 def _inspect_pair(
-    job: Tuple[str, Optional[str], str, str],
-) -> Tuple[List[Tuple[str, str, str, str]], Optional[np.ndarray]]:
+    job: tuple[str, str | None, str, str],
+) -> tuple[list[tuple[str, str, str, str]], np.ndarray | None]:
     """(problems, trainId pixel counts or None) of one image and its label."""
     image_path, label_path, root, _ = job
     problems = []
@@ -221,7 +225,8 @@ def _inspect_pair(
                 f"label values outside 0..{NUM_CLASSES - 1} and {IGNORE_INDEX}",
                 label_path,
                 f"values {invalid.tolist()[:8]} (labelIds saved under the trainIds name?)",
-                f"delete the *{TRAIN_ID_SUFFIX} files and run `{PREPARE_TRAIN_IDS.format(root=root)}`",
+                f"delete the *{TRAIN_ID_SUFFIX} files and run "
+                f"`{PREPARE_TRAIN_IDS.format(root=root)}`",
             )
         )
         return problems, None

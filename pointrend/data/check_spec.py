@@ -111,7 +111,7 @@ def check_spec_dataset(
         )
         jobs += [
             (spec, split, image, mask)
-            for image, mask in zip(files.images, masks or [None] * len(files.images))
+            for image, mask in zip(files.images, masks or [None] * len(files.images), strict=True)
         ]
     if decode and jobs:
         for split, problems, pixels, undeclared in parallel_map(

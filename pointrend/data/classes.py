@@ -4,7 +4,7 @@ Facts from the official Cityscapes label list: 34 label ids (0..33) plus the lic
 19 of them are evaluated and get a trainId 0..18, every other id maps to the ignore index 255.
 """
 
-from typing import Dict, NamedTuple, Tuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -17,10 +17,10 @@ class CityscapesLabel(NamedTuple):
     name: str
     label_id: int
     train_id: int
-    color: Tuple[int, int, int]
+    color: tuple[int, int, int]
 
 
-CITYSCAPES_LABELS: Tuple[CityscapesLabel, ...] = (
+CITYSCAPES_LABELS: tuple[CityscapesLabel, ...] = (
     CityscapesLabel("unlabeled", 0, IGNORE_INDEX, (0, 0, 0)),
     CityscapesLabel("ego vehicle", 1, IGNORE_INDEX, (0, 0, 0)),
     CityscapesLabel("rectification border", 2, IGNORE_INDEX, (0, 0, 0)),
@@ -60,16 +60,16 @@ CITYSCAPES_LABELS: Tuple[CityscapesLabel, ...] = (
 
 _EVALUATED = sorted(
     (label for label in CITYSCAPES_LABELS if label.train_id != IGNORE_INDEX),
-    key=lambda l: l.train_id,
+    key=lambda label: label.train_id,
 )
 
 NUM_CLASSES = len(_EVALUATED)
-CITYSCAPES_CLASSES: Tuple[str, ...] = tuple(label.name for label in _EVALUATED)
-CITYSCAPES_PALETTE: Tuple[Tuple[int, int, int], ...] = tuple(label.color for label in _EVALUATED)
-LABEL_ID_TO_TRAIN_ID: Dict[int, int] = {
-    l.label_id: l.train_id for l in CITYSCAPES_LABELS if l.label_id >= 0
+CITYSCAPES_CLASSES: tuple[str, ...] = tuple(label.name for label in _EVALUATED)
+CITYSCAPES_PALETTE: tuple[tuple[int, int, int], ...] = tuple(label.color for label in _EVALUATED)
+LABEL_ID_TO_TRAIN_ID: dict[int, int] = {
+    label.label_id: label.train_id for label in CITYSCAPES_LABELS if label.label_id >= 0
 }
-TRAIN_ID_TO_LABEL_ID: Dict[int, int] = {label.train_id: label.label_id for label in _EVALUATED}
+TRAIN_ID_TO_LABEL_ID: dict[int, int] = {label.train_id: label.label_id for label in _EVALUATED}
 
 
 def label_id_lookup_table() -> np.ndarray:
@@ -104,7 +104,7 @@ def train_ids_to_label_ids(train_ids: np.ndarray) -> np.ndarray:
 
 
 def colorize_train_ids(
-    train_ids: np.ndarray, ignore_color: Tuple[int, int, int] = (0, 0, 0)
+    train_ids: np.ndarray, ignore_color: tuple[int, int, int] = (0, 0, 0)
 ) -> np.ndarray:
     """[H, W] trainIds -> [H, W, 3] uint8 RGB image in the official Cityscapes colours."""
     return colorize(train_ids, CITYSCAPES_PALETTE, ignore_color)

@@ -2,7 +2,6 @@
 
 import glob
 import os
-from typing import Dict, List, Optional, Tuple
 
 from pointrend.data.classes import label_ids_to_train_ids
 from pointrend.data.image_io import read_label, write_png
@@ -14,7 +13,7 @@ def train_id_path_for(label_id_path: str) -> str:
     return label_id_path[: -len(LABEL_ID_SUFFIX)] + TRAIN_ID_SUFFIX
 
 
-def convert_label_file(label_id_path: str, overwrite: bool = False) -> Tuple[str, Optional[str]]:
+def convert_label_file(label_id_path: str, overwrite: bool = False) -> tuple[str, str | None]:
     """Write the trainId file next to one labelId file -> (status, error message or None).
 
     status is "written", "skipped" (already up to date) or "failed".
@@ -33,13 +32,13 @@ def convert_label_file(label_id_path: str, overwrite: bool = False) -> Tuple[str
     return "written", None
 
 
-def _convert(job: Tuple[str, bool]) -> Tuple[str, Optional[str]]:
+def _convert(job: tuple[str, bool]) -> tuple[str, str | None]:
     return convert_label_file(*job)
 
 
 def write_train_ids(
-    root: str, workers: Optional[int] = None, overwrite: bool = False, progress: bool = True
-) -> Dict[str, object]:
+    root: str, workers: int | None = None, overwrite: bool = False, progress: bool = True
+) -> dict[str, object]:
     """Convert every labelId file under root/gtFine (all splits) on `workers` processes.
 
     Idempotent: files whose trainId version is newer than the source are skipped unless
@@ -55,7 +54,7 @@ def write_train_ids(
     results = parallel_map(
         _convert, [(path, overwrite) for path in sources], workers, "labelIds -> trainIds", progress
     )
-    failed: List[str] = [error for status, error in results if status == "failed"]
+    failed: list[str] = [error for status, error in results if status == "failed"]
     return {
         "written": sum(status == "written" for status, _ in results),
         "skipped": sum(status == "skipped" for status, _ in results),

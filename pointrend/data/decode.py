@@ -64,7 +64,10 @@ def byte_problem(data: bytes, path: str) -> str:
     if not data:
         return "the file is empty (0 bytes)"
     if data.startswith(_LFS_POINTER):
-        return "it is a git-LFS pointer, not the file itself: run `git lfs pull` in the dataset repository"
+        return (
+            "it is a git-LFS pointer, not the file itself: run `git lfs pull` in the dataset "
+            "repository"
+        )
     if data.startswith(_PNG_SIGNATURE):
         return "" if b"IEND" in data[-12:] else "truncated PNG (the end chunk IEND is missing)"
     if data.startswith(_JPEG_START):
@@ -72,7 +75,8 @@ def byte_problem(data: bytes, path: str) -> str:
             "" if _JPEG_END in data[-_JPEG_TAIL:] else "truncated JPEG (the end marker is missing)"
         )
     if _looks_like_text(data):
-        return f"it is a text file, not an image (starts with {data[:40].decode('utf-8', 'replace')!r})"
+        start = data[:40].decode("utf-8", "replace")
+        return f"it is a text file, not an image (starts with {start!r})"
     extension = os.path.splitext(path)[1].lower()
     if extension == ".png":
         return "not a PNG (the PNG signature is missing)"

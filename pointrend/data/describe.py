@@ -27,8 +27,8 @@ from pointrend.data.spec_write import write_spec
 IMAGE_FOLDERS = ("images", "image", "imgs", "img", "img_dir", "jpegimages", "photos")
 MASK_FOLDERS = ("masks", "mask", "labels", "label", "annotations", "annotation", "ann_dir", "gt",
                 "groundtruth", "ground_truth", "segmentationclass")  # fmt: skip
-SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
-               "test": "test", "testing": "test"}  # fmt: skip
+SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "val",
+               "validation": "val", "test": "test", "testing": "test"}  # fmt: skip
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # More colours than this in colour masks means they are not label masks (JPEG, anti-aliasing).
 MAX_COLORS = 64
@@ -162,8 +162,9 @@ def _split_folders(
             )
     if not result:
         raise FileNotFoundError(
-            f"no image folder found in {root} (looked for {', '.join(IMAGE_FOLDERS)}, directly or inside "
-            f"train/val/test folders); pass --images=<folder> --masks=<folder> relative to the root"
+            f"no image folder found in {root} (looked for {', '.join(IMAGE_FOLDERS)}, directly or "
+            "inside train/val/test folders); pass --images=<folder> --masks=<folder> relative to "
+            "the root"
         )
     return result
 
@@ -244,7 +245,7 @@ def _read_values(path: str) -> tuple[str, str, dict]:
         return (
             path,
             "color",
-            {tuple(int(c) for c in color): int(n) for color, n in zip(colors, counts)},
+            {tuple(int(c) for c in color): int(n) for color, n in zip(colors, counts, strict=True)},
         )
     return (
         path,
@@ -294,7 +295,9 @@ def _color_classes(
     colors: list[Color] = sorted(totals)
     names = tuple(f"class_{index}" for index in range(len(colors)))
     fields = {"class_names": names, "palette": tuple(colors), "mask_format": "color"}
-    pixels = {f"{name} {list(color)}": totals[color] for name, color in zip(names, colors)}
+    pixels = {
+        f"{name} {list(color)}": totals[color] for name, color in zip(names, colors, strict=True)
+    }
     notes = [
         f"if {list(color)} ({names[colors.index(color)]}) means 'not labelled', move it from "
         "'palette' to 'ignore_colors' and drop its class name"
@@ -340,5 +343,8 @@ def _index_classes(totals: Counter) -> tuple[dict, dict[str, int], list[str]]:
         "mask_format": "index",
         "value_map": value_map,
     }
-    pixels = {f"{name} (value {raw})": totals.get(raw, 0) for name, raw in zip(names, raw_of_class)}
+    pixels = {
+        f"{name} (value {raw})": totals.get(raw, 0)
+        for name, raw in zip(names, raw_of_class, strict=True)
+    }
     return fields, pixels, notes

@@ -1,7 +1,8 @@
-"""Reading and writing the PNG files of a Cityscapes-format dataset, with errors that name the file."""
+"""Reading and writing the PNG files of a Cityscapes-format dataset, with errors that name the
+file."""
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -27,9 +28,10 @@ def read_label(path: str) -> np.ndarray:
     label = read_mask_file(path)
     if label.ndim != 2 or label.dtype != np.uint8:
         raise ValueError(
-            f"label file {path} is not a single-channel 8-bit PNG (shape {label.shape}, dtype {label.dtype}); "
-            "labels must store one id per pixel, not colours: use the *_gtFine_labelTrainIds.png files "
-            "(`python -m pointrend.data.prepare trainids --root=<dataset root>` writes them)"
+            f"label file {path} is not a single-channel 8-bit PNG (shape {label.shape}, dtype "
+            f"{label.dtype}); labels must store one id per pixel, not colours: use the "
+            "*_gtFine_labelTrainIds.png files (`python -m pointrend.data.prepare trainids "
+            "--root=<dataset root>` writes them)"
         )
     return label
 
@@ -53,4 +55,7 @@ def write_image(path: str, array: np.ndarray, params: Sequence[int] = ()) -> Non
 
 
 def _unreadable_message(path: str, kind: str) -> str:
-    return f"{kind} file {path} does not exist; regenerate the file lists with `python -m pointrend.data.prepare lists`"
+    return (
+        f"{kind} file {path} does not exist; regenerate the file lists with "
+        "`python -m pointrend.data.prepare lists`"
+    )

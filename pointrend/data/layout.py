@@ -10,7 +10,7 @@ List files hold one sample per line, paths relative to the root: `image<sep>labe
 
 import glob
 import os
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 IMAGE_DIR = "leftImg8bit"
 LABEL_DIR = "gtFine"
@@ -25,12 +25,12 @@ _MAX_LISTED = 5
 _SEPARATORS = (",", " ", "\t", ";")
 
 
-def image_paths_in_split(root: str, split: str) -> List[str]:
+def image_paths_in_split(root: str, split: str) -> list[str]:
     """Sorted image paths of one split of the official layout (empty if the split has none)."""
     return sorted(glob.glob(os.path.join(root, IMAGE_DIR, split, "*", "*" + IMAGE_SUFFIX)))
 
 
-def label_paths_in_split(root: str, split: str, suffix: str) -> List[str]:
+def label_paths_in_split(root: str, split: str, suffix: str) -> list[str]:
     return sorted(glob.glob(os.path.join(root, LABEL_DIR, split, "*", "*" + suffix)))
 
 
@@ -52,15 +52,15 @@ def city_of(path: str) -> str:
 def check_root(root: str) -> None:
     if not os.path.isdir(root):
         raise FileNotFoundError(
-            f"dataset root {root} does not exist; point `root` at the folder that contains {IMAGE_DIR}/ and "
-            f"{LABEL_DIR}/, or generate a synthetic one with "
-            f"`python -m pointrend.data.synthetic --root {root}`"
+            f"dataset root {root} does not exist; point `root` at the folder that contains "
+            f"{IMAGE_DIR}/ and {LABEL_DIR}/, or generate a synthetic one with `python -m "
+            f"pointrend.data.synthetic --root {root}`"
         )
 
 
 def official_layout_samples(
     root: str, split: str, labelled: bool, label_suffix: str = TRAIN_ID_SUFFIX
-) -> Tuple[List[str], Optional[List[str]]]:
+) -> tuple[list[str], list[str] | None]:
     """(image paths, label paths or None) of one split, validated: every image has its label and
     every label its image, and the split is not empty."""
     check_root(root)
@@ -69,8 +69,9 @@ def official_layout_samples(
         image_dir = os.path.join(root, IMAGE_DIR)
         present = sorted(os.listdir(image_dir)) if os.path.isdir(image_dir) else []
         raise FileNotFoundError(
-            f"split folder {split_dir} does not exist (splits found under {root}/{IMAGE_DIR}: {present or 'none'}); "
-            f"pass one of those as `split`, or check that `root` is the Cityscapes root folder"
+            f"split folder {split_dir} does not exist (splits found under {root}/{IMAGE_DIR}: "
+            f"{present or 'none'}); pass one of those as `split`, or check that `root` is the "
+            "Cityscapes root folder"
         )
     images = image_paths_in_split(root, split)
     if not images:
@@ -89,21 +90,27 @@ def official_layout_samples(
     orphans = sorted(set(label_paths_in_split(root, split, label_suffix)) - set(labels))
     if orphans:
         raise FileNotFoundError(
-            f"{len(orphans)} label file(s) of split '{split}' have no image, e.g. {_first(orphans)}; "
-            f"restore the missing *{IMAGE_SUFFIX} files (expected e.g. "
+            f"{len(orphans)} label file(s) of split '{split}' have no image, e.g. "
+            f"{_first(orphans)}; restore the missing *{IMAGE_SUFFIX} files (expected e.g. "
             f"{image_path_for(orphans[0], root, label_suffix)}) or remove the stray labels"
         )
     return images, labels
 
 
 def _missing_labels_message(
-    root: str, split: str, missing: List[str], total: int, suffix: str
+    root: str, split: str, missing: list[str], total: int, suffix: str
 ) -> str:
-    head = f"{len(missing)} of {total} images of split '{split}' have no label file, e.g. {_first(missing)}"
+    head = (
+        f"{len(missing)} of {total} images of split '{split}' have no label file, "
+        f"e.g. {_first(missing)}"
+    )
     if suffix == TRAIN_ID_SUFFIX:
         label_ids = [path[: -len(suffix)] + LABEL_ID_SUFFIX for path in missing]
         if all(os.path.isfile(path) for path in label_ids):
-            return f"{head}; the official *{LABEL_ID_SUFFIX} files are there: convert them with `{PREPARE_TRAIN_IDS.format(root=root)}`"
+            return (
+                f"{head}; the official *{LABEL_ID_SUFFIX} files are there: convert them with "
+                f"`{PREPARE_TRAIN_IDS.format(root=root)}`"
+            )
     return (
         f"{head}; extract gtFine_trainvaltest.zip into the dataset root and run "
         f"`{PREPARE_TRAIN_IDS.format(root=root)}`, or pass labelled=False for an unlabelled split"
@@ -111,8 +118,8 @@ def _missing_labels_message(
 
 
 def read_list_file(
-    list_file: str, root: str, separator: str = ",", labelled: Optional[bool] = None
-) -> Tuple[List[str], Optional[List[str]]]:
+    list_file: str, root: str, separator: str = ",", labelled: bool | None = None
+) -> tuple[list[str], list[str] | None]:
     """Parse and validate a list file -> (image paths, label paths or None), paths joined to `root`.
 
     `labelled=None` infers it from the first line (two fields: labelled, one field: images only).
@@ -145,23 +152,26 @@ def read_list_file(
     labels = [os.path.join(root, row[1]) for row in rows] if labelled else None
     if labels is not None and labels[0].endswith(LABEL_ID_SUFFIX):
         raise ValueError(
-            f"list file {path} points at *{LABEL_ID_SUFFIX} files (line {lines[0][0]}: {labels[0]}); training needs "
-            f"trainIds: run `{PREPARE_TRAIN_IDS.format(root=root)}` then `{PREPARE_LISTS.format(root=root)}`"
+            f"list file {path} points at *{LABEL_ID_SUFFIX} files (line {lines[0][0]}: "
+            f"{labels[0]}); training needs trainIds: run `{PREPARE_TRAIN_IDS.format(root=root)}` "
+            f"then `{PREPARE_LISTS.format(root=root)}`"
         )
     missing = []
-    for (number, _), image, label in zip(lines, images, labels or [None] * len(images)):
+    for (number, _), image, label in zip(
+        lines, images, labels or [None] * len(images), strict=True
+    ):
         missing += [(number, p) for p in (image, label) if p is not None and not os.path.isfile(p)]
     if missing:
         examples = ", ".join(f"line {number}: {p}" for number, p in missing[:_MAX_LISTED])
         raise FileNotFoundError(
-            f"list file {path} names {len(missing)} file(s) that do not exist ({examples}); paths must be "
-            f"relative to the dataset root {root}: fix `root` or regenerate the lists with "
+            f"list file {path} names {len(missing)} file(s) that do not exist ({examples}); paths "
+            f"must be relative to the dataset root {root}: fix `root` or regenerate the lists with "
             f"`{PREPARE_LISTS.format(root=root)}`"
         )
     return images, labels
 
 
-def split_fields(line: str, separator: str) -> List[str]:
+def split_fields(line: str, separator: str) -> list[str]:
     # A whitespace separator means "any run of whitespace", as in the earlier Paddle lists.
     parts = line.split() if separator.isspace() else line.split(separator)
     return [part.strip() for part in parts]
@@ -173,12 +183,18 @@ def _splits_in_two_otherwise(line: str, separator: str) -> bool:
 
 
 def _wrong_fields_message(path: str, number: int, line: str, separator: str, expected: int) -> str:
-    head = f"list file {path}, line {number}: {line!r} does not split into {expected} field(s) with separator {separator!r}"
+    head = (
+        f"list file {path}, line {number}: {line!r} does not split into {expected} field(s) "
+        f"with separator {separator!r}"
+    )
     for candidate in _SEPARATORS:
         if candidate != separator and len(split_fields(line, candidate)) == expected:
             return f"{head}; the file seems to use {candidate!r}: pass separator={candidate!r}"
     if expected == 2:
-        return f"{head}; each line needs `image{separator}label` (or pass labelled=False for an image-only list)"
+        return (
+            f"{head}; each line needs `image{separator}label` (or pass labelled=False for an "
+            "image-only list)"
+        )
     return f"{head}; each line of an unlabelled list holds one image path"
 
 
@@ -190,8 +206,8 @@ def write_list_file(
     root: str,
     split: str,
     separator: str = ",",
-    labelled: Optional[bool] = None,
-    output_dir: Optional[str] = None,
+    labelled: bool | None = None,
+    output_dir: str | None = None,
 ) -> str:
     """Write `<split>.txt` for a split of the official layout; returns its path.
 
@@ -201,7 +217,7 @@ def write_list_file(
     images, labels = official_layout_samples(root, split, labelled)
     rows = [
         [os.path.relpath(path, root) for path in row]
-        for row in zip(images, *([labels] if labels else []))
+        for row in zip(images, *([labels] if labels else []), strict=True)
     ]
     path = os.path.join(output_dir or root, f"{split}.txt")
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

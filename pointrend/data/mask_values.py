@@ -37,7 +37,8 @@ def mask_to_train_ids(mask: np.ndarray, spec: DatasetSpec, path: str) -> np.ndar
 
 
 def undeclared_values(mask: np.ndarray, spec: DatasetSpec, path: str) -> list[tuple[str, int]]:
-    """(value or colour as text, pixel count) of every undeclared value in a raw mask, most first."""
+    """(value or colour as text, pixel count) of every undeclared value in a raw mask, most
+    first."""
     try:
         mask_to_train_ids(mask, spec, path)
     except UndeclaredValuesError as error:
@@ -59,8 +60,9 @@ def _as_index_mask(mask: np.ndarray, spec: DatasetSpec, path: str) -> np.ndarray
         raise DataFileError(
             path,
             (
-                f"label file {path} is not a single-channel 8-bit PNG (shape {mask.shape}, dtype {mask.dtype}): "
-                f"it stores colours, but {_spec_name(spec)} declares index masks (one class id per pixel); "
+                f"label file {path} is not a single-channel 8-bit PNG (shape {mask.shape}, dtype "
+                f"{mask.dtype}): it stores colours, but {_spec_name(spec)} declares index masks "
+                "(one class id per pixel); "
                 'convert the masks, or declare "mask_format": "color" with a palette'
             ),
         )
@@ -68,8 +70,9 @@ def _as_index_mask(mask: np.ndarray, spec: DatasetSpec, path: str) -> np.ndarray
         raise DataFileError(
             path,
             (
-                f"label file {path} is not a single-channel 8-bit PNG (shape {mask.shape}, dtype {mask.dtype}); "
-                "masks must store one class id per pixel in 8 bits: re-save it as an 8-bit grey PNG"
+                f"label file {path} is not a single-channel 8-bit PNG (shape {mask.shape}, dtype "
+                f"{mask.dtype}); masks must store one class id per pixel in 8 bits: re-save it as "
+                "an 8-bit grey PNG"
             ),
         )
     return mask
@@ -80,8 +83,9 @@ def _as_color_mask(mask: np.ndarray, spec: DatasetSpec, path: str) -> np.ndarray
         raise DataFileError(
             path,
             (
-                f"label file {path} is not an 8-bit colour PNG (shape {mask.shape}, dtype {mask.dtype}) but "
-                f"{_spec_name(spec)} declares colour masks; re-save it in RGB, or declare "
+                f"label file {path} is not an 8-bit colour PNG (shape {mask.shape}, dtype "
+                f"{mask.dtype}) but {_spec_name(spec)} declares colour masks; re-save it in RGB, "
+                "or declare "
                 '"mask_format": "index" if it stores class ids'
             ),
         )
@@ -99,13 +103,17 @@ def _colors_to_train_ids(bgr: np.ndarray, spec: DatasetSpec, path: str) -> np.nd
     known = sorted_keys[position] == keys
     if not known.all():
         colors, counts = np.unique(keys[~known], return_counts=True)
-        values = [(str(_key_color(int(key))), int(count)) for key, count in zip(colors, counts)]
+        values = [
+            (str(_key_color(int(key))), int(count))
+            for key, count in zip(colors, counts, strict=True)
+        ]
         values.sort(key=lambda item: -item[1])
         raise UndeclaredValuesError(
             path,
             (
-                f"label file {path} contains colours {_listing(values)} that are not in the palette of "
-                f"{_spec_name(spec)} (RGB); add them to 'palette' (a class) or 'ignore_colors', or fix the mask"
+                f"label file {path} contains colours {_listing(values)} that are not in the "
+                f"palette of {_spec_name(spec)} (RGB); add them to 'palette' (a class) or "
+                "'ignore_colors', or fix the mask"
             ),
             values,
         )
@@ -130,7 +138,8 @@ def _raise_if_undeclared(
         else f"the keys of value_map {sorted(spec.value_map)}"
     )
     hint = spec.undeclared_values_hint or (
-        f"map them in 'value_map' of {_spec_name(spec)} (to a class or to {spec.ignore_index}), or fix the mask"
+        f"map them in 'value_map' of {_spec_name(spec)} (to a class or to {spec.ignore_index}), or "
+        "fix the mask"
     )
     raise UndeclaredValuesError(
         path,

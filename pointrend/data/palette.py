@@ -22,7 +22,8 @@ def default_palette(num_classes: int) -> tuple[Color, ...]:
 def colorize(
     train_ids: np.ndarray, palette: Sequence[Color], ignore_color: Color = (0, 0, 0)
 ) -> np.ndarray:
-    """[H, W] train ids -> [H, W, 3] uint8 RGB: class i in palette[i], anything else ignore_color."""
+    """[H, W] train ids -> [H, W, 3] uint8 RGB: class i in palette[i], anything else
+    ignore_color."""
     table = np.tile(np.asarray(ignore_color, dtype=np.uint8), (256, 1))
     table[: len(palette)] = np.asarray(palette, dtype=np.uint8)
     return table[train_ids.astype(np.uint8)]

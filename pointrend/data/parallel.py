@@ -2,7 +2,8 @@
 
 import multiprocessing
 import os
-from typing import Callable, Iterable, List, Optional, Sequence, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from pointrend.utils.progress import ProgressBar
 
@@ -13,10 +14,10 @@ Result = TypeVar("Result")
 def parallel_map(
     function: Callable[[Item], Result],
     items: Sequence[Item],
-    workers: Optional[int] = None,
+    workers: int | None = None,
     desc: str = "",
     progress: bool = True,
-) -> List[Result]:
+) -> list[Result]:
     """[function(item) for item in items] on `workers` processes (default: all cores), in order.
 
     `function` must be a module-level function so it can be sent to the worker processes.
@@ -31,7 +32,7 @@ def parallel_map(
         )
 
 
-def _collect(results: Iterable[Result], bar: Optional[ProgressBar]) -> List[Result]:
+def _collect(results: Iterable[Result], bar: ProgressBar | None) -> list[Result]:
     collected = []
     for result in results:
         collected.append(result)

@@ -1,9 +1,12 @@
 """Prepare a dataset for training.
 
-    python -m pointrend.data.prepare describe --root=data/mine        # write a starting dataset.json
-    python -m pointrend.data.prepare check --root=data/mine           # counts, pairs, values, what to fix
-    python -m pointrend.data.prepare trainids --root=data/cityscapes  # *_labelTrainIds.png from *_labelIds.png
-    python -m pointrend.data.prepare lists --root=data/cityscapes     # train.txt, val.txt, test.txt
+    python -m pointrend.data.prepare describe --root=data/mine        # a starting dataset.json
+    python -m pointrend.data.prepare check --root=data/mine           # counts, pairs, values
+    python -m pointrend.data.prepare trainids --root=data/cityscapes  # *_labelTrainIds.png
+    python -m pointrend.data.prepare lists --root=data/cityscapes     # train/val/test.txt
+
+`describe` writes what it found, `check` also says what to fix, `trainids` converts the official
+*_labelIds.png files.
 
 `check` reads root/dataset.json, or recognises a Cityscapes layout. Each command exits with a
 non-zero status when something needs fixing.
@@ -33,11 +36,13 @@ def trainids(root: str, workers: int | None = None, overwrite: bool = False) -> 
 
 
 def lists(root: str, separator: str = ",", output_dir: str | None = None) -> None:
-    """Write <split>.txt for every split present: `image<separator>label` lines, image only for test."""
+    """Write <split>.txt for every split present: `image<separator>label` lines, image only for
+    test."""
     splits = [split for split in SPLITS if os.path.isdir(os.path.join(root, IMAGE_DIR, split))]
     if not splits:
         print(
-            f"no {IMAGE_DIR}/<split> folders under {root}: point --root at the Cityscapes root folder",
+            f"no {IMAGE_DIR}/<split> folders under {root}: point --root at the Cityscapes root "
+            "folder",
             file=sys.stderr,
         )
         sys.exit(1)
@@ -77,7 +82,8 @@ def describe(
     overwrite: bool = False,
     workers: int | None = None,
 ) -> None:
-    """Write root/dataset.json from the folders and mask values found (classes class_0, class_1, ...)."""
+    """Write root/dataset.json from the folders and mask values found (classes class_0, class_1,
+    ...)."""
     from pointrend.data.describe import describe_dataset
 
     try:

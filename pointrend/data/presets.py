@@ -19,7 +19,8 @@ CITYSCAPES = "cityscapes"
 
 
 def cityscapes_spec(root: str, label_suffix: str = TRAIN_ID_SUFFIX) -> DatasetSpec:
-    """Cityscapes trainId files: leftImg8bit/<split>/<city>/ and gtFine/<split>/<city>/; test unlabelled."""
+    """Cityscapes trainId files: leftImg8bit/<split>/<city>/ and gtFine/<split>/<city>/; test
+    unlabelled."""
     splits = {
         split: SplitSpec(
             split, f"{IMAGE_DIR}/{split}", None if split == "test" else f"{LABEL_DIR}/{split}"
@@ -63,6 +64,7 @@ def spec_for_root(root: str) -> DatasetSpec:
     raise SpecError(
         os.path.join(root, SPEC_FILE),
         "(file)",
-        f"does not exist and {root} has no Cityscapes {IMAGE_DIR}/ folder; describe your dataset with "
-        f"`python -m pointrend.data.prepare describe --root={root}` (then edit the class names)",
+        f"does not exist and {root} has no Cityscapes {IMAGE_DIR}/ folder; describe your dataset "
+        f"with `python -m pointrend.data.prepare describe --root={root}` (then edit the class "
+        "names)",
     )

@@ -113,7 +113,10 @@ def collate_with_errors(batch: Sequence[Any]) -> list[Any]:
     except (ValueError, TypeError) as error:
         # Samples of different sizes in one batch: a data problem, reported like the others.
         shapes = sorted({tuple(np.shape(item[0])) for item in good})
-        cause = f"samples of one batch cannot be stacked ({error}); shapes {shapes}: use batch_size=1 or a crop"
+        cause = (
+            f"samples of one batch cannot be stacked ({error}); shapes {shapes}: use batch_size=1 "
+            "or a crop"
+        )
         return [np.zeros((1,), dtype=np.uint8), errors + [SampleError(-1, "batch", cause)]]
     return [*fields, errors]
 

@@ -91,8 +91,9 @@ class SegmentationDataset(paddle.io.Dataset):
                 path,
                 (
                     f"label file {path} is {label.shape[1]}x{label.shape[0]} but its image "
-                    f"{self.image_paths[index]} is {image.shape[1]}x{image.shape[0]} (width x height); "
-                    "the pair does not belong together: fix the pairing or re-extract the files"
+                    f"{self.image_paths[index]} is {image.shape[1]}x{image.shape[0]} (width x "
+                    "height); the pair does not belong together: fix the pairing or re-extract "
+                    "the files"
                 ),
             )
         return image, label

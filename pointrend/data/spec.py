@@ -20,7 +20,8 @@ class SplitSpec:
     """One split: an image folder (+ mask folder, absent for unlabelled splits) or a list file.
 
     Folders and list files are relative to the dataset root. Folders are walked recursively and an
-    image `<folder>/<rel>/<stem><image suffix>` pairs with `<mask folder>/<rel>/<stem><mask suffix>`.
+    image `<folder>/<rel>/<stem><image suffix>` pairs with `<mask folder>/<rel>/<stem><mask
+    suffix>`.
     """
 
     name: str

@@ -1,7 +1,9 @@
 """Write a synthetic dataset in the exact Cityscapes layout, for demos, tests and offline runs.
 
-    python -m pointrend.data.synthetic --root data/synthetic_cityscapes --num_train 64 --num_val 16 --size 256x512
-    python -m pointrend.data.synthetic --root data/synthetic_full --num_train 16 --num_val 0 --size 1024x2048 --workers 2
+    python -m pointrend.data.synthetic --root data/synthetic_cityscapes \
+        --num_train 64 --num_val 16 --size 256x512
+    python -m pointrend.data.synthetic --root data/synthetic_full \
+        --num_train 16 --num_val 0 --size 1024x2048 --workers 2
     python -m pointrend.data.synthetic --preset custom5 --root data/synthetic_custom5 --size 96x192
 
 Writes leftImg8bit/<split>/<city>/*_leftImg8bit.png, gtFine/<split>/<city>/*_gtFine_labelIds.png
@@ -13,7 +15,7 @@ masks and a dataset.json; see synthetic_custom.py).
 
 import os
 import time
-from typing import Dict, Sequence, Tuple, Union
+from collections.abc import Sequence
 
 import cv2
 import fire
@@ -41,7 +43,7 @@ CITIES = {
 }
 
 
-def parse_size(size: Union[str, Sequence[int]]) -> Tuple[int, int]:
+def parse_size(size: str | Sequence[int]) -> tuple[int, int]:
     """(height, width) from "256x512" or a (height, width) pair."""
     if isinstance(size, str):
         parts = size.lower().split("x")
@@ -65,10 +67,10 @@ def generate_synthetic_cityscapes(
     num_train: int = 64,
     num_val: int = 16,
     num_test: int = 0,
-    size: Union[str, Sequence[int]] = (256, 512),
+    size: str | Sequence[int] = (256, 512),
     seed: int = 0,
     workers: int = 1,
-) -> Dict[str, int]:
+) -> dict[str, int]:
     """Generate the dataset under `root`; returns the number of images written per split.
 
     `workers` > 1 renders on that many processes (worth it for full-size 1024x2048 images); the
@@ -88,7 +90,7 @@ def generate_synthetic_cityscapes(
     return {split: count for split, count in counts.items() if count}
 
 
-def _write_sample(job: Tuple[str, str, int, int, int, int]) -> None:
+def _write_sample(job: tuple[str, str, int, int, int, int]) -> None:
     root, split, index, height, width, seed = job
     # Seeding per image keeps image k identical whatever the number of images asked for.
     image, label_ids = render_scene(
@@ -114,12 +116,13 @@ def main(
     num_train: int = 64,
     num_val: int = 16,
     num_test: int = 0,
-    size: Union[str, Sequence[int]] = "256x512",
+    size: str | Sequence[int] = "256x512",
     seed: int = 0,
     workers: int = 1,
     preset: str = "cityscapes",
 ) -> None:
-    """Generate a synthetic Cityscapes-format dataset, or another --preset (see the module docstring)."""
+    """Generate a synthetic Cityscapes-format dataset, or another --preset (see the module
+    docstring)."""
     if preset not in PRESETS:
         raise SystemExit(f"--preset={preset!r} is not one of {', '.join(PRESETS)}")
     start = time.perf_counter()
@@ -134,7 +137,8 @@ def main(
         )
     summary = ", ".join(f"{count} {split}" for split, count in counts.items())
     print(
-        f"wrote {summary} images of {height}x{width} to {root} in {time.perf_counter() - start:.1f} s"
+        f"wrote {summary} images of {height}x{width} to {root} in "
+        f"{time.perf_counter() - start:.1f} s"
     )
 
 

@@ -1,14 +1,15 @@
-"""A pair of aligned rasters, an RGB image and a labelId map, that every drawing call paints together.
+"""A pair of aligned rasters, an RGB image and a labelId map, that every drawing call paints
+together.
 
 Shapes are drawn without anti-aliasing, so each image edge coincides exactly with a label edge.
 """
 
-from typing import Sequence, Tuple
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
-Color = Tuple[int, int, int]
+Color = tuple[int, int, int]
 
 
 class Canvas:
@@ -18,7 +19,7 @@ class Canvas:
         self.image = np.zeros((height, width, 3), dtype=np.uint8)
         self.label = np.zeros((height, width), dtype=np.uint8)
 
-    def polygon(self, points: Sequence[Tuple[float, float]], label_id: int, color: Color) -> None:
+    def polygon(self, points: Sequence[tuple[float, float]], label_id: int, color: Color) -> None:
         pts = [np.round(np.asarray(points, dtype=np.float64)).astype(np.int32)]
         cv2.fillPoly(self.image, pts, _as_ints(color))
         cv2.fillPoly(self.label, pts, int(label_id))
@@ -61,11 +62,11 @@ class Canvas:
         cv2.line(self.image, p0, p1, _as_ints(color), t)
         cv2.line(self.label, p0, p1, int(label_id), t)
 
-    def paint_where(self, region: Tuple[slice, slice], mask: np.ndarray, color: Color) -> None:
+    def paint_where(self, region: tuple[slice, slice], mask: np.ndarray, color: Color) -> None:
         """Recolour pixels of `region` selected by `mask` without touching the labels (texture)."""
         self.image[region][mask] = color
 
 
-def _as_ints(color: Color) -> Tuple[int, int, int]:
+def _as_ints(color: Color) -> tuple[int, int, int]:
     # OpenCV rejects numpy integer scalars inside colour tuples.
     return tuple(int(c) for c in color)

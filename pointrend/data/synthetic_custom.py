@@ -116,7 +116,8 @@ def _write_sample(job: tuple[str, str, int, int, int, int]) -> None:
         [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY],
     ):
         raise OSError(
-            f"could not write {image_path}: check that the folder is writable and the disk is not full"
+            f"could not write {image_path}: check that the folder is writable and the disk is not "
+            "full"
         )
     if split != "test":
         colors = label_ids_to_colors(label_ids)

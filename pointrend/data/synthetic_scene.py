@@ -8,8 +8,6 @@ tiles, windows, lane marks), so that shape, texture and context are needed, not 
 Thin and small objects make boundary quality matter.
 """
 
-from typing import Tuple
-
 import cv2
 import numpy as np
 
@@ -32,7 +30,7 @@ _NOISE_STD[[CAR, BUS, POLE, TRAFFIC_SIGN, TRAFFIC_LIGHT]] = 3.0
 
 def render_scene(
     rng: np.random.Generator, height: int, width: int
-) -> Tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """One random scene -> (RGB image uint8 [H, W, 3], labelIds uint8 [H, W])."""
     canvas = Canvas(height, width)
     street = _Street(rng, height, width)
@@ -66,10 +64,10 @@ class _Street:
     def edge_x(self, bottom_x: float, y: float) -> float:
         return self.vanish_x + (bottom_x - self.vanish_x) * self.depth(y)
 
-    def road_span(self, y: float) -> Tuple[float, float]:
+    def road_span(self, y: float) -> tuple[float, float]:
         return self.edge_x(self.road_bottom[0], y), self.edge_x(self.road_bottom[1], y)
 
-    def walk_span(self, y: float, side: int) -> Tuple[float, float]:
+    def walk_span(self, y: float, side: int) -> tuple[float, float]:
         """x-range of the left (side=-1) or right (side=1) sidewalk on row y."""
         inner = self.road_bottom[0] if side < 0 else self.road_bottom[1]
         outer = inner + side * self.walk_width
@@ -83,12 +81,12 @@ class _Street:
 
 
 def _jitter(
-    rng: np.random.Generator, base: Tuple[int, int, int], amount: float
-) -> Tuple[int, int, int]:
+    rng: np.random.Generator, base: tuple[int, int, int], amount: float
+) -> tuple[int, int, int]:
     return tuple(int(v) for v in np.clip(np.asarray(base) + rng.normal(0, amount, 3), 0, 255))
 
 
-def _gray(rng: np.random.Generator, low: int, high: int, tint: float = 8.0) -> Tuple[int, int, int]:
+def _gray(rng: np.random.Generator, low: int, high: int, tint: float = 8.0) -> tuple[int, int, int]:
     return _jitter(rng, (rng.integers(low, high),) * 3, tint)
 
 
@@ -202,7 +200,8 @@ def _draw_lane_marks(canvas: Canvas, rng: np.random.Generator, street: _Street) 
 
 
 def _draw_shadow(canvas: Canvas, rng: np.random.Generator, street: _Street) -> None:
-    # Shadows darken pixels of whatever class they fall on, so brightness alone cannot tell classes apart.
+    # Shadows darken pixels of whatever class they fall on, so brightness alone cannot tell classes
+    # apart.
     y0 = int(street.ground_y(rng))
     y1 = min(street.height, y0 + int(rng.uniform(0.05, 0.2) * street.height))
     x0 = int(rng.uniform(0, 0.8) * street.width)
@@ -241,7 +240,8 @@ def _draw_roadside(canvas: Canvas, rng: np.random.Generator, street: _Street) ->
 def _draw_fence(
     canvas: Canvas, rng: np.random.Generator, x0: float, y0: float, x1: float, y1: float, bar: float
 ) -> None:
-    # The whole fence area is labelled fence, as in Cityscapes; the image shows bars over the background.
+    # The whole fence area is labelled fence, as in Cityscapes; the image shows bars over the
+    # background.
     color = _jitter(rng, (160, 150, 140), 25)
     xi0, yi0, xi1, yi1 = (int(round(v)) for v in (x0, y0, x1, y1))
     xi0, xi1 = max(0, xi0), min(canvas.width, xi1)
@@ -288,7 +288,8 @@ def _draw_tree(
 
 
 def _draw_things(canvas: Canvas, rng: np.random.Generator, street: _Street) -> None:
-    """Place cars, buses, persons, riders and poles, then draw them far to near so near ones occlude."""
+    """Place cars, buses, persons, riders and poles, then draw them far to near so near ones
+    occlude."""
     things = []
     for _ in range(rng.integers(2, 7)):
         y = street.ground_y(rng)
@@ -377,11 +378,11 @@ def _draw_bus(canvas: Canvas, rng: np.random.Generator, x: float, y: float, s: f
         canvas.circle(wheel_x, y - 0.1 * h, 0.1 * h, BUS, (20, 20, 20))
 
 
-def _skin(rng: np.random.Generator) -> Tuple[int, int, int]:
+def _skin(rng: np.random.Generator) -> tuple[int, int, int]:
     return _jitter(rng, [(230, 190, 160), (190, 140, 100), (120, 80, 55)][rng.integers(3)], 10)
 
 
-def _clothes(rng: np.random.Generator) -> Tuple[int, int, int]:
+def _clothes(rng: np.random.Generator) -> tuple[int, int, int]:
     return (
         _jitter(rng, (40, 40, 45), 25)
         if rng.random() < 0.5

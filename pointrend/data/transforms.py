@@ -5,7 +5,8 @@ resampled with nearest neighbour and padded with the ignore index.
 """
 
 import os
-from typing import Any, Dict, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -31,7 +32,7 @@ class SteppedRandomScale(A.RandomScale):
     """Resize by a factor drawn uniformly from the grid low, low + step, ..., high."""
 
     def __init__(
-        self, scale_range: Tuple[float, float], step: float, interpolation: int = cv2.INTER_LINEAR
+        self, scale_range: tuple[float, float], step: float, interpolation: int = cv2.INTER_LINEAR
     ) -> None:
         super().__init__(
             scale_limit=(scale_range[0] - 1.0, scale_range[1] - 1.0),
@@ -42,7 +43,7 @@ class SteppedRandomScale(A.RandomScale):
         low, high = scale_range
         self.scales = tuple(float(s) for s in np.arange(low, high + step / 2, step))
 
-    def get_params(self) -> Dict[str, float]:
+    def get_params(self) -> dict[str, float]:
         return {"scale": self.py_random.choice(self.scales)}
 
 
@@ -72,8 +73,8 @@ class CatMaxRatioCrop(A.RandomCrop):
         self.ignore_index = ignore_index
 
     def get_params_dependent_on_data(
-        self, params: Dict[str, Any], data: Dict[str, Any]
-    ) -> Dict[str, Any]:
+        self, params: dict[str, Any], data: dict[str, Any]
+    ) -> dict[str, Any]:
         image_height, image_width = params["shape"][:2]
         crop_height, crop_width = min(self.height, image_height), min(self.width, image_width)
         mask = data.get("mask")
@@ -93,13 +94,13 @@ class CatMaxRatioCrop(A.RandomCrop):
         counts = counts[counts > 0]
         return counts.size > 1 and counts.max() <= self.cat_max_ratio * counts.sum()
 
-    def get_transform_init_args_names(self) -> Tuple[str, ...]:
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
         return ("height", "width", "cat_max_ratio", "max_tries", "ignore_index")
 
 
 def build_train_transforms(
-    crop_size: Optional[Tuple[int, int]] = (512, 1024),
-    scale_range: Optional[Tuple[float, float]] = (0.5, 2.0),
+    crop_size: tuple[int, int] | None = (512, 1024),
+    scale_range: tuple[float, float] | None = (0.5, 2.0),
     scale_step: float = 0.0,
     cat_max_ratio: float = 0.75,
     crop_tries: int = 10,
@@ -115,7 +116,7 @@ def build_train_transforms(
     saturation: float = 0.5,
     hue: float = 0.1,
     photometric_prob: float = 0.5,
-    seed: Optional[int] = None,
+    seed: int | None = None,
 ) -> A.Compose:
     """Random scale -> crop (class-balance check) -> flip -> photometric -> normalise -> pad.
 
@@ -126,7 +127,8 @@ def build_train_transforms(
         out = (pixel - mean * max_pixel_value) / (std * max_pixel_value), so ImageNet statistics
         in 0-1 units with 255 suit torchvision-style weights, and 0-255 means (e.g. 123.675, ...)
         with std in 0-255 units and max_pixel_value=1.0 suit Caffe-style weights.
-    to_rgb: feed RGB (True) or keep OpenCV's BGR order (False), whichever the pretrained weights saw.
+    to_rgb: feed RGB (True) or keep OpenCV's BGR order (False), whichever the pretrained weights
+        saw.
     brightness, contrast, saturation, hue, photometric_prob: ColorJitter ranges, as in the usual
         segmentation "photometric distortion" (contrast and saturation 0.5-1.5, hue +-0.1 turn).
     Padding comes last and happens in normalised space, so padded pixels are 0 and padded labels
@@ -186,7 +188,8 @@ def build_val_transforms(
     to_rgb: bool = True,
     max_pixel_value: float = 255.0,
 ) -> A.Compose:
-    """Whole-image evaluation: channel order and normalisation only (same conventions as training)."""
+    """Whole-image evaluation: channel order and normalisation only (same conventions as
+    training)."""
     steps = [BgrToRgb()] if to_rgb else []
     steps.append(A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=max_pixel_value))
     return A.Compose(steps)

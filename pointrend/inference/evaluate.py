@@ -7,26 +7,26 @@ results.
 
 import json
 import sys
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+from pointrend.data.sample_errors import error_safe_loader
+from pointrend.inference.metrics import SegmentationMetrics
 from pointrend.inference.modes import (
     check_inference_options,
     describe_inference,
     eval_mode,
     predict_probabilities,
 )
-from pointrend.inference.metrics import SegmentationMetrics
-from pointrend.utils.output_files import OutputWriteError, write_text_atomically
-from pointrend.data.sample_errors import error_safe_loader
 from pointrend.models.segmentor import subdivision_steps
 from pointrend.utils import distributed
 from pointrend.utils.distributed import gather_objects, unwrap_parallel
-from pointrend.utils.progress import ProgressBar
 from pointrend.utils.loader_workers import ignore_interrupts
+from pointrend.utils.output_files import OutputWriteError, write_text_atomically
+from pointrend.utils.progress import ProgressBar
 
 
 def _rank_and_world() -> tuple:
@@ -42,15 +42,16 @@ def evaluate_dataset(
     crop=None,
     stride=None,
     num_classes: int = 19,
-    class_names: Optional[Sequence[str]] = None,
+    class_names: Sequence[str] | None = None,
     ignore_index: int = 255,
     boundary_width: int = 3,
     num_workers: int = 0,
     progress: bool = True,
     average: str = "probabilities",
     on_bad_sample: str = "error",
-) -> Dict[str, object]:
-    """Evaluate `model` on a labelled dataset of (image [3, H, W] float32, label [H, W] int64) items.
+) -> dict[str, object]:
+    """Evaluate `model` on a labelled dataset of (image [3, H, W] float32, label [H, W] int64)
+    items.
 
     Probabilities are resized to the label's size when the two differ. Returns a JSON-friendly
     dict: mIoU, pixel_accuracy, boundary_mIoU, per_class_IoU, per_class_boundary_IoU (None for
@@ -121,7 +122,7 @@ def _default_class_names(num_classes: int) -> list:
 
 def evaluate_with_and_without_subdivision(
     model: paddle.nn.Layer, dataset, **options
-) -> Dict[str, Dict]:
+) -> dict[str, dict]:
     """`evaluate_dataset` twice: with the model's configured subdivision steps and with none.
 
     Keys are "subdivision_steps=<n>" and "subdivision_steps=0", ready for `format_comparison_table`.
@@ -143,7 +144,7 @@ def evaluate_with_and_without_subdivision(
     return {f"subdivision_steps={configured}": refined, "subdivision_steps=0": coarse}
 
 
-def _percent(value: Optional[float]) -> str:
+def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100.0 * value:.2f}"
 
 
@@ -166,8 +167,9 @@ def _describe_configs(configs: Sequence[dict]) -> str:
     return " ".join(f"{key}={configs[0][key]}" for key in shared)
 
 
-def format_comparison_table(named_results: Dict[str, Dict]) -> str:
-    """Side-by-side table (one column per results dict) of per-class IoU and the summary figures, in %."""
+def format_comparison_table(named_results: dict[str, dict]) -> str:
+    """Side-by-side table (one column per results dict) of per-class IoU and the summary figures, in
+    %."""
     if not named_results:
         raise ValueError("format_comparison_table needs at least one results dict")
     names = list(named_results)
@@ -204,19 +206,19 @@ def format_comparison_table(named_results: Dict[str, Dict]) -> str:
     return "\n".join(lines)
 
 
-def format_results_table(results: Dict[str, object]) -> str:
+def format_results_table(results: dict[str, object]) -> str:
     """Per-class IoU and summary figures (in %) of one `evaluate_dataset` result."""
     return format_comparison_table({"IoU": results})
 
 
-def write_results_json(results: Dict[str, object], path: str) -> str:
+def write_results_json(results: dict[str, object], path: str) -> str:
     """Write results (one dict, or several by name) as indented JSON; absent IoUs become null.
     Written whole or not at all: OutputWriteError (naming the folder) when the disk is full."""
     write_text_atomically(path, json.dumps(results, indent=2, default=_json_default) + "\n")
     return path
 
 
-def write_results_or_warn(results: Dict[str, object], path: str) -> Optional[str]:
+def write_results_or_warn(results: dict[str, object], path: str) -> str | None:
     """`write_results_json`, but a failed write is a warning on stderr (the results were printed
     already and stay usable): the path written, or None."""
     try:

@@ -2,15 +2,15 @@
 as a static Paddle inference model with dynamic batch, height and width.
 
 The export directory holds `model.json` (or `model.pdmodel` with the legacy IR) + `model.pdiparams`
-and `preprocess.json`, the image normalisation the model expects, so that `pointrend.inference.predictor.Predictor`
-can run raw images end to end without this package's training code. `export_onnx` converts such
-a directory to ONNX with paddle2onnx (an optional dependency).
+and `preprocess.json`, the image normalisation the model expects, so that
+`pointrend.inference.predictor.Predictor` can run raw images end to end without this package's
+training code. `export_onnx` converts such a directory to ONNX with paddle2onnx (an optional
+dependency).
 """
 
 import json
 import os
 import tempfile
-from typing import Dict, Optional
 
 import paddle
 
@@ -41,7 +41,7 @@ def export_model(
     model: paddle.nn.Layer,
     output_dir: str,
     normalization: Normalization,
-) -> Dict[str, str]:
+) -> dict[str, str]:
     """Save `model`'s eval forward: normalised images [N, 3, H, W] float32 -> logits [N, K, H, W].
 
     The subdivision settings (`subdivision_steps`, `subdivision_num_points`) in effect now are
@@ -74,11 +74,12 @@ def export_model(
 
 def export_onnx(
     model_dir: str,
-    output_path: Optional[str] = None,
+    output_path: str | None = None,
     opset_version: int = 17,
     optimize: bool = False,
 ) -> str:
-    """Convert an `export_model` directory to ONNX (needs `pip install paddle2onnx`); returns the path.
+    """Convert an `export_model` directory to ONNX (needs `pip install paddle2onnx`); returns the
+    path.
 
     The ONNX graph has the same input ("images", [N, 3, H, W] dynamic) and logits output, with
     subdivision included (TopK, ScatterElements, GridSample: opset >= 16). `optimize` runs

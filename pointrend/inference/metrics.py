@@ -13,7 +13,7 @@ Rules:
   themselves stay ignored.
 """
 
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -30,9 +30,10 @@ class ConfusionMatrix:
         self.counts = np.zeros((num_classes, num_classes), dtype=np.int64)
 
     def update(
-        self, prediction: np.ndarray, label: np.ndarray, mask: Optional[np.ndarray] = None
+        self, prediction: np.ndarray, label: np.ndarray, mask: np.ndarray | None = None
     ) -> None:
-        """Add one image: integer maps [H, W] (any matching shapes); `mask` restricts the pixels counted."""
+        """Add one image: integer maps [H, W] (any matching shapes); `mask` restricts the pixels
+        counted."""
         if prediction.shape != label.shape:
             raise ValueError(
                 f"prediction shape {prediction.shape} differs from label shape {label.shape}"
@@ -66,18 +67,21 @@ class ConfusionMatrix:
         dist.all_reduce(counts)
         self.counts = counts.numpy().astype(np.int64)
 
-    def iou(self) -> List[Optional[float]]:
+    def iou(self) -> list[float | None]:
         """Per-class IoU; None for classes absent from both labels and predictions."""
         true_positive = np.diag(self.counts)
         union = self.counts.sum(axis=0) + self.counts.sum(axis=1) - true_positive
-        return [float(tp) / float(u) if u > 0 else None for tp, u in zip(true_positive, union)]
+        return [
+            float(tp) / float(u) if u > 0 else None
+            for tp, u in zip(true_positive, union, strict=True)
+        ]
 
-    def mean_iou(self) -> Optional[float]:
+    def mean_iou(self) -> float | None:
         """Mean over classes that have an IoU; None when no pixel was counted."""
         present = [value for value in self.iou() if value is not None]
         return float(np.mean(present)) if present else None
 
-    def pixel_accuracy(self) -> Optional[float]:
+    def pixel_accuracy(self) -> float | None:
         total = self.counts.sum()
         return float(np.trace(self.counts)) / float(total) if total > 0 else None
 
@@ -118,8 +122,9 @@ class SegmentationMetrics:
         self.overall.all_reduce()
         self.boundary.all_reduce()
 
-    def results(self, class_names: Optional[Sequence[str]] = None) -> Dict[str, object]:
-        """Plain-Python summary (JSON-serialisable): mIoU, per-class IoU, pixel accuracy, boundary mIoU."""
+    def results(self, class_names: Sequence[str] | None = None) -> dict[str, object]:
+        """Plain-Python summary (JSON-serialisable): mIoU, per-class IoU, pixel accuracy, boundary
+        mIoU."""
         num_classes = self.overall.num_classes
         if class_names is None:
             class_names = [str(index) for index in range(num_classes)]
@@ -130,6 +135,6 @@ class SegmentationMetrics:
             "pixel_accuracy": self.overall.pixel_accuracy(),
             "boundary_mIoU": self.boundary.mean_iou(),
             "boundary_width": self.boundary_width,
-            "per_class_IoU": dict(zip(class_names, self.overall.iou())),
-            "per_class_boundary_IoU": dict(zip(class_names, self.boundary.iou())),
+            "per_class_IoU": dict(zip(class_names, self.overall.iou(), strict=True)),
+            "per_class_boundary_IoU": dict(zip(class_names, self.boundary.iou(), strict=True)),
         }

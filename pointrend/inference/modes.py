@@ -12,7 +12,7 @@ windows' probabilities (or logits) and resizes those.
 """
 
 import contextlib
-from typing import Iterator, Optional, Sequence, Tuple
+from collections.abc import Iterator, Sequence
 
 import paddle
 import paddle.nn.functional as F
@@ -34,7 +34,7 @@ def eval_mode(model: paddle.nn.Layer) -> Iterator[paddle.nn.Layer]:
             model.train()
 
 
-def _pair(value, name: str) -> Tuple[int, int]:
+def _pair(value, name: str) -> tuple[int, int]:
     if isinstance(value, int):
         return value, value
     if (
@@ -197,7 +197,7 @@ def describe_inference(
     flip: bool,
     crop=None,
     stride=None,
-    model: Optional[paddle.nn.Layer] = None,
+    model: paddle.nn.Layer | None = None,
     average: str = "probabilities",
 ) -> dict:
     """The inference settings as a JSON-friendly dict (recorded beside every result)."""

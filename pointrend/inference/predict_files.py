@@ -4,8 +4,8 @@ Output layout (each folder mirrors the input's relative folder structure):
   <output>/trainid/<rel>/<stem>.png   trainIds 0..18 (or <output>/labelid/ with official labelIds)
   <output>/color/<rel>/<stem>.png     the dataset's palette (default: the official Cityscapes one)
   <output>/overlay/<rel>/<stem>.jpg   colour map blended over the image
-  <output>/points/<rel>/<stem>.png    points chosen at each subdivision step over the coarse prediction
-                                      (PNG: single-pixel points would smear in a JPEG)
+  <output>/points/<rel>/<stem>.png    points chosen at each subdivision step over the coarse
+                                      prediction (PNG: single-pixel points would smear in a JPEG)
 When two inputs of one folder share a name up to the extension (a.png, a.jpg), their outputs keep
 the input's extension (a.png.png, a.jpg.png) so that neither overwrites the other.
 """
@@ -13,7 +13,7 @@ the input's extension (a.png.png, a.jpg.png) so that neither overwrites the othe
 import os
 import sys
 from collections import Counter
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -38,9 +38,7 @@ class OutputNameClash(ValueError):
     """Two inputs would be written to the same output files."""
 
 
-def find_images(
-    input_path: str, links_skipped: Optional[List[str]] = None
-) -> List[Tuple[str, str]]:
+def find_images(input_path: str, links_skipped: list[str] | None = None) -> list[tuple[str, str]]:
     """(path, path relative to the input) of every image under a folder (recursively, following
     links to folders), or of one file. A folder reached a second time (a link to a folder
     already walked, or a link loop) is not walked again; its relative path is appended to
@@ -68,12 +66,12 @@ def find_images(
     return found
 
 
-def _folder_identity(folder: str) -> Tuple[int, int]:
+def _folder_identity(folder: str) -> tuple[int, int]:
     status = os.stat(folder)
     return status.st_dev, status.st_ino
 
 
-def output_stems(relative_paths: Sequence[str]) -> List[str]:
+def output_stems(relative_paths: Sequence[str]) -> list[str]:
     """The output name (without extension) of each input: its path without the extension, or
     with it (a.png -> a.png, a.jpg -> a.jpg) when two inputs would otherwise share one. Raises
     OutputNameClash naming the inputs when even that leaves two alike (a.png.jpg beside
@@ -81,10 +79,11 @@ def output_stems(relative_paths: Sequence[str]) -> List[str]:
     plain = [os.path.splitext(relative)[0] for relative in relative_paths]
     counts = Counter(plain)
     stems = [
-        relative if counts[stem] > 1 else stem for relative, stem in zip(relative_paths, plain)
+        relative if counts[stem] > 1 else stem
+        for relative, stem in zip(relative_paths, plain, strict=True)
     ]
-    owners: Dict[str, List[str]] = {}
-    for relative, stem in zip(relative_paths, stems):
+    owners: dict[str, list[str]] = {}
+    for relative, stem in zip(relative_paths, stems, strict=True):
         owners.setdefault(stem, []).append(relative)
     clashes = [names for names in owners.values() if len(names) > 1]
     if clashes:
@@ -123,7 +122,7 @@ def _to_tensor(image_bgr: np.ndarray, transforms: Callable) -> paddle.Tensor:
 
 
 def _points_picture(
-    model: paddle.nn.Layer, image: paddle.Tensor, palette: Optional[Sequence[Color]]
+    model: paddle.nn.Layer, image: paddle.Tensor, palette: Sequence[Color] | None
 ) -> np.ndarray:
     # An exported engine returns logits only: the trace, and the coarse map under it, come from
     # the dynamic network it was exported from.
@@ -159,9 +158,9 @@ def predict_paths(
     crop=None,
     stride=None,
     progress: bool = True,
-    palette: Optional[Sequence[Color]] = None,
+    palette: Sequence[Color] | None = None,
     average: str = "probabilities",
-) -> Dict[str, object]:
+) -> dict[str, object]:
     """Predict every image of `input` (a file, or a folder walked recursively) into `output`.
 
     `transforms` is the evaluation preprocessing, called as `transforms(image=bgr_uint8)["image"]`
@@ -178,7 +177,7 @@ def predict_paths(
     check_inference_options(mode, scales, crop, stride, average)
     if save_points:
         _check_points_supported(model)
-    links_skipped: List[str] = []
+    links_skipped: list[str] = []
     images = find_images(input, links_skipped)
     stems = output_stems([relative for _, relative in images])
     for folder in links_skipped:
@@ -190,7 +189,7 @@ def predict_paths(
     failed = []
     bar = ProgressBar(len(images), "predict", unit="images", enabled=progress)
     with eval_mode(model):
-        for (path, relative), stem in zip(images, stems):
+        for (path, relative), stem in zip(images, stems, strict=True):
             try:
                 image = read_image_checked(path)
             except (ValueError, cv2.error) as error:
@@ -237,7 +236,7 @@ def predict_paths(
         "num_failed": len(failed),
         "failed": failed,
         "kept_extension": [
-            relative for (_, relative), stem in zip(images, stems) if stem == relative
+            relative for (_, relative), stem in zip(images, stems, strict=True) if stem == relative
         ],
         "links_skipped": links_skipped,
         "output": output,
@@ -245,7 +244,7 @@ def predict_paths(
     }
 
 
-def describe_predict_summary(summary: Dict[str, object]) -> str:
+def describe_predict_summary(summary: dict[str, object]) -> str:
     """What a `predict_paths` run did, in a few lines: counts, failures, renamed outputs."""
     lines = [
         f"{summary['num_predicted']} of {summary['num_images']} images predicted into "

@@ -3,7 +3,7 @@
 All images are uint8 BGR [H, W, 3] (OpenCV order), ready for `cv2.imwrite`.
 """
 
-from typing import List, Optional, Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -16,9 +16,7 @@ POINT_COLOR = (255, 255, 255)
 BASE_BRIGHTNESS = 0.55
 
 
-def color_prediction(
-    train_ids: np.ndarray, palette: Optional[Sequence[Color]] = None
-) -> np.ndarray:
+def color_prediction(train_ids: np.ndarray, palette: Sequence[Color] | None = None) -> np.ndarray:
     """trainId map [H, W] -> BGR picture in the dataset's RGB `palette` (default: the official
     Cityscapes colours); the ignore index and ids beyond the palette in black."""
     return np.ascontiguousarray(colorize(train_ids, palette or CITYSCAPES_PALETTE)[..., ::-1])
@@ -77,12 +75,12 @@ def draw_points(picture: np.ndarray, coords: np.ndarray, cell_size: int = 1) -> 
 
 
 def subdivision_points_picture(
-    coarse_train_ids: np.ndarray, trace: Sequence[dict], palette: Optional[Sequence[Color]] = None
+    coarse_train_ids: np.ndarray, trace: Sequence[dict], palette: Sequence[Color] | None = None
 ) -> np.ndarray:
     """One panel per subdivision step, stacked vertically: the coarse prediction [H, W] in colour
     with that step's chosen points (trace entry "coords" [P, 2], normalised to the image) on top."""
     base = (color_prediction(coarse_train_ids, palette) * BASE_BRIGHTNESS).astype(np.uint8)
-    panels: List[np.ndarray] = []
+    panels: list[np.ndarray] = []
     for step, entry in enumerate(trace, start=1):
         coords = np.asarray(entry["coords"], dtype=np.float64)
         cell_size = max(1, int(round(base.shape[1] / entry["width"])))

@@ -1,5 +1,5 @@
-"""Models: ResNet and STDC backbones, FPN, the Semantic FPN head, the PointRend point head, segmentors,
-STDC-Seg, losses."""
+"""Models: ResNet and STDC backbones, FPN, the Semantic FPN head, the PointRend point head,
+segmentors, STDC-Seg, losses."""
 
 from pointrend.models.builder import PADDLESEG_LAYOUT, build_model
 from pointrend.models.detail_loss import DetailAggregateLoss

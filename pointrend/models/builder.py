@@ -1,8 +1,6 @@
 """build_model: the paper's SemanticFPN + PointRend (or the plain SemanticFPN) from plain arguments,
 or PaddleSeg's PointRend layout of the same parts (`PADDLESEG_LAYOUT`)."""
 
-from typing import Optional
-
 from pointrend.models.fpn import FPN
 from pointrend.models.paddleseg_fpn import PaddleSegFPN
 from pointrend.models.paddleseg_fpn_head import PaddleSegFPNHead
@@ -36,7 +34,7 @@ def build_model(
     norm: str = "bn",
     output_stride: int = 32,
     frozen_stages: int = -1,
-    pretrained: Optional[str] = None,
+    pretrained: str | None = None,
     fpn_channels: int = 256,
     head_channels: int = 128,
     head_norm: str = "gn",
@@ -61,8 +59,8 @@ def build_model(
 
     The defaults are the paper's Cityscapes model (ResNet-101, not dilated, FPN P2..P5, head at
     stride 4, 2048 training points, 2 subdivision steps of 8192 points). `pretrained` is a path or
-    URL of ImageNet backbone weights (.pdparams, .pkl, .pth or a tar holding a .pdparams; PaddleClas,
-    PaddleSeg, torchvision-style, Caffe2 or our own names), loaded strictly.
+    URL of ImageNet backbone weights (.pdparams, .pkl, .pth or a tar holding a .pdparams;
+    PaddleClas, PaddleSeg, torchvision-style, Caffe2 or our own names), loaded strictly.
     `point_head=False` gives the SemanticFPN baseline. `backbone_base_channels` narrows the
     backbone (64 is the standard width; smaller values are for quick experiments and tests).
 

@@ -1,6 +1,6 @@
 """Feature Pyramid Network neck (Lin et al. 2017): C2..C5 -> P2..P5 with one channel width."""
 
-from typing import List, Sequence
+from collections.abc import Sequence
 
 import paddle
 import paddle.nn as nn
@@ -43,7 +43,7 @@ class FPN(nn.Layer):
         self.out_channels = out_channels
         self.out_strides = list(in_strides)
 
-    def forward(self, features: Sequence[paddle.Tensor]) -> List[paddle.Tensor]:
+    def forward(self, features: Sequence[paddle.Tensor]) -> list[paddle.Tensor]:
         if len(features) != len(self.lateral_convs):
             raise ValueError(
                 f"FPN expects {len(self.lateral_convs)} feature maps, got {len(features)}"

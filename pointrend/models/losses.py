@@ -3,8 +3,6 @@
 Shape shorthand: N batch, K classes, H x W label map, P points.
 """
 
-from typing import List
-
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -32,8 +30,8 @@ class PointRendLoss(nn.Layer):
     """Called as loss(coarse_logits, point_logits, point_coords, labels) for PointRend or
     loss(coarse_logits, labels) for the baseline, i.e. `loss(*model_outputs, labels)`.
 
-    coarse_logits [N, K, h, w] are upsampled bilinearly to the label size [N, H, W] (or [N, 1, H, W]);
-    the point labels are the labels sampled with nearest mode at point_coords [N, P, 2] (points
+    coarse_logits [N, K, h, w] are upsampled bilinearly to the label size [N, H, W] (or [N, 1, H,
+    W]); the point labels are the labels sampled with nearest mode at point_coords [N, P, 2] (points
     outside the image are ignored). Returns [coarse_weight * coarse_ce, point_weight * point_ce]
     (or [coarse_weight * coarse_ce]) as 0-d tensors, so that each term can be logged.
     """
@@ -46,11 +44,11 @@ class PointRendLoss(nn.Layer):
         self.point_weight = point_weight
         self.ignore_index = ignore_index
 
-    def forward(self, *inputs: paddle.Tensor) -> List[paddle.Tensor]:
+    def forward(self, *inputs: paddle.Tensor) -> list[paddle.Tensor]:
         if len(inputs) not in (2, 4):
             raise ValueError(
-                "PointRendLoss expects (coarse_logits, labels) or (coarse_logits, point_logits, point_coords, "
-                f"labels), got {len(inputs)} tensors"
+                "PointRendLoss expects (coarse_logits, labels) or (coarse_logits, point_logits, "
+                f"point_coords, labels), got {len(inputs)} tensors"
             )
         coarse_logits, labels = inputs[0], inputs[-1]
         if labels.ndim == 4:

@@ -2,13 +2,13 @@
 
 import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
 
 NORMS = ("bn", "syncbn", "frozen_bn")
 
 
 class FrozenBatchNorm2D(nn.Layer):
-    """BatchNorm with fixed statistics and affine parameters: y = (x - mean) / sqrt(var + eps) * w + b.
+    """BatchNorm with fixed statistics and affine parameters: y = (x - mean) / sqrt(var + eps) * w +
+    b.
 
     All four tensors are persistable buffers with the same names as `paddle.nn.BatchNorm2D`
     (weight, bias, _mean, _variance), so checkpoints load into either layer. They never

@@ -38,7 +38,8 @@ class PaddleSegFPN(nn.Layer):
         super().__init__()
         if len(in_channels) != len(in_strides):
             raise ValueError(
-                f"PaddleSegFPN: {len(in_channels)} input channel counts but {len(in_strides)} strides"
+                f"PaddleSegFPN: {len(in_channels)} input channel counts but {len(in_strides)} "
+                "strides"
             )
         self.lateral_convs = nn.LayerList(
             [

@@ -71,7 +71,9 @@ class PaddleSegFPNHead(nn.Layer):
             )
         summed = self.towers[0](features[0])
         size = paddle.shape(summed)[2:]
-        for tower, feature in zip(self.towers[1:], features[1:]):
+        # Paddle's to_static rewrites zip() into a version without `strict`; the length check
+        # above guards this loop instead.
+        for tower, feature in zip(self.towers[1:], features[1:]):  # noqa: B905
             summed = summed + F.interpolate(
                 tower(feature), size=size, mode="bilinear", align_corners=False
             )

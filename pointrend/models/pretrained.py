@@ -7,19 +7,21 @@ parameter-name layouts and maps them onto ours:
                  bb_0_0.conv0._conv.weight, bb_1_0.short._batch_norm.bias, ...), the names of its
                  ImageNet weights `resnet50_vd_ssld_v2.tar.gz` / `resnet101_vd_ssld.tar.gz` (a tar
                  holding model.pdparams; PaddleSeg's Cityscapes inputs: RGB, (x / 255 - 0.5) / 0.5),
-  "paddleclas":  PaddleClas ResNet / ResNet_vd (conv1_1_weights, bn_conv1_1_scale, res2a_branch2a_weights,
-                 bn2a_branch2a_offset, res4b22_branch1_weights, ... ; the fc_0 classifier is skipped),
+  "paddleclas":  PaddleClas ResNet / ResNet_vd (conv1_1_weights, bn_conv1_1_scale,
+                 res2a_branch2a_weights, bn2a_branch2a_offset, res4b22_branch1_weights, ... ;
+                 the fc_0 classifier is skipped),
   "torchvision": conv1.weight, bn1.running_mean, layer1.0.downsample.0.weight, ... (fc skipped),
   "paddle.vision": torchvision's names with Paddle's norm statistics (bn1._mean, bn1._variance), as
                  saved by `paddle.vision.models.resnet50(pretrained=True)` (fc skipped),
   "detectron2":  stem.conv1.norm.weight, res2.0.conv1.weight, res2.0.shortcut.norm.weight, ...,
   "native":      this package's own names (a saved `ResNet.state_dict()`),
-  "caffe2":      Detectron's Caffe2 blobs, the MSRA ImageNet weights detectron2 starts from (R-50.pkl,
-                 R-101.pkl): conv1_w, res_conv1_bn_s / _b, res2_0_branch2a_w, res2_0_branch2a_bn_s,
-                 res2_0_branch1_w, ... (the fc1000 classifier is skipped). Their AffineChannel scale and
-                 bias already contain the BatchNorm statistics, so the statistics become the identity
-                 (mean 0, variance 1 - eps). These weights expect BGR input on the 0-255 scale, minus
-                 MSRA_PIXEL_MEAN, divided by MSRA_PIXEL_STD.
+  "caffe2":      Detectron's Caffe2 blobs, the MSRA ImageNet weights detectron2 starts from
+                 (R-50.pkl, R-101.pkl): conv1_w, res_conv1_bn_s / _b, res2_0_branch2a_w,
+                 res2_0_branch2a_bn_s, res2_0_branch1_w, ... (the fc1000 classifier is skipped).
+                 Their AffineChannel scale and bias already contain the BatchNorm statistics, so
+                 the statistics become the identity (mean 0, variance 1 - eps). These weights
+                 expect BGR input on the 0-255 scale, minus MSRA_PIXEL_MEAN, divided by
+                 MSRA_PIXEL_STD.
 Every backbone parameter without a source is "missing", every source tensor that was not used
 (other than a classifier) is "unexpected"; both are reported by name.
 """
@@ -27,8 +29,9 @@ Every backbone parameter without a source is "missing", every source tensor that
 import functools
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -109,11 +112,11 @@ class LoadReport:
 
     source: str
     layout: str
-    loaded: List[str] = field(default_factory=list)
-    missing: List[str] = field(default_factory=list)
-    unexpected: List[str] = field(default_factory=list)
-    skipped: List[str] = field(default_factory=list)
-    derived: List[str] = field(default_factory=list)
+    loaded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    derived: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         derived = (
@@ -138,8 +141,8 @@ class LoadReport:
 def load_pretrained_backbone(
     backbone: ResNet,
     path_or_url: str,
-    sha256: Optional[str] = None,
-    cache_dir: Optional[str] = None,
+    sha256: str | None = None,
+    cache_dir: str | None = None,
     strict: bool = True,
 ) -> LoadReport:
     """Load a weights file (.pdparams, .pkl or .pth; a local path, or an http(s):// / file:// URL
@@ -154,7 +157,7 @@ def load_pretrained_backbone(
     ours = backbone.state_dict()
     layout, rename = detect_layout(backbone, list(ours), source, path_or_url)
     report = LoadReport(source=path_or_url, layout=layout)
-    new_state: Dict[str, np.ndarray] = {}
+    new_state: dict[str, np.ndarray] = {}
     mismatched = []
     for name, tensor in ours.items():
         their_name = rename(name)
@@ -183,7 +186,8 @@ def load_pretrained_backbone(
         )
     if strict and (report.missing or report.unexpected):
         raise ValueError(
-            f"pretrained weights do not fit the backbone; pass strict=False to load anyway.\n{report}"
+            "pretrained weights do not fit the backbone; pass strict=False to load "
+            f"anyway.\n{report}"
         )
     if report.missing or report.unexpected:
         logger.warning("%s", report)
@@ -193,7 +197,7 @@ def load_pretrained_backbone(
     return report
 
 
-def weight_arrays(loaded: Any, origin: str) -> Dict[str, np.ndarray]:
+def weight_arrays(loaded: Any, origin: str) -> dict[str, np.ndarray]:
     """{name: array} of a loaded weights file: the file itself, or the entry holding the weights
     ("model" of detectron2 files, "blobs" of Caffe2 / Detectron ones, "state_dict" of others)."""
     if isinstance(loaded, dict):
@@ -215,7 +219,7 @@ def weight_arrays(loaded: Any, origin: str) -> Dict[str, np.ndarray]:
     return loaded
 
 
-def identity_statistic(backbone: ResNet, name: str, shape: Tuple[int, ...]) -> np.ndarray:
+def identity_statistic(backbone: ResNet, name: str, shape: tuple[int, ...]) -> np.ndarray:
     """Mean 0 or variance 1 - eps for a norm whose statistics the file folds into its scale and
     bias, so that (x - mean) / sqrt(var + eps) is x and the norm computes x * scale + bias, as
     Caffe2's AffineChannel does."""
@@ -238,8 +242,8 @@ def is_classifier(name: str) -> bool:
 
 
 def detect_layout(
-    backbone: ResNet, names: List[str], source: Dict[str, np.ndarray], origin: str
-) -> Tuple[str, Callable[[str], Optional[str]]]:
+    backbone: ResNet, names: list[str], source: dict[str, np.ndarray], origin: str
+) -> tuple[str, Callable[[str], str | None]]:
     """The name layout whose renaming of our names matches the most keys of `source`."""
     candidates = {
         "native": lambda name: name,
@@ -267,7 +271,8 @@ def detect_layout(
 
 
 class ParamName(NamedTuple):
-    """One backbone tensor: stage 1 is the stem; layer is the conv number (1..3), 0 for the shortcut."""
+    """One backbone tensor: stage 1 is the stem; layer is the conv number (1..3), 0 for the
+    shortcut."""
 
     stage: int
     block: int
@@ -288,7 +293,8 @@ def parse_name(name: str) -> ParamName:
 
 
 def paddleclas_block_name(stage: int, block: int, depth: int) -> str:
-    """PaddleClas block names: res2a, res2b, ...; ResNet-101's res4 counts res4a, res4b1 .. res4b22."""
+    """PaddleClas block names: res2a, res2b, ...; ResNet-101's res4 counts res4a, res4b1 ..
+    res4b22."""
     if depth >= 101 and stage == 4:
         return f"res{stage}a" if block == 0 else f"res{stage}b{block}"
     return f"res{stage}{chr(ord('a') + block)}"
@@ -323,7 +329,7 @@ def paddleseg_name(param: ParamName) -> str:
 
 
 def torchvision_name(
-    param: ParamName, backbone: ResNet, norm_suffix: Dict[str, str] = TORCHVISION_NORM_SUFFIX
+    param: ParamName, backbone: ResNet, norm_suffix: dict[str, str] = TORCHVISION_NORM_SUFFIX
 ) -> str:
     """torchvision names; a deep stem follows mmseg's ResNetV1c/V1d (stem.0, stem.1, stem.3, ...)
     and a "vd" shortcut mmseg's ResNetV1d (downsample.0 is the average pool). `norm_suffix` names
@@ -347,7 +353,7 @@ def detectron2_name(param: ParamName) -> str:
     return f"{prefix}.{conv}.norm.{attribute}" if param.is_norm else f"{prefix}.{conv}.{attribute}"
 
 
-def caffe2_name(param: ParamName) -> Optional[str]:
+def caffe2_name(param: ParamName) -> str | None:
     """Detectron's Caffe2 blob names (its ResNet.py: conv1 + AffineChannel res_conv1_bn, blocks
     res<stage>_<block>_branch2a/b/c and _branch1, each conv `<name>_w`, each affine `<name>_bn_s`
     and `_bn_b`). None for norm statistics: AffineChannel has none."""
@@ -364,7 +370,7 @@ def caffe2_name(param: ParamName) -> Optional[str]:
 
 
 def resolve_weights(
-    path_or_url: str, sha256: Optional[str] = None, cache_dir: Optional[str] = None
+    path_or_url: str, sha256: str | None = None, cache_dir: str | None = None
 ) -> str:
     """A local path to the weights: the file itself, or the cached download of a URL (see
     `pointrend.utils.downloads`: cached by URL, verified on every use)."""

@@ -8,8 +8,6 @@ Three stems:
              striding it (ResNet_vd, the layout of PaddleClas' ImageNet weights).
 """
 
-from typing import List, Optional
-
 import paddle
 import paddle.nn as nn
 
@@ -99,7 +97,8 @@ class BasicBlock(nn.Layer):
 
 
 class Bottleneck(nn.Layer):
-    """1x1 reduce, 3x3, 1x1 expand (ResNet-50/101); the stride sits in the first 1x1 or in the 3x3."""
+    """1x1 reduce, 3x3, 1x1 expand (ResNet-50/101); the stride sits in the first 1x1 or in the
+    3x3."""
 
     expansion = 4
 
@@ -140,7 +139,8 @@ class Bottleneck(nn.Layer):
 
 
 class Stem(nn.Layer):
-    """Stride-4 entry: a 7x7 conv ("classic") or three 3x3 convs ("deep", "vd"), then a 3x3 max pool."""
+    """Stride-4 entry: a 7x7 conv ("classic") or three 3x3 convs ("deep", "vd"), then a 3x3 max
+    pool."""
 
     def __init__(self, stem: str, out_channels: int, norm: str):
         super().__init__()
@@ -197,7 +197,7 @@ class ResNet(nn.Layer):
         norm: str = "bn",
         output_stride: int = 32,
         frozen_stages: int = -1,
-        stride_in_1x1: Optional[bool] = None,
+        stride_in_1x1: bool | None = None,
         base_channels: int = 64,
         project_first_block: bool = False,
     ):
@@ -221,9 +221,9 @@ class ResNet(nn.Layer):
 
         self.depth, self.stem_type = depth, stem
         self.stem = Stem(stem, base_channels, norm)
-        self.stage_names: List[str] = []
-        self.out_channels: List[int] = []
-        self.out_strides: List[int] = []
+        self.stage_names: list[str] = []
+        self.out_channels: list[int] = []
+        self.out_strides: list[int] = []
         in_channels, total_stride = base_channels, 4
         for index, num_blocks in enumerate(STAGE_BLOCKS[depth]):
             channels = base_channels * 2**index
@@ -260,7 +260,7 @@ class ResNet(nn.Layer):
             for param in layer.parameters():
                 param.stop_gradient = True
 
-    def forward(self, images: paddle.Tensor) -> List[paddle.Tensor]:
+    def forward(self, images: paddle.Tensor) -> list[paddle.Tensor]:
         x = self.stem(images)
         features = []
         for name in self.stage_names:

@@ -5,7 +5,7 @@ Shape shorthand: N batch, K classes, C channels, H x W input, P points.
 """
 
 import contextlib
-from typing import Iterator, List, Optional, Sequence, Tuple
+from collections.abc import Iterator
 
 import paddle
 import paddle.nn as nn
@@ -35,7 +35,7 @@ class Segmentor(nn.Layer):
     def __init__(
         self,
         backbone: nn.Layer,
-        neck: Optional[nn.Layer],
+        neck: nn.Layer | None,
         coarse_head: nn.Layer,
         size_divisor: int = 32,
     ):
@@ -45,7 +45,7 @@ class Segmentor(nn.Layer):
         self.coarse_head = coarse_head
         self.size_divisor = size_divisor
 
-    def extract(self, images: paddle.Tensor) -> Tuple[List[paddle.Tensor], paddle.Tensor]:
+    def extract(self, images: paddle.Tensor) -> tuple[list[paddle.Tensor], paddle.Tensor]:
         """(feature maps after the neck, coarse logits [N, K, h, w])."""
         features = self.backbone(images)
         if self.neck is not None:
@@ -65,21 +65,21 @@ class Segmentor(nn.Layer):
                 f"{height}x{width}: choose a crop size that is a multiple of {self.size_divisor}"
             )
 
-    def forward_train(self, images: paddle.Tensor) -> Tuple[paddle.Tensor, ...]:
+    def forward_train(self, images: paddle.Tensor) -> tuple[paddle.Tensor, ...]:
         self.check_training_size(images)
         _, coarse_logits = self.extract(images)
         return (coarse_logits,)
 
     def refine(
         self,
-        features: List[paddle.Tensor],
+        features: list[paddle.Tensor],
         coarse_logits: paddle.Tensor,
-        trace: Optional[List[dict]] = None,
+        trace: list[dict] | None = None,
     ) -> paddle.Tensor:
         """Eval logits from the coarse ones, before the resize to the input: unchanged here."""
         return coarse_logits
 
-    def predict(self, images: paddle.Tensor, trace: Optional[List[dict]] = None) -> paddle.Tensor:
+    def predict(self, images: paddle.Tensor, trace: list[dict] | None = None) -> paddle.Tensor:
         """Logits [N, K, H, W] at input resolution; `trace` collects what `refine` did (the
         subdivision steps of PointRend), over the padded input."""
         height, width = images.shape[2], images.shape[3]
@@ -90,7 +90,7 @@ class Segmentor(nn.Layer):
         # straight to the input size would stretch the image content over the padding.
         return self._resize_to(logits, padded)[:, :, :height, :width]
 
-    def _logits_stride(self) -> Optional[int]:
+    def _logits_stride(self) -> int | None:
         """Input pixels per eval logit, when it is a whole number known from the modules and the
         eval padding makes the padded input exactly that many times the logits; None otherwise."""
         stride = getattr(self.coarse_head, "output_stride", None)
@@ -124,8 +124,8 @@ class PointRendSegmentor(Segmentor):
     returns point logits [N, K, P]; the fine features are `features[fine_feature_level]` (P2 for
     FPN).
 
-    Training mode: forward(images) -> (coarse_logits, point_logits [N, K, P], point_coords [N, P, 2]),
-    with points chosen by importance sampling on the coarse logits; (coarse_logits,) without a
+    Training mode: forward(images) -> (coarse_logits, point_logits [N, K, P], point_coords [N, P,
+    2]), with points chosen by importance sampling on the coarse logits; (coarse_logits,) without a
     point head.
 
     Eval mode: with a point head and `subdivision_steps > 0` the logits come from adaptive
@@ -138,9 +138,9 @@ class PointRendSegmentor(Segmentor):
     def __init__(
         self,
         backbone: nn.Layer,
-        neck: Optional[nn.Layer],
+        neck: nn.Layer | None,
         coarse_head: nn.Layer,
-        point_head: Optional[nn.Layer] = None,
+        point_head: nn.Layer | None = None,
         train_num_points: int = 2048,
         oversample_ratio: float = 3.0,
         importance_ratio: float = 0.75,
@@ -160,7 +160,7 @@ class PointRendSegmentor(Segmentor):
         self.fine_feature_level = fine_feature_level
         self.cell_coords = cell_coords
 
-    def forward_train(self, images: paddle.Tensor) -> Tuple[paddle.Tensor, ...]:
+    def forward_train(self, images: paddle.Tensor) -> tuple[paddle.Tensor, ...]:
         self.check_training_size(images)
         features, coarse_logits = self.extract(images)
         if self.point_head is None:
@@ -174,9 +174,9 @@ class PointRendSegmentor(Segmentor):
 
     def refine(
         self,
-        features: List[paddle.Tensor],
+        features: list[paddle.Tensor],
         coarse_logits: paddle.Tensor,
-        trace: Optional[List[dict]] = None,
+        trace: list[dict] | None = None,
     ) -> paddle.Tensor:
         """Adaptive subdivision (see `adaptive_subdivision`), when there is a point head and
         `subdivision_steps > 0`."""
@@ -192,7 +192,7 @@ class PointRendSegmentor(Segmentor):
             )
         return coarse_logits
 
-    def _logits_stride(self) -> Optional[int]:
+    def _logits_stride(self) -> int | None:
         """(1 when subdivision reaches full resolution.)"""
         # Explicit base call: paddle.jit.to_static recurses forever on a bare super() here.
         stride = Segmentor._logits_stride(self)
@@ -204,13 +204,13 @@ class PointRendSegmentor(Segmentor):
         return stride
 
     @paddle.no_grad()
-    def inference_with_trace(self, images: paddle.Tensor) -> Tuple[paddle.Tensor, List[dict]]:
-        """(logits [N, K, H, W], trace): one dict per subdivision step with "indices" [N, P] into the
-        step's "height" x "width" grid (which spans the padded input) and "coords" [N, P, 2]
+    def inference_with_trace(self, images: paddle.Tensor) -> tuple[paddle.Tensor, list[dict]]:
+        """(logits [N, K, H, W], trace): one dict per subdivision step with "indices" [N, P] into
+        the step's "height" x "width" grid (which spans the padded input) and "coords" [N, P, 2]
         normalised to the input image (points chosen in the padding have coordinates > 1)."""
         if self.training:
             raise RuntimeError("inference_with_trace needs eval mode: call model.eval() first")
-        trace: List[dict] = []
+        trace: list[dict] = []
         logits = self.predict(images, trace)
         height, width = images.shape[2], images.shape[3]
         padded_height, padded_width = padded_size(height, width, self.size_divisor)
@@ -220,7 +220,7 @@ class PointRendSegmentor(Segmentor):
         return logits, trace
 
 
-def padded_size(height: int, width: int, divisor: int) -> Tuple[int, int]:
+def padded_size(height: int, width: int, divisor: int) -> tuple[int, int]:
     return -(-height // divisor) * divisor, -(-width // divisor) * divisor
 
 

@@ -1,7 +1,7 @@
 """Semantic FPN coarse head (Kirillov et al. 2019, "Panoptic Feature Pyramid Networks")."""
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import paddle
 import paddle.nn as nn
@@ -84,6 +84,8 @@ class SemanticFPNHead(nn.Layer):
                 f"SemanticFPNHead expects {len(self.towers)} feature maps, got {len(features)}"
             )
         summed = self.towers[0](features[0])
-        for tower, feature in zip(self.towers[1:], features[1:]):
+        # Paddle's to_static rewrites zip() into a version without `strict`; the length check
+        # above guards this loop instead.
+        for tower, feature in zip(self.towers[1:], features[1:]):  # noqa: B905
             summed = summed + tower(feature)
         return self.predictor(summed)

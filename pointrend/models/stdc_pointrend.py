@@ -29,7 +29,8 @@ def fine_feature_level(backbone: STDCNet, stride: int) -> int:
     """Index of the backbone output at `stride` (4 or 8) among its maps at strides 2..32."""
     if stride not in FINE_FEATURE_STRIDES:
         raise ValueError(
-            f"model.fine_feature_stride must be one of {FINE_FEATURE_STRIDES} for STDC, got {stride}"
+            f"model.fine_feature_stride must be one of {FINE_FEATURE_STRIDES} for STDC, got "
+            f"{stride}"
         )
     return backbone.out_strides.index(stride)
 
@@ -82,8 +83,8 @@ class STDCPointRend(PointRendSegmentor):
         height, width = images.shape[2], images.shape[3]
         if height % self.size_divisor or width % self.size_divisor:
             raise ValueError(
-                f"training images must have height and width divisible by {self.size_divisor}, "
-                f"got {height}x{width}: choose a crop size that is a multiple of {self.size_divisor}"
+                f"training images must have height and width divisible by {self.size_divisor}, got "
+                f"{height}x{width}: choose a crop size that is a multiple of {self.size_divisor}"
             )
         stdc = self.backbone
         features, logits = stdc.extract(images)

@@ -5,7 +5,7 @@ Written with tensor-valued shapes only (no Python min() on shapes, no numpy) so 
 traced by `paddle.jit.to_static`.
 """
 
-from typing import Callable, List, Optional
+from collections.abc import Callable
 
 import paddle
 
@@ -18,7 +18,8 @@ PointHeadFn = Callable[[paddle.Tensor, paddle.Tensor], paddle.Tensor]
 def scatter_point_logits(
     logits: paddle.Tensor, indices: paddle.Tensor, point_logits: paddle.Tensor
 ) -> paddle.Tensor:
-    """Write `point_logits` [N, K, P] into `logits` [N, K, H, W] at flat cell `indices` [N, P] (y * W + x).
+    """Write `point_logits` [N, K, P] into `logits` [N, K, H, W] at flat cell `indices` [N, P] (y *
+    W + x).
 
     Overwrites `logits` in place in dynamic mode; returns the result as [N, K, H, W].
     """
@@ -43,7 +44,7 @@ def adaptive_subdivision(
     point_head: PointHeadFn,
     num_steps: int,
     num_points: int,
-    trace: Optional[List[dict]] = None,
+    trace: list[dict] | None = None,
     cell_coords: str = "centre",
 ) -> paddle.Tensor:
     """Refine coarse logits [N, K, h, w] into [N, K, h * 2^steps, w * 2^steps].

@@ -5,7 +5,6 @@ python -m pointrend.models.summary --shapes     # also run one 1024x2048 image t
 """
 
 import argparse
-from typing import Dict
 
 import paddle
 
@@ -24,7 +23,7 @@ def count_parameters(layer: paddle.nn.Layer) -> int:
     )
 
 
-def parameter_summary(model: Segmentor) -> Dict[str, int]:
+def parameter_summary(model: Segmentor) -> dict[str, int]:
     parts = {
         "backbone": model.backbone,
         "neck": model.neck,
@@ -46,7 +45,7 @@ def print_shapes(model: Segmentor, height: int, width: int) -> None:
         pyramid = model.neck(features)
         coarse = model.coarse_head(pyramid)
         logits = model(images)
-    for level, (c, p) in enumerate(zip(features, pyramid), start=2):
+    for level, (c, p) in enumerate(zip(features, pyramid, strict=True), start=2):
         print(f"  C{level} {list(c.shape)}   P{level} {list(p.shape)}")
     print(f"  coarse logits {list(coarse.shape)}   output logits {list(logits.shape)}")
 

@@ -14,7 +14,6 @@ count is passed to every kernel call explicitly.
 """
 
 import os
-from typing import Optional
 
 import paddle
 from paddle.autograd import PyLayer
@@ -27,7 +26,7 @@ except ImportError:
     _native = None
 
 _THREADS_ENV = "POINTREND_NUM_THREADS"
-_num_threads_override: Optional[int] = None
+_num_threads_override: int | None = None
 
 
 def native_available() -> bool:
@@ -40,7 +39,7 @@ def native_has_openmp() -> bool:
     return _native is not None and bool(_native.OPENMP)
 
 
-def set_num_threads(num_threads: Optional[int]) -> None:
+def set_num_threads(num_threads: int | None) -> None:
     """Threads used by the CPU kernel; None restores the default rule (see module docstring)."""
     global _num_threads_override
     if num_threads is not None and int(num_threads) < 1:
@@ -131,7 +130,8 @@ class _PointSample(PyLayer):
 
 
 def native_point_sample(features: paddle.Tensor, coords: paddle.Tensor, mode: str) -> paddle.Tensor:
-    """Kernel version of point_sample: features [N, C, H, W] float32 CPU, coords [N, P, 2] -> [N, C, P]."""
+    """Kernel version of point_sample: features [N, C, H, W] float32 CPU, coords [N, P, 2] -> [N, C,
+    P]."""
     coords = _contiguous_float32(coords.detach())
     features = features if features.is_contiguous() else features.contiguous()
     return _PointSample.apply(features, coords, mode)

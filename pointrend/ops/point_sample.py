@@ -12,7 +12,7 @@ paths give the same numbers.
 import paddle
 import paddle.nn.functional as F
 
-from pointrend.ops.native import native_serves, native_point_sample, native_sample_labels
+from pointrend.ops.native import native_point_sample, native_sample_labels, native_serves
 
 _MODES = ("bilinear", "nearest")
 
@@ -78,7 +78,8 @@ def grid_sample_labels(
 def sample_labels(
     labels: paddle.Tensor, coords: paddle.Tensor, ignore_index: int = 255
 ) -> paddle.Tensor:
-    """Nearest-neighbour sample of an integer label map [N, H, W] at `coords` [N, P, 2] -> [N, P] int64.
+    """Nearest-neighbour sample of an integer label map [N, H, W] at `coords` [N, P, 2] -> [N, P]
+    int64.
 
     Points that fall outside the map get `ignore_index`, so they never contribute to a loss.
     """

@@ -3,8 +3,6 @@
 Shape shorthand: N batch, K classes, H x W map, P points. Coordinates are in [0, 1]^2, (x, y).
 """
 
-from typing import Tuple
-
 import paddle
 
 from pointrend.ops.point_sample import point_sample
@@ -73,7 +71,7 @@ def sample_points_for_training(
 
 def uncertain_points_on_grid(
     uncertainty_map: paddle.Tensor, num_points: int, cell_coords: str = "centre"
-) -> Tuple[paddle.Tensor, paddle.Tensor]:
+) -> tuple[paddle.Tensor, paddle.Tensor]:
     """The `num_points` most uncertain cells of a map [N, 1, H, W].
 
     Returns (indices [N, P] int64 with idx = y * W + x, coords [N, P, 2] of the cells, see
@@ -81,7 +79,8 @@ def uncertain_points_on_grid(
     """
     if len(uncertainty_map.shape) != 4 or uncertainty_map.shape[1] != 1:
         raise ValueError(
-            f"uncertain_points_on_grid: expected a map [N, 1, H, W], got shape {list(uncertainty_map.shape)}"
+            "uncertain_points_on_grid: expected a map [N, 1, H, W], got shape "
+            f"{list(uncertainty_map.shape)}"
         )
     # Sizes come from paddle.shape, not Python ints, so that an exported graph with a dynamic
     # H x W still takes min(num_points, H * W) points.

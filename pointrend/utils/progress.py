@@ -3,7 +3,7 @@
 import math
 import sys
 import time
-from typing import Optional, TextIO
+from typing import TextIO
 
 
 class ProgressBar:
@@ -20,7 +20,7 @@ class ProgressBar:
         total: int,
         desc: str,
         unit: str = "items",
-        stream: Optional[TextIO] = None,
+        stream: TextIO | None = None,
         enabled: bool = True,
         width: int = 30,
     ) -> None:

@@ -105,8 +105,9 @@ def infer_resnet_vd_depth(shapes: Shapes, source: str) -> int:
     if depth is None:
         known = OTHER_DEPTHS.get(blocks, "an unknown ResNet_vd")
         raise ValueError(
-            f"{source}: the backbone is {known} with {blocks} {'bottleneck' if bottleneck else 'basic'} "
-            "blocks per stage; this package builds ResNet-18, 34, 50 and 101"
+            f"{source}: the backbone is {known} with {blocks} "
+            f"{'bottleneck' if bottleneck else 'basic'} blocks per stage; this package builds "
+            "ResNet-18, 34, 50 and 101"
         )
     return depth
 
