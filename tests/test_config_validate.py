@@ -1,5 +1,6 @@
 """validate(recipe): every field or combination that would fail later is refused up front, in one
-line naming the flag, before any dataset, network or download."""
+line naming the field (the command line shows it as its flag), before any dataset, network or
+download."""
 
 import dataclasses
 import inspect
@@ -8,6 +9,7 @@ import pytest
 
 from pointrend.app import build
 from pointrend.app.cli import RecipeCommands, run_cli
+from pointrend.app.errors import describe
 from pointrend.app.runtime import DEVICES, Runtime
 from pointrend.config import validate as rules
 from pointrend.config.recipe import Recipe, RecipeError, apply_overrides
@@ -167,11 +169,14 @@ BAD_SETTINGS = [
 
 @pytest.mark.parametrize("overrides, message", BAD_SETTINGS, ids=[str(o) for o, _ in BAD_SETTINGS])
 def test_a_bad_setting_is_one_line_naming_its_flag(overrides, message):
+    """`message` as the command line prints it; the config layer names the same fields by
+    their dotted paths, without the flags' dashes."""
     recipe = apply_overrides(POINTREND, overrides)
     with pytest.raises(RecipeError) as error:
         validate(recipe)
     text = str(error.value)
-    assert text.startswith(message) and "\n" not in text, text
+    assert text.startswith(message.replace("--", "")) and "\n" not in text, text
+    assert describe(error.value).startswith(f"error: {message}"), describe(error.value)
 
 
 def test_a_recipe_file_with_a_value_of_the_wrong_type_is_named():
@@ -180,7 +185,7 @@ def test_a_recipe_file_with_a_value_of_the_wrong_type_is_named():
     )
     with pytest.raises(
         RecipeError,
-        match=r"^--data.crop_size expects tuple\[int, int\] \| None, "
+        match=r"^data.crop_size expects tuple\[int, int\] \| None, "
         r"got \[512, 1024\] \(list\)$",
     ):
         validate(recipe)
@@ -189,9 +194,12 @@ def test_a_recipe_file_with_a_value_of_the_wrong_type_is_named():
 def test_the_batch_must_split_over_the_training_processes():
     validate(POINTREND, processes=4)
     with pytest.raises(
-        RecipeError, match=r"^--data.batch_size=8 is not divisible by 3 processes x"
-    ):
+        RecipeError, match=r"^data.batch_size=8 is not divisible by 3 processes x"
+    ) as error:
         validate(POINTREND, processes=3)
+    assert describe(error.value).startswith(
+        "error: --data.batch_size=8 is not divisible by 3 processes x --optim.accumulate_steps"
+    )
 
 
 @pytest.mark.parametrize("command", ["train", "eval", "predict --input=x", "export"])

@@ -11,6 +11,7 @@ from test_pretrained_msra import msra_blobs
 
 from pointrend.app.build import NOT_SEMANTIC_FPN_FIELDS, build_network
 from pointrend.app.cli import RecipeCommands, run_cli
+from pointrend.app.errors import describe
 from pointrend.config.recipe import (
     ModelConfig,
     Recipe,
@@ -66,8 +67,10 @@ def test_unknown_field_lists_the_valid_fields_and_suggests_the_closest():
     with pytest.raises(RecipeError) as error:
         apply_overrides(make_recipe(), {"optim.lrr": 0.1})
     message = str(error.value)
-    assert "--optim.lrr" in message and "Did you mean --optim.lr?" in message
+    assert "field optim.lrr." in message and "Did you mean optim.lr?" in message
     assert "lr, momentum, weight_decay" in message
+    flags = describe(error.value)
+    assert "field --optim.lrr." in flags and "Did you mean --optim.lr?" in flags
 
 
 def test_unknown_section_is_reported_against_the_recipe():
@@ -78,7 +81,7 @@ def test_unknown_section_is_reported_against_the_recipe():
 @pytest.mark.parametrize(
     "path, value, expected",
     [
-        ("schedule.iters", "abc", "--schedule.iters expects int, got 'abc'"),
+        ("schedule.iters", "abc", "^schedule.iters expects int, got 'abc'"),
         ("schedule.iters", 1.5, "expects int"),
         ("optim.lr", True, "expects float"),
         ("data.crop_size", [1, 2, 3], "2 values are needed"),

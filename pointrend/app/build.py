@@ -17,6 +17,7 @@ from pointrend.config.recipe import (
     RecipeError,
     recipe_to_dict,
 )
+from pointrend.inference.modes import InferenceOptions
 from pointrend.inference.normalization import Normalization
 from pointrend.train.callbacks import (
     BestCheckpoint,
@@ -253,16 +254,24 @@ def prediction_palette(recipe: Recipe):
     return None if recipe.model.num_classes == 19 else default_palette(recipe.model.num_classes)
 
 
+def inference_options(recipe: Recipe) -> InferenceOptions:
+    """How eval, periodic evaluation and predict run the network: the recipe's eval section."""
+    ev = recipe.eval
+    return InferenceOptions(
+        mode=ev.mode,
+        scales=ev.scales,
+        flip=ev.flip,
+        crop=ev.crop,
+        stride=ev.stride,
+        average=ev.average,
+    )
+
+
 def evaluation_options(recipe: Recipe, class_names=None) -> dict:
     """Keyword arguments of evaluate_dataset for this recipe (class_names: the dataset's)."""
     ev = recipe.eval
     return {
-        "mode": ev.mode,
-        "scales": ev.scales,
-        "flip": ev.flip,
-        "crop": ev.crop,
-        "stride": ev.stride,
-        "average": ev.average,
+        "options": inference_options(recipe),
         "num_classes": recipe.model.num_classes,
         "ignore_index": recipe.data.ignore_index,
         "boundary_width": ev.boundary_width,

@@ -20,6 +20,7 @@ from pointrend.app.build import (
     build_trainer,
     check_num_classes,
     evaluation_options,
+    inference_options,
     normalization,
     prediction_palette,
     val_transforms,
@@ -196,7 +197,6 @@ def predict(
     network, path = load_for_inference(recipe, checkpoint)
     network = network_for_engine(recipe, network, path, engine)
     output = output or os.path.join(recipe.output_dir, "predictions")
-    ev = recipe.eval
     summary = predict_paths(
         network,
         input,
@@ -204,13 +204,8 @@ def predict(
         val_transforms(recipe.data),
         label_format=label_format,
         save_points=save_points,
-        mode=ev.mode,
-        scales=ev.scales,
-        flip=ev.flip,
-        crop=ev.crop,
-        stride=ev.stride,
+        options=inference_options(recipe),
         palette=prediction_palette(recipe),
-        average=ev.average,
     )
     print(describe_predict_summary(summary))
     return summary

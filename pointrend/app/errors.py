@@ -3,6 +3,9 @@ in one line (no traceback) and exits with a non-zero status."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from pointrend.app.runtime import DeviceUnavailableError
 from pointrend.config.recipe import RecipeError
 from pointrend.data.sample_errors import BadSampleError
@@ -22,8 +25,13 @@ class DatasetError(RuntimeError):
     """The dataset named by the recipe is missing or malformed."""
 
 
+class CommandOptionError(ValueError):
+    """A command's own option (not a recipe field, e.g. --engine) has a value it cannot use."""
+
+
 USER_ERRORS = (
     RecipeError,
+    CommandOptionError,
     CheckpointError,
     NonFiniteLossError,
     DatasetError,
@@ -43,10 +51,23 @@ USER_ERRORS = (
 INTERRUPTED_EXIT_CODE = 130
 
 
+def as_flags(message: str, names: Iterable[str]) -> str:
+    """`message` with each of `names` (recipe field paths such as `data.root`, or command
+    options such as `engine`, as the layers below name them) written as its command-line flag
+    (`--data.root`)."""
+    names = sorted(set(names), key=len, reverse=True)
+    if not names:
+        return message
+    pattern = r"(?<![\w.\-])(" + "|".join(map(re.escape, names)) + r")(?![\w])"
+    return re.sub(pattern, r"--\1", message)
+
+
 def describe(error: BaseException) -> str:
     """The one line the command line prints for a user error."""
     if isinstance(error, TrainingInterrupted):
         return str(error)
+    if isinstance(error, RecipeError):
+        return f"error: {as_flags(str(error), error.fields)}"
     if isinstance(error, TrainingSettingError):
         # validate() names the flags; this is the trainer's own check of what reached it.
         return f"error: training setting: {error} (`show` prints the recipe's values)"

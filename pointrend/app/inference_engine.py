@@ -7,6 +7,8 @@ from pathlib import Path
 
 import paddle
 
+from pointrend.app.build import normalization
+from pointrend.app.errors import CommandOptionError, as_flags
 from pointrend.app.runtime import select_device
 from pointrend.config.recipe import Recipe, recipe_to_dict
 from pointrend.inference.engines import ExportedNetwork, choose_engine
@@ -21,7 +23,10 @@ CACHE_FOLDER = "inference_cache"
 def engine_for(recipe: Recipe, requested: str) -> str:
     """The engine `requested` ("auto" or one of `pointrend.inference.engines.ENGINES`) names on
     the recipe's device; a clear error before any work when it cannot run here."""
-    return choose_engine(requested, select_device(recipe.device))
+    try:
+        return choose_engine(requested, select_device(recipe.device))
+    except ValueError as error:
+        raise CommandOptionError(as_flags(str(error), ["engine"])) from None
 
 
 def network_for_engine(recipe: Recipe, network: paddle.nn.Layer, checkpoint: Path, engine: str):
@@ -32,13 +37,6 @@ def network_for_engine(recipe: Recipe, network: paddle.nn.Layer, checkpoint: Pat
         print(f"inference engine: {engine}")
     if engine == "dygraph":
         return network
-    data = recipe.data
-    normalization = {
-        "mean": list(data.mean),
-        "std": list(data.std),
-        "to_rgb": data.to_rgb,
-        "max_pixel_value": data.max_pixel_value,
-    }
     weights = [
         str(checkpoint / name) for name in (EMA_FILE, MODEL_FILE) if (checkpoint / name).is_file()
     ]
@@ -48,7 +46,7 @@ def network_for_engine(recipe: Recipe, network: paddle.nn.Layer, checkpoint: Pat
         str(checkpoint / CACHE_FOLDER),
         weights,
         settings={"model": recipe_to_dict(recipe)["model"]},
-        normalization=normalization,
+        normalization=normalization(recipe.data),
         device=device,
         num_threads=cpu_threads_per_process(recipe.threads),
     )

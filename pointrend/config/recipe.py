@@ -17,6 +17,7 @@ import difflib
 import json
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -242,7 +243,15 @@ class Recipe:
 
 
 class RecipeError(ValueError):
-    """An override names an unknown field or has the wrong type."""
+    """A recipe field is unknown, has the wrong type or a value that cannot work.
+
+    `fields`: the dotted field paths the message names, so that a command line can show them as
+    its flags.
+    """
+
+    def __init__(self, message: str, fields: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.fields = tuple(fields)
 
 
 # Overrides ------------------------------------------------------------------------------------
@@ -266,40 +275,41 @@ def _coerce(value: Any, annotation: Any, path: str) -> Any:
             return None
         (inner,) = [a for a in args if a is not type(None)]
         return _coerce(value, inner, path)
-    problem = f"--{path} expects {_type_name(annotation)}, got {value!r} ({type(value).__name__})"
+    problem = f"{path} expects {_type_name(annotation)}, got {value!r} ({type(value).__name__})"
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise RecipeError(problem + "; write a tuple like '[1,2]' or '(1,2)'")
+            raise RecipeError(problem + "; write a tuple like '[1,2]' or '(1,2)'", fields=(path,))
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_coerce(v, args[0], path) for v in value)
         if len(value) != len(args):
-            raise RecipeError(f"{problem}: {len(args)} values are needed")
+            raise RecipeError(f"{problem}: {len(args)} values are needed", fields=(path,))
         return tuple(_coerce(v, a, path) for v, a in zip(value, args, strict=True))
     if annotation is bool:
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         if not isinstance(value, bool):
-            raise RecipeError(problem)
+            raise RecipeError(problem, fields=(path,))
         return value
     if isinstance(value, bool):
-        raise RecipeError(problem)
+        raise RecipeError(problem, fields=(path,))
     if annotation is int:
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if not isinstance(value, int):
-            raise RecipeError(problem)
+            raise RecipeError(problem, fields=(path,))
         return value
     if annotation is float:
         if not isinstance(value, (int, float)):
-            raise RecipeError(problem)
+            raise RecipeError(problem, fields=(path,))
         return float(value)
     if annotation is str:
         # fire turns `--data.root=2024` into an int; a path or name made of digits is still text.
         if not isinstance(value, (str, int, float)):
-            raise RecipeError(problem)
+            raise RecipeError(problem, fields=(path,))
         return str(value)
     raise RecipeError(
-        f"--{path} has type {_type_name(annotation)}, which cannot be set from the command line"
+        f"{path} has type {_type_name(annotation)}, which cannot be set from the command line",
+        fields=(path,),
     )
 
 
@@ -318,12 +328,13 @@ def valid_fields(config: Any, prefix: str = "") -> list[str]:
 def _unknown_field(recipe: Recipe, path: str, section: Any, section_path: str) -> RecipeError:
     candidates = valid_fields(recipe)
     close = difflib.get_close_matches(path, candidates, n=3, cutoff=0.6)
-    hint = f" Did you mean {', '.join('--' + c for c in close)}?" if close else ""
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
     where = f"section '{section_path}'" if section_path else "the recipe"
     names = ", ".join(f.name for f in dataclasses.fields(section))
     return RecipeError(
-        f"unknown recipe field --{path}.{hint} Fields of {where}: {names}. "
-        f"`show` prints the whole recipe."
+        f"unknown recipe field {path}.{hint} Fields of {where}: {names}. "
+        f"`show` prints the whole recipe.",
+        fields=(path, *close),
     )
 
 
@@ -342,10 +353,11 @@ def apply_overrides(recipe: Recipe, overrides: dict[str, Any]) -> Recipe:
         if name not in types_by_name:
             raise _unknown_field(recipe, path, config, ".".join(walked))
         if dataclasses.is_dataclass(getattr(config, name)):
-            fields = ", ".join(
-                f"--{path}.{f.name}" for f in dataclasses.fields(getattr(config, name))
+            paths = [f"{path}.{f.name}" for f in dataclasses.fields(getattr(config, name))]
+            raise RecipeError(
+                f"{path} is a section; set its fields instead: {', '.join(paths)}",
+                fields=(path, *paths),
             )
-            raise RecipeError(f"--{path} is a section; set its fields instead: {fields}")
         setattr(config, name, _coerce(value, types_by_name[name], path))
     return recipe
 

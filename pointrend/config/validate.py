@@ -1,8 +1,9 @@
 """`validate(recipe)`: every field and every combination of fields that would fail later, checked
 before anything is built, loaded or downloaded.
 
-Each problem is one line naming the field as its command-line flag (`--section.field`), the
-value and what to choose instead, like the errors of the overrides. The allowed choices below
+Each problem is one line naming the field by its dotted path (`section.field`, listed in the
+error's `fields` so that the command line can show them as its flags), the value and what to
+choose instead, like the errors of the overrides. The allowed choices below
 are those of the layers that use them (models, train, inference, app); a test keeps the two in
 step, since this layer imports nothing else from pointrend.
 """
@@ -43,7 +44,7 @@ BEST_METRICS = ("mIoU", "boundary_mIoU", "pixel_accuracy")
 
 
 def _fail(path: str, requirement: str, value: Any) -> RecipeError:
-    return RecipeError(f"--{path} must be {requirement}, got {value!r}")
+    return RecipeError(f"{path} must be {requirement}, got {value!r}", fields=(path,))
 
 
 # Types ----------------------------------------------------------------------------------------
@@ -77,8 +78,9 @@ def _check_types(config: Any, prefix: str = "") -> None:
             _check_types(value, f"{path}.")
         elif not _matches(value, hints[field.name]):
             raise RecipeError(
-                f"--{path} expects {_type_name(hints[field.name])}, "
-                f"got {value!r} ({type(value).__name__})"
+                f"{path} expects {_type_name(hints[field.name])}, "
+                f"got {value!r} ({type(value).__name__})",
+                fields=(path,),
             )
 
 
@@ -121,8 +123,9 @@ def _check_model(recipe: Recipe) -> None:
         _choice("model.fine_feature_stride", model.fine_feature_stride, STDC_FINE_FEATURE_STRIDES)
         if model.norm != "bn":
             raise RecipeError(
-                f"--model.norm={model.norm!r} is not available for --model.arch=stdc: STDC-Seg "
-                "uses BatchNorm (SyncBatchNorm automatically on several GPUs); set --model.norm=bn"
+                f"model.norm={model.norm!r} is not available for model.arch=stdc: STDC-Seg "
+                "uses BatchNorm (SyncBatchNorm automatically on several GPUs); set model.norm=bn",
+                fields=("model.norm", "model.arch"),
             )
     _choice("model.backbone_depth", model.backbone_depth, RESNET_DEPTHS)
     _choice("model.backbone_stem", model.backbone_stem, RESNET_STEMS)
@@ -137,8 +140,9 @@ def _check_model(recipe: Recipe) -> None:
     _choice("model.fpn_layout", model.fpn_layout, FPN_LAYOUTS)
     if model.fpn_layout == "paddleseg" and model.head_norm != PADDLESEG_HEAD_NORM:
         raise RecipeError(
-            f"--model.fpn_layout=paddleseg needs --model.head_norm={PADDLESEG_HEAD_NORM} "
-            f"(PaddleSeg's FPN head has no norm), got {model.head_norm!r}"
+            f"model.fpn_layout=paddleseg needs model.head_norm={PADDLESEG_HEAD_NORM} "
+            f"(PaddleSeg's FPN head has no norm), got {model.head_norm!r}",
+            fields=("model.fpn_layout", "model.head_norm"),
         )
     if model.fpn_layout != "paddleseg":
         _choice("model.head_norm", model.head_norm, HEAD_NORMS)
@@ -165,8 +169,9 @@ def _check_data(recipe: Recipe) -> None:
     _choice("data.on_bad_sample", data.on_bad_sample, ON_BAD_SAMPLE)
     if data.crop_size is None:
         raise RecipeError(
-            "--data.crop_size must be (height, width): the images of a training batch "
-            "need one size, got None"
+            "data.crop_size must be (height, width): the images of a training batch "
+            "need one size, got None",
+            fields=("data.crop_size",),
         )
     _positive_pair("data.crop_size", data.crop_size, "crop")
     if any(size % SIZE_DIVISOR for size in data.crop_size):
@@ -194,9 +199,10 @@ def _check_data(recipe: Recipe) -> None:
     _positive("data.max_pixel_value", data.max_pixel_value)
     if 0 <= data.ignore_index < recipe.model.num_classes:
         raise RecipeError(
-            f"--data.ignore_index={data.ignore_index} is a class index of the "
-            f"--model.num_classes={recipe.model.num_classes} classes; pick a value outside "
-            f"[0, {recipe.model.num_classes}), e.g. 255"
+            f"data.ignore_index={data.ignore_index} is a class index of the "
+            f"model.num_classes={recipe.model.num_classes} classes; pick a value outside "
+            f"[0, {recipe.model.num_classes}), e.g. 255",
+            fields=("data.ignore_index", "model.num_classes"),
         )
 
 
@@ -217,8 +223,9 @@ def _check_loss_and_optim(recipe: Recipe) -> None:
     _positive("optim.accumulate_steps", optim.accumulate_steps)
     if recipe.data.batch_size % optim.accumulate_steps:
         raise RecipeError(
-            f"--data.batch_size={recipe.data.batch_size} is not divisible by "
-            f"--optim.accumulate_steps={optim.accumulate_steps}; pick a multiple of it"
+            f"data.batch_size={recipe.data.batch_size} is not divisible by "
+            f"optim.accumulate_steps={optim.accumulate_steps}; pick a multiple of it",
+            fields=("data.batch_size", "optim.accumulate_steps"),
         )
 
 
@@ -228,15 +235,17 @@ def _check_schedule(recipe: Recipe) -> None:
     _at_least("schedule.warmup_iters", schedule.warmup_iters, 0)
     if schedule.warmup_iters >= schedule.iters:
         raise RecipeError(
-            f"--schedule.warmup_iters={schedule.warmup_iters} must be below "
-            f"--schedule.iters={schedule.iters}"
+            f"schedule.warmup_iters={schedule.warmup_iters} must be below "
+            f"schedule.iters={schedule.iters}",
+            fields=("schedule.warmup_iters", "schedule.iters"),
         )
     _within("schedule.warmup_start_factor", schedule.warmup_start_factor, 0.0, 1.0)
     _at_least("schedule.power", schedule.power, 0.0)
     _at_least("schedule.min_lr", schedule.min_lr, 0.0)
     if schedule.min_lr > recipe.optim.lr:
         raise RecipeError(
-            f"--schedule.min_lr={schedule.min_lr} must not exceed --optim.lr={recipe.optim.lr}"
+            f"schedule.min_lr={schedule.min_lr} must not exceed optim.lr={recipe.optim.lr}",
+            fields=("schedule.min_lr", "optim.lr"),
         )
     for name in ("eval_interval", "checkpoint_interval", "log_interval"):
         value = getattr(schedule, name)
@@ -251,9 +260,10 @@ def _check_callbacks(recipe: Recipe) -> None:
     _choice("callbacks.amp.dtype", amp.dtype, AMP_DTYPES)
     if amp.enabled and amp.level == "O2" and amp.dtype == "bfloat16":
         raise RecipeError(
-            "--callbacks.amp.level=O2 with --callbacks.amp.dtype=bfloat16 is not "
+            "callbacks.amp.level=O2 with callbacks.amp.dtype=bfloat16 is not "
             "supported by paddle.Model (it casts O2 models to float16); use O1 with "
-            "bfloat16, or O2 with float16"
+            "bfloat16, or O2 with float16",
+            fields=("callbacks.amp.level", "callbacks.amp.dtype"),
         )
     if not 0 < ema.decay < 1:
         raise _fail("callbacks.ema.decay", "in (0, 1)", ema.decay)
@@ -284,13 +294,15 @@ def _check_eval(recipe: Recipe) -> None:
     if ev.mode == "slide":
         if ev.crop is None:
             raise RecipeError(
-                "--eval.mode=slide needs --eval.crop=[height,width], the window size "
-                "(e.g. the training --data.crop_size)"
+                "eval.mode=slide needs eval.crop=[height,width], the window size "
+                "(e.g. the training data.crop_size)",
+                fields=("eval.mode", "eval.crop", "data.crop_size"),
             )
         if ev.stride is not None and (ev.stride[0] > ev.crop[0] or ev.stride[1] > ev.crop[1]):
             raise RecipeError(
-                f"--eval.stride={ev.stride} must not exceed --eval.crop={ev.crop}: "
-                "the windows would leave gaps"
+                f"eval.stride={ev.stride} must not exceed eval.crop={ev.crop}: "
+                "the windows would leave gaps",
+                fields=("eval.stride", "eval.crop"),
             )
     _positive("eval.boundary_width", ev.boundary_width)
     _at_least("eval.num_workers", ev.num_workers, 0)
@@ -298,8 +310,13 @@ def _check_eval(recipe: Recipe) -> None:
         recipe.model.point_head and recipe.model.subdivision_steps > 0
     ):
         raise RecipeError(
-            "--eval.compare_without_subdivision=True needs a model that subdivides "
-            "(--model.point_head=True and --model.subdivision_steps > 0)"
+            "eval.compare_without_subdivision=True needs a model that subdivides "
+            "(model.point_head=True and model.subdivision_steps > 0)",
+            fields=(
+                "eval.compare_without_subdivision",
+                "model.point_head",
+                "model.subdivision_steps",
+            ),
         )
 
 
@@ -331,7 +348,8 @@ def validate(recipe: Recipe, processes: int | None = None) -> None:
         parts = processes * recipe.optim.accumulate_steps
         if recipe.data.batch_size % parts:
             raise RecipeError(
-                f"--data.batch_size={recipe.data.batch_size} is not divisible by {processes} "
-                f"processes x --optim.accumulate_steps={recipe.optim.accumulate_steps}; "
-                f"pick a multiple of {parts}"
+                f"data.batch_size={recipe.data.batch_size} is not divisible by {processes} "
+                f"processes x optim.accumulate_steps={recipe.optim.accumulate_steps}; "
+                f"pick a multiple of {parts}",
+                fields=("data.batch_size", "optim.accumulate_steps"),
             )

@@ -22,6 +22,9 @@ from typing import Any
 import numpy as np
 import paddle
 
+from pointrend.inference.exported_files import PREPROCESS_FILE
+from pointrend.inference.normalization import Normalization
+
 ENGINES = ("dygraph", "paddle-inference", "onnxruntime")
 AUTO = "auto"
 
@@ -40,14 +43,14 @@ def choose_engine(requested: str, device: str) -> str:
         return default_engine(device)
     if requested not in ENGINES:
         raise ValueError(
-            f"--engine must be '{AUTO}' or one of {', '.join(ENGINES)}, got {requested!r}"
+            f"engine must be '{AUTO}' or one of {', '.join(ENGINES)}, got {requested!r}"
         )
     if requested == "onnxruntime":
         missing = [name for name in ("onnxruntime", "paddle2onnx") if not _importable(name)]
         if missing:
             raise ValueError(
-                f"--engine=onnxruntime needs {' and '.join(missing)}: pip install onnxruntime "
-                'paddle2onnx (or pip install -e ".[onnx]"), or pick another --engine'
+                f"engine='onnxruntime' needs {' and '.join(missing)}: pip install onnxruntime "
+                'paddle2onnx (or pip install -e ".[onnx]"), or pick another engine'
             )
     return requested
 
@@ -76,8 +79,7 @@ class ExportedNetwork:
 
     `cache_dir` holds one export per key (see `export_key` over `weights_files` and `settings`,
     the latter a JSON-friendly dict of everything else the network depends on: model config,
-    normalisation). `normalization` = {mean, std, to_rgb, max_pixel_value}, written to the
-    export's preprocess.json. Setting `subdivision_steps` or `subdivision_num_points` switches
+    normalisation). `normalization` is written to the export's preprocess.json. Setting `subdivision_steps` or `subdivision_num_points` switches
     to (and exports, once) the network with those settings. `exports` counts exports made.
     """
 
@@ -90,7 +92,7 @@ class ExportedNetwork:
         cache_dir: str,
         weights_files: Sequence[str],
         settings: Mapping[str, Any],
-        normalization: Mapping[str, Any],
+        normalization: Normalization,
         device: str,
         num_threads: int,
     ):
@@ -101,7 +103,7 @@ class ExportedNetwork:
         self.cache_dir = cache_dir
         self._weights_files = list(weights_files)
         self._settings = dict(settings)
-        self._normalization = dict(normalization)
+        self._normalization = normalization
         self._device = device
         self._num_threads = num_threads
         self._predictors: dict[str, Any] = {}
@@ -142,7 +144,7 @@ class ExportedNetwork:
         """The cache directory of the export for the current subdivision settings."""
         settings = {
             **self._settings,
-            "normalization": self._normalization,
+            "normalization": self._normalization.as_dict(),
             "subdivision_steps": self.subdivision_steps,
             "subdivision_num_points": self.subdivision_num_points,
         }
@@ -153,7 +155,7 @@ class ExportedNetwork:
 
         directory = self.export_dir()
         if directory not in self._predictors:
-            if not os.path.isfile(os.path.join(directory, "preprocess.json")):
+            if not os.path.isfile(os.path.join(directory, PREPROCESS_FILE)):
                 self._export(directory)
             self._predictors[directory] = Predictor(
                 directory, device=self._device, num_threads=self._num_threads, engine=self.engine
@@ -164,25 +166,20 @@ class ExportedNetwork:
         """Export into a private folder, then rename it into place: a concurrent or interrupted
         export never leaves a half-written cache entry."""
         from pointrend.inference.export import export_model
-        from pointrend.inference.normalization import Normalization
 
         partial = f"{directory}.partial-{os.getpid()}"
         try:
             os.makedirs(self.cache_dir, exist_ok=True)
-            export_model(
-                self.dygraph_network,
-                partial,
-                Normalization.from_settings(self._normalization, "the engine's normalisation"),
-            )
+            export_model(self.dygraph_network, partial, self._normalization)
         except OSError as error:
             raise OSError(
                 f"cannot write the {self.engine} export cache {self.cache_dir} ({error}); make the "
-                "checkpoint folder writable or use --engine=dygraph"
+                "checkpoint folder writable or use engine='dygraph'"
             ) from error
         try:
             os.rename(partial, directory)
         except OSError:
-            if not os.path.isfile(os.path.join(directory, "preprocess.json")):
+            if not os.path.isfile(os.path.join(directory, PREPROCESS_FILE)):
                 raise
             shutil.rmtree(partial, ignore_errors=True)
         self.exports += 1

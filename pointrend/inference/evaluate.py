@@ -8,6 +8,7 @@ results.
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import paddle
@@ -16,8 +17,8 @@ import paddle.nn.functional as F
 from pointrend.data.sample_errors import error_safe_loader
 from pointrend.inference.metrics import SegmentationMetrics
 from pointrend.inference.modes import (
-    check_inference_options,
-    describe_inference,
+    WHOLE_IMAGE,
+    InferenceOptions,
     eval_mode,
     predict_probabilities,
 )
@@ -36,18 +37,13 @@ def _rank_and_world() -> tuple:
 def evaluate_dataset(
     model: paddle.nn.Layer,
     dataset,
-    mode: str = "whole",
-    scales: Sequence[float] = (1.0,),
-    flip: bool = False,
-    crop=None,
-    stride=None,
+    options: InferenceOptions = WHOLE_IMAGE,
     num_classes: int = 19,
     class_names: Sequence[str] | None = None,
     ignore_index: int = 255,
     boundary_width: int = 3,
     num_workers: int = 0,
     progress: bool = True,
-    average: str = "probabilities",
     on_bad_sample: str = "error",
 ) -> dict[str, object]:
     """Evaluate `model` on a labelled dataset of (image [3, H, W] float32, label [H, W] int64)
@@ -56,12 +52,12 @@ def evaluate_dataset(
     Probabilities are resized to the label's size when the two differ. Returns a JSON-friendly
     dict: mIoU, pixel_accuracy, boundary_mIoU, per_class_IoU, per_class_boundary_IoU (None for
     classes absent from labels and predictions), num_images (those in the metrics), the inference
-    config used, and `skipped`: [{"path", "cause"}] of the samples left out of the metrics.
+    config used (`options`, see `InferenceOptions`), and `skipped`: [{"path", "cause"}] of the
+    samples left out of the metrics.
 
     A sample that cannot be read raises BadSampleError naming the file, or with
     on_bad_sample="skip" is left out of the metrics and listed in `skipped`.
     """
-    check_inference_options(mode, scales, crop, stride, average)
     if class_names is None:
         class_names = _default_class_names(num_classes)
     rank, world_size = _rank_and_world()
@@ -82,16 +78,7 @@ def evaluate_dataset(
                     "evaluate_dataset needs a labelled dataset; this one yields images only"
                 )
             image, label = item[0], item[1]
-            probs = predict_probabilities(
-                model,
-                image,
-                mode=mode,
-                scales=scales,
-                flip=flip,
-                crop=crop,
-                stride=stride,
-                average=average,
-            )
+            probs = predict_probabilities(model, image, options)
             label = label.numpy()[0]
             if list(probs.shape[-2:]) != list(label.shape):
                 probs = F.interpolate(
@@ -104,9 +91,7 @@ def evaluate_dataset(
     skipped = [error for errors in gather_objects(loader.skipped) for error in errors]
     results["num_images"] = len(dataset) - len(skipped)
     results["skipped"] = [{"path": error.path, "cause": error.message()} for error in skipped]
-    results["config"] = describe_inference(
-        mode, scales, flip, crop, stride, model=unwrap_parallel(model), average=average
-    )
+    results["config"] = options.describe(unwrap_parallel(model))
     results["config"]["world_size"] = world_size
     return results
 
@@ -121,7 +106,7 @@ def _default_class_names(num_classes: int) -> list:
 
 
 def evaluate_with_and_without_subdivision(
-    model: paddle.nn.Layer, dataset, **options
+    model: paddle.nn.Layer, dataset, **evaluate_options: Any
 ) -> dict[str, dict]:
     """`evaluate_dataset` twice: with the model's configured subdivision steps and with none.
 
@@ -138,9 +123,9 @@ def evaluate_with_and_without_subdivision(
             "there is nothing to compare"
         )
     with subdivision_steps(model, configured):
-        refined = evaluate_dataset(model, dataset, **options)
+        refined = evaluate_dataset(model, dataset, **evaluate_options)
     with subdivision_steps(model, 0):
-        coarse = evaluate_dataset(model, dataset, **options)
+        coarse = evaluate_dataset(model, dataset, **evaluate_options)
     return {f"subdivision_steps={configured}": refined, "subdivision_steps=0": coarse}
 
 

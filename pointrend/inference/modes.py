@@ -13,6 +13,7 @@ windows' probabilities (or logits) and resizes those.
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import paddle
 import paddle.nn.functional as F
@@ -34,8 +35,8 @@ def eval_mode(model: paddle.nn.Layer) -> Iterator[paddle.nn.Layer]:
             model.train()
 
 
-def _pair(value, name: str) -> tuple[int, int]:
-    if isinstance(value, int):
+def _pair(value: object, name: str) -> tuple[int, int]:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value, value
     if (
         isinstance(value, (list, tuple))
@@ -46,22 +47,78 @@ def _pair(value, name: str) -> tuple[int, int]:
     raise ValueError(f"{name} must be a positive int or (height, width), got {value!r}")
 
 
-def check_inference_options(
-    mode: str, scales: Sequence[float], crop, stride, average: str = "probabilities"
-) -> None:
-    """Raise one clear error for an invalid combination of inference options."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if average not in AVERAGES:
-        raise ValueError(f"average must be one of {AVERAGES}, got {average!r}")
-    if not scales or any(float(scale) <= 0 for scale in scales):
-        raise ValueError(f"scales must be a non-empty list of positive numbers, got {scales!r}")
-    if mode == "slide":
-        if crop is None:
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How evaluation and prediction run a network over an image (see the module docstring).
+
+    mode: "whole" (one pass per view) or "slide" (windows of `crop`, every `stride`; default
+    stride: the crop, no overlap). scales: resize factors, one view each (each also mirrored
+    with `flip`). average: what is averaged over the views, "probabilities" or "logits".
+    crop and stride take an int or (height, width) and are stored as (height, width).
+    """
+
+    mode: str = "whole"
+    scales: tuple[float, ...] = (1.0,)
+    flip: bool = False
+    crop: tuple[int, int] | None = None
+    stride: tuple[int, int] | None = None
+    average: str = "probabilities"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.average not in AVERAGES:
+            raise ValueError(f"average must be one of {AVERAGES}, got {self.average!r}")
+        scales = self.scales
+        if (
+            isinstance(scales, (str, bytes))
+            or not isinstance(scales, Sequence)
+            or not scales
+            or any(
+                isinstance(scale, bool)
+                or not isinstance(scale, (int, float))
+                or float(scale) <= 0
+                for scale in scales
+            )
+        ):
+            raise ValueError(f"scales must be a non-empty list of positive numbers, got {scales!r}")
+        object.__setattr__(self, "scales", tuple(float(scale) for scale in scales))
+        object.__setattr__(self, "flip", bool(self.flip))
+        if self.mode == "slide" and self.crop is None:
             raise ValueError("mode='slide' needs crop=(height, width), e.g. crop=(1024, 1024)")
-        _pair(crop, "crop")
-        if stride is not None:
-            _pair(stride, "stride")
+        if self.crop is not None:
+            object.__setattr__(self, "crop", _pair(self.crop, "crop"))
+        if self.stride is not None:
+            object.__setattr__(self, "stride", _pair(self.stride, "stride"))
+
+    @property
+    def window_stride(self) -> tuple[int, int]:
+        """The slide step (height, width): `stride`, or the crop when none is given."""
+        if self.crop is None:
+            raise ValueError("a window stride needs crop=(height, width)")
+        return self.stride if self.stride is not None else self.crop
+
+    def describe(self, model: paddle.nn.Layer | None = None) -> dict:
+        """The settings as a JSON-friendly dict (recorded beside every result), with the
+        model's subdivision settings when it has them."""
+        config: dict = {
+            "mode": self.mode,
+            "scales": list(self.scales),
+            "flip": self.flip,
+            "average": self.average,
+        }
+        if self.mode == "slide":
+            config["crop"] = list(self.crop or ())
+            config["stride"] = list(self.window_stride)
+        if model is not None:
+            for attribute in ("subdivision_steps", "subdivision_num_points"):
+                if hasattr(model, attribute):
+                    config[attribute] = int(getattr(model, attribute))
+        return config
+
+
+# One pass over the whole image at its own size: what evaluation and prediction do by default.
+WHOLE_IMAGE = InferenceOptions()
 
 
 def _eval_logits(model: paddle.nn.Layer, images: paddle.Tensor) -> paddle.Tensor:
@@ -89,16 +146,17 @@ def _window_starts(size: int, window: int, stride: int) -> list:
 
 
 def slide_probabilities(
-    model: paddle.nn.Layer, images: paddle.Tensor, crop, stride=None, average: str = "probabilities"
+    model: paddle.nn.Layer, images: paddle.Tensor, options: InferenceOptions
 ) -> paddle.Tensor:
-    """Sliding-window softmax probabilities [N, K, H, W]; overlapping windows are averaged
-    (their probabilities, or with `average="logits"` their logits, then one softmax)."""
-    scores = slide_scores(model, images, crop, stride, average)
-    return F.softmax(scores, axis=1) if average == "logits" else scores
+    """Sliding-window softmax probabilities [N, K, H, W] (windows of `options.crop`);
+    overlapping windows are averaged (their probabilities, or with `average="logits"` their
+    logits, then one softmax)."""
+    scores = slide_scores(model, images, options)
+    return F.softmax(scores, axis=1) if options.average == "logits" else scores
 
 
 def slide_scores(
-    model: paddle.nn.Layer, images: paddle.Tensor, crop, stride=None, average: str = "probabilities"
+    model: paddle.nn.Layer, images: paddle.Tensor, options: InferenceOptions
 ) -> paddle.Tensor:
     """The windows' probabilities [N, K, H, W], or their logits with `average="logits"`,
     averaged where windows overlap.
@@ -106,8 +164,10 @@ def slide_scores(
     A dimension smaller than the window is zero-padded (zero is the dataset mean after
     normalisation) so every window the model sees has the crop size it was trained on.
     """
-    crop_h, crop_w = _pair(crop, "crop")
-    stride_h, stride_w = _pair(stride, "stride") if stride is not None else (crop_h, crop_w)
+    if options.crop is None:
+        raise ValueError("sliding-window inference needs crop=(height, width)")
+    crop_h, crop_w = options.crop
+    stride_h, stride_w = options.window_stride
     height, width = images.shape[-2:]
     pad_h, pad_w = max(crop_h - height, 0), max(crop_w - width, 0)
     if pad_h or pad_w:
@@ -120,7 +180,7 @@ def slide_scores(
         for left in _window_starts(padded_w, crop_w, stride_w):
             window = images[:, :, top : top + crop_h, left : left + crop_w]
             scores = _eval_logits(model, window)
-            if average == "probabilities":
+            if options.average == "probabilities":
                 scores = F.softmax(scores, axis=1)
             padding = [left, padded_w - left - crop_w, top, padded_h - top - crop_h]
             placed = F.pad(scores, padding, mode="constant", value=0.0, data_format="NCHW")
@@ -145,75 +205,39 @@ def _resize(tensor: paddle.Tensor, size) -> paddle.Tensor:
 def predict_probabilities(
     model: paddle.nn.Layer,
     image: paddle.Tensor,
-    mode: str = "whole",
-    scales: Sequence[float] = (1.0,),
-    flip: bool = False,
-    crop=None,
-    stride=None,
-    average: str = "probabilities",
+    options: InferenceOptions = WHOLE_IMAGE,
 ) -> paddle.Tensor:
-    """Softmax probabilities [N, K, H, W] for a normalised image batch [N, 3, H, W].
-
-    mode="whole" runs each view in one pass; mode="slide" runs windows of `crop` (h, w) every
-    `stride` (default: crop, no overlap). Views: every scale in `scales`, each also mirrored
-    when `flip`; `average` says whether their probabilities or their logits are averaged.
-    The model must be in eval mode (see `eval_mode`).
+    """Softmax probabilities [N, K, H, W] for a normalised image batch [N, 3, H, W], from the
+    views and windows `options` describe. The model must be in eval mode (see `eval_mode`).
     """
-    check_inference_options(mode, scales, crop, stride, average)
     if image.ndim != 4 or image.shape[1] != 3:
         raise ValueError(f"image must be a [N, 3, H, W] tensor, got shape {list(image.shape)}")
     height, width = image.shape[-2:]
     total = None
     num_views = 0
-    for scale in scales:
+    for scale in options.scales:
         # Rounded half up, as PaddleSeg does (Python's round() would round 0.5 to even).
-        size = [max(1, int(height * float(scale) + 0.5)), max(1, int(width * float(scale) + 0.5))]
+        size = [max(1, int(height * scale + 0.5)), max(1, int(width * scale + 0.5))]
         scaled = _resize(image, size)
-        for mirrored in [False, True] if flip else [False]:
+        for mirrored in [False, True] if options.flip else [False]:
             view = paddle.flip(scaled, axis=[3]) if mirrored else scaled
-            if mode == "slide":
-                scores = slide_scores(model, view, crop, stride, average)
+            if options.mode == "slide":
+                scores = slide_scores(model, view, options)
             else:
                 scores = _eval_logits(model, view)
             if mirrored:
                 scores = paddle.flip(scores, axis=[3])
             scores = _resize(scores, [height, width])
-            if average == "probabilities" and mode == "whole":
+            if options.average == "probabilities" and options.mode == "whole":
                 scores = F.softmax(scores, axis=1)
             total = scores if total is None else total + scores
             num_views += 1
     mean = total / num_views
-    return F.softmax(mean, axis=1) if average == "logits" else mean
+    return F.softmax(mean, axis=1) if options.average == "logits" else mean
 
 
-def predict_labels(model: paddle.nn.Layer, image: paddle.Tensor, **options) -> paddle.Tensor:
-    """Arg-max class map [N, H, W] (int64) of `predict_probabilities(model, image, **options)`."""
-    return paddle.argmax(predict_probabilities(model, image, **options), axis=1)
-
-
-def describe_inference(
-    mode: str,
-    scales: Sequence[float],
-    flip: bool,
-    crop=None,
-    stride=None,
-    model: paddle.nn.Layer | None = None,
-    average: str = "probabilities",
-) -> dict:
-    """The inference settings as a JSON-friendly dict (recorded beside every result)."""
-    config = {
-        "mode": mode,
-        "scales": [float(s) for s in scales],
-        "flip": bool(flip),
-        "average": average,
-    }
-    if mode == "slide":
-        config["crop"] = list(_pair(crop, "crop"))
-        config["stride"] = (
-            list(_pair(stride, "stride")) if stride is not None else list(_pair(crop, "crop"))
-        )
-    if model is not None:
-        for attribute in ("subdivision_steps", "subdivision_num_points"):
-            if hasattr(model, attribute):
-                config[attribute] = int(getattr(model, attribute))
-    return config
+def predict_labels(
+    model: paddle.nn.Layer, image: paddle.Tensor, options: InferenceOptions = WHOLE_IMAGE
+) -> paddle.Tensor:
+    """Arg-max class map [N, H, W] (int64) of `predict_probabilities(model, image, options)`."""
+    return paddle.argmax(predict_probabilities(model, image, options), axis=1)

@@ -24,7 +24,7 @@ from pointrend.data.decode import read_image_file
 from pointrend.data.errors import DataFileError
 from pointrend.data.image_io import write_image, write_png
 from pointrend.data.palette import Color
-from pointrend.inference.modes import check_inference_options, eval_mode, predict_labels
+from pointrend.inference.modes import WHOLE_IMAGE, InferenceOptions, eval_mode, predict_labels
 from pointrend.inference.visualize import color_prediction, overlay, subdivision_points_picture
 from pointrend.models.segmentor import subdivision_steps
 from pointrend.utils.native_messages import native_stderr_lines
@@ -152,19 +152,15 @@ def predict_paths(
     save_color: bool = True,
     save_overlay: bool = True,
     save_points: bool = False,
-    mode: str = "whole",
-    scales: Sequence[float] = (1.0,),
-    flip: bool = False,
-    crop=None,
-    stride=None,
+    options: InferenceOptions = WHOLE_IMAGE,
     progress: bool = True,
     palette: Sequence[Color] | None = None,
-    average: str = "probabilities",
 ) -> dict[str, object]:
     """Predict every image of `input` (a file, or a folder walked recursively) into `output`.
 
     `transforms` is the evaluation preprocessing, called as `transforms(image=bgr_uint8)["image"]`
-    -> normalised [H, W, 3] float32 (e.g. `pointrend.data.build_val_transforms()`). `palette`:
+    -> normalised [H, W, 3] float32 (e.g. `pointrend.data.build_val_transforms()`); `options`
+    say how the network runs over each image (see `InferenceOptions`). `palette`:
     RGB colour per class for the colour and overlay pictures (default: Cityscapes'). Files that
     cannot be read or decode with warnings (truncated) are reported on stderr and listed in
     the summary, not fatal; an output that cannot be written (full disk) stops with
@@ -174,7 +170,6 @@ def predict_paths(
     """
     if label_format not in LABEL_FORMATS:
         raise ValueError(f"label_format must be one of {LABEL_FORMATS}, got {label_format!r}")
-    check_inference_options(mode, scales, crop, stride, average)
     if save_points:
         _check_points_supported(model)
     links_skipped: list[str] = []
@@ -198,20 +193,7 @@ def predict_paths(
                 bar.update()
                 continue
             tensor = _to_tensor(image, transforms)
-            train_ids = (
-                predict_labels(
-                    model,
-                    tensor,
-                    mode=mode,
-                    scales=scales,
-                    flip=flip,
-                    crop=crop,
-                    stride=stride,
-                    average=average,
-                )
-                .numpy()[0]
-                .astype(np.uint8)
-            )
+            train_ids = predict_labels(model, tensor, options).numpy()[0].astype(np.uint8)
             labels = train_ids if label_format == "trainid" else train_ids_to_label_ids(train_ids)
             write_png(os.path.join(output, label_format, stem + ".png"), labels)
             if save_color or save_overlay:
