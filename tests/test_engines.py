@@ -21,12 +21,13 @@ from pointrend.data import generate_synthetic_cityscapes
 from pointrend.data.image_io import read_label
 from pointrend.inference.engines import choose_engine, default_engine
 from pointrend.inference.evaluate import evaluate_dataset
+from pointrend.inference.modes import InferenceOptions
 
 EXPORTED_ENGINES = ["paddle-inference", "onnxruntime"]
 MODES = {
-    "whole": {},
-    "flip+scales": {"flip": True, "scales": [0.75, 1.0]},
-    "slide": {"mode": "slide", "crop": [64, 64], "stride": [32, 48]},
+    "whole": InferenceOptions(),
+    "flip+scales": InferenceOptions(flip=True, scales=(0.75, 1.0)),
+    "slide": InferenceOptions(mode="slide", crop=(64, 64), stride=(32, 48)),
 }
 
 
@@ -71,7 +72,7 @@ def dygraph_results(trained):
     dataset = build_dataset(trained.data, train=False)
     network, _ = load_for_inference(trained)
     return {
-        name: evaluate_dataset(network, dataset, num_classes=19, progress=False, **options)
+        name: evaluate_dataset(network, dataset, options, num_classes=19, progress=False)
         for name, options in MODES.items()
     }
 
@@ -84,7 +85,7 @@ def test_every_inference_mode_gives_the_dygraph_results(trained, dygraph_results
     exported = network_for_engine(trained, network, path, engine)
     for name, options in MODES.items():
         expected = dygraph_results[name]
-        results = evaluate_dataset(exported, dataset, num_classes=19, progress=False, **options)
+        results = evaluate_dataset(exported, dataset, options, num_classes=19, progress=False)
         assert abs(results["mIoU"] - expected["mIoU"]) < 1e-4, name
         assert abs(results["pixel_accuracy"] - expected["pixel_accuracy"]) < 1e-3, name
         assert results["config"]["subdivision_steps"] == 2
@@ -131,7 +132,7 @@ def test_predict_command_with_an_exported_engine_equals_dygraph(trained, tmp_pat
 def test_engine_choice():
     assert default_engine("cpu") == "paddle-inference" and default_engine("gpu:0") == "dygraph"
     assert choose_engine("auto", "cpu") == "paddle-inference"
-    with pytest.raises(ValueError, match="--engine must be"):
+    with pytest.raises(ValueError, match="^engine must be 'auto' or one of"):
         choose_engine("tensorrt", "cpu")
 
 
@@ -141,3 +142,16 @@ def test_onnxruntime_engine_without_the_package_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ValueError, match="pip install onnxruntime"):
         choose_engine("onnxruntime", "cpu")
+
+
+def test_the_command_line_names_an_unknown_engine_as_its_flag():
+    from pointrend.app.errors import CommandOptionError, describe
+    from pointrend.app.inference_engine import engine_for
+    from pointrend.config.recipe import Recipe
+
+    with pytest.raises(CommandOptionError) as error:
+        engine_for(Recipe(name="t", output_dir="unused", device="cpu"), "tensorrt")
+    assert describe(error.value) == (
+        "error: --engine must be 'auto' or one of dygraph, paddle-inference, onnxruntime, "
+        "got 'tensorrt'"
+    )

@@ -13,6 +13,7 @@ from pointrend.inference.evaluate import (
     write_results_json,
 )
 from pointrend.inference.metrics import SegmentationMetrics
+from pointrend.inference.modes import InferenceOptions
 
 NUM_CLASSES = 3
 # Hand-computed counts[label, prediction] over the two images of `ToyDataset` (see there).
@@ -64,17 +65,13 @@ class ToyDataset:
 
 
 MODES = {
-    "whole": {},
-    "flip": {"flip": True},
-    "scales": {"scales": (0.5, 1.0, 1.5)},
-    "slide": {"mode": "slide", "crop": (8, 8), "stride": (4, 4)},
-    "combined": {
-        "mode": "slide",
-        "crop": (8, 8),
-        "stride": (4, 4),
-        "scales": (0.5, 1.0),
-        "flip": True,
-    },
+    "whole": InferenceOptions(),
+    "flip": InferenceOptions(flip=True),
+    "scales": InferenceOptions(scales=(0.5, 1.0, 1.5)),
+    "slide": InferenceOptions(mode="slide", crop=(8, 8), stride=(4, 4)),
+    "combined": InferenceOptions(
+        mode="slide", crop=(8, 8), stride=(4, 4), scales=(0.5, 1.0), flip=True
+    ),
 }
 
 
@@ -83,16 +80,17 @@ def test_every_mode_matches_hand_computed_confusion_matrix(options):
     results = evaluate_dataset(
         OneHotModel(),
         ToyDataset(),
+        options,
         num_classes=NUM_CLASSES,
         class_names=["a", "b", "c"],
         progress=False,
-        **options,
     )
     assert list(results["per_class_IoU"].values()) == pytest.approx(EXPECTED_IOU)
     assert results["mIoU"] == pytest.approx(np.mean(EXPECTED_IOU))
     assert results["pixel_accuracy"] == pytest.approx(128 / 176)
     assert results["num_images"] == 2
-    assert results["config"]["mode"] == options.get("mode", "whole")
+    recorded = options.describe()
+    assert {key: results["config"][key] for key in recorded} == recorded
 
 
 def test_data_parallel_ranks_split_without_padding_and_sum(monkeypatch):
@@ -157,7 +155,7 @@ def test_pointrend_on_synthetic_cityscapes_matches_an_independent_count(tmp_path
         generate_synthetic_cityscapes,
     )
     from pointrend.inference.metrics import boundary_band
-    from pointrend.inference.modes import predict_labels
+    from pointrend.inference.modes import InferenceOptions, predict_labels
     from pointrend.models import build_model
 
     generate_synthetic_cityscapes(str(tmp_path), num_train=0, num_val=2, size=(64, 128))
@@ -171,8 +169,8 @@ def test_pointrend_on_synthetic_cityscapes_matches_an_independent_count(tmp_path
         point_head_fc_channels=32,
         subdivision_num_points=256,
     ).eval()
-    options = dict(mode="slide", crop=(64, 64), stride=(32, 32), flip=True)
-    results = evaluate_dataset(model, dataset, progress=False, **options)
+    options = InferenceOptions(mode="slide", crop=(64, 64), stride=(32, 32), flip=True)
+    results = evaluate_dataset(model, dataset, options, progress=False)
     assert list(results["per_class_IoU"]) == list(CITYSCAPES_CLASSES)
     assert results["config"]["subdivision_steps"] == 2 and results["config"]["crop"] == [64, 64]
 
@@ -180,7 +178,7 @@ def test_pointrend_on_synthetic_cityscapes_matches_an_independent_count(tmp_path
     intersection, union, correct, total = np.zeros(19), np.zeros(19), 0, 0
     band_intersection, band_union = np.zeros(19), np.zeros(19)
     for image, label in dataset:
-        prediction = predict_labels(model, paddle.to_tensor(image[None]), **options).numpy()[0]
+        prediction = predict_labels(model, paddle.to_tensor(image[None]), options).numpy()[0]
         valid = label != 255
         band = valid & boundary_band(label, 3)
         for cls in range(19):

@@ -3,7 +3,7 @@ import paddle
 import paddle.nn.functional as F
 import pytest
 
-from pointrend.inference.modes import eval_mode, predict_probabilities
+from pointrend.inference.modes import InferenceOptions, eval_mode, predict_probabilities
 
 
 class PixelwiseModel(paddle.nn.Layer):
@@ -50,7 +50,9 @@ def test_slide_equals_whole_for_context_free_model_including_padding(image):
     model = PixelwiseModel().eval()
     whole = predict_probabilities(model, image)
     # The crop is taller than the image (padding) and overlaps along the width.
-    slide = predict_probabilities(model, image, mode="slide", crop=(32, 12), stride=(16, 8))
+    slide = predict_probabilities(
+        model, image, InferenceOptions(mode="slide", crop=(32, 12), stride=(16, 8))
+    )
     np.testing.assert_allclose(slide.numpy(), whole.numpy(), atol=1e-6)
 
 
@@ -58,7 +60,7 @@ def test_slide_averages_overlapping_windows():
     image = paddle.zeros([1, 3, 4, 6])
     image[:, 0, :, :2] = 3.0
     probs = predict_probabilities(
-        WindowMeanModel(), image, mode="slide", crop=(4, 4), stride=(4, 2)
+        WindowMeanModel(), image, InferenceOptions(mode="slide", crop=(4, 4), stride=(4, 2))
     )
     # Windows start at columns 0 and 2; their first-channel means are 1.5 and 0.
     first, second = _sigmoid(1.5), _sigmoid(0.0)
@@ -70,7 +72,7 @@ def test_flip_averages_the_mirrored_view(image):
     paddle.seed(2)
     conv = paddle.nn.Conv2D(3, 4, 3, padding=1)  # asymmetric kernel: flipping changes its output
     model = paddle.nn.Sequential(conv).eval()
-    probs = predict_probabilities(model, image, flip=True)
+    probs = predict_probabilities(model, image, InferenceOptions(flip=True))
     direct = F.softmax(model(image), axis=1)
     mirrored = paddle.flip(F.softmax(model(paddle.flip(image, axis=[3])), axis=1), axis=[3])
     np.testing.assert_allclose(probs.numpy(), ((direct + mirrored) / 2).numpy(), atol=1e-6)
@@ -78,7 +80,7 @@ def test_flip_averages_the_mirrored_view(image):
 
 def test_scales_resize_each_view_and_average_at_full_resolution(image):
     model = PixelwiseModel().eval()
-    probs = predict_probabilities(model, image, scales=(0.5, 1.0))
+    probs = predict_probabilities(model, image, InferenceOptions(scales=(0.5, 1.0)))
     small = F.interpolate(image, size=[10, 14], mode="bilinear", align_corners=False)
     small_logits = F.interpolate(model(small), size=[20, 28], mode="bilinear", align_corners=False)
     expected = (F.softmax(small_logits, axis=1) + F.softmax(model(image), axis=1)) / 2
@@ -91,7 +93,7 @@ def test_a_single_reduced_scale_resizes_the_logits_not_the_probabilities():
     paddle.seed(3)
     image = paddle.randn([1, 3, 21, 30])
     model = PixelwiseModel().eval()
-    probs = predict_probabilities(model, image, scales=(0.5,))
+    probs = predict_probabilities(model, image, InferenceOptions(scales=(0.5,)))
     # Sizes round half up: 10.5 -> 11, 15 -> 15.
     small = F.interpolate(image, size=[11, 15], mode="bilinear", align_corners=False)
     logits = F.interpolate(model(small), size=[21, 30], mode="bilinear", align_corners=False)
@@ -108,7 +110,9 @@ def test_logits_averaging_takes_one_softmax_of_the_views_mean_logits(image):
     averaged, then one softmax; averaging probabilities gives other numbers."""
     paddle.seed(4)
     model = paddle.nn.Sequential(paddle.nn.Conv2D(3, 4, 3, padding=1)).eval()
-    probs = predict_probabilities(model, image, scales=(0.5, 1.0), flip=True, average="logits")
+    probs = predict_probabilities(
+        model, image, InferenceOptions(scales=(0.5, 1.0), flip=True, average="logits")
+    )
     views = []
     for size in ([10, 14], [20, 28]):
         scaled = F.interpolate(image, size=size, mode="bilinear", align_corners=False)
@@ -119,7 +123,9 @@ def test_logits_averaging_takes_one_softmax_of_the_views_mean_logits(image):
             views.append(F.interpolate(logits, size=[20, 28], mode="bilinear", align_corners=False))
     expected = F.softmax(sum(views) / 4, axis=1).numpy()
     np.testing.assert_allclose(probs.numpy(), expected, atol=1e-6)
-    averaged_probabilities = predict_probabilities(model, image, scales=(0.5, 1.0), flip=True)
+    averaged_probabilities = predict_probabilities(
+        model, image, InferenceOptions(scales=(0.5, 1.0), flip=True)
+    )
     assert np.abs(averaged_probabilities.numpy() - expected).max() > 1e-3
 
 
@@ -127,7 +133,9 @@ def test_logits_averaging_over_slide_windows():
     image = paddle.zeros([1, 3, 4, 6])
     image[:, 0, :, :2] = 3.0
     probs = predict_probabilities(
-        WindowMeanModel(), image, mode="slide", crop=(4, 4), stride=(4, 2), average="logits"
+        WindowMeanModel(),
+        image,
+        InferenceOptions(mode="slide", crop=(4, 4), stride=(4, 2), average="logits"),
     )
     # Window logits 1.5 and 0 overlap in columns 2-3: their mean 0.75, then the softmax.
     expected = _sigmoid(np.array([1.5, 1.5, 0.75, 0.75, 0.0, 0.0]))
@@ -138,11 +146,7 @@ def test_all_modes_combined_give_a_distribution(image):
     probs = predict_probabilities(
         PixelwiseModel().eval(),
         image,
-        mode="slide",
-        scales=(0.75, 1.25),
-        flip=True,
-        crop=16,
-        stride=8,
+        InferenceOptions(mode="slide", scales=(0.75, 1.25), flip=True, crop=16, stride=8),
     )
     assert probs.shape == [1, 4, 20, 28]
     np.testing.assert_allclose(probs.sum(axis=1).numpy(), 1.0, atol=1e-5)
@@ -151,13 +155,17 @@ def test_all_modes_combined_give_a_distribution(image):
 def test_invalid_options_are_clear_errors(image):
     model = PixelwiseModel().eval()
     with pytest.raises(ValueError, match="crop"):
-        predict_probabilities(model, image, mode="slide")
+        InferenceOptions(mode="slide")
     with pytest.raises(ValueError, match="mode"):
-        predict_probabilities(model, image, mode="tiles")
+        InferenceOptions(mode="tiles")
     with pytest.raises(ValueError, match="scales"):
-        predict_probabilities(model, image, scales=())
+        InferenceOptions(scales=())
     with pytest.raises(ValueError, match="average"):
-        predict_probabilities(model, image, average="votes")
+        InferenceOptions(average="votes")
+    with pytest.raises(ValueError, match="stride"):
+        InferenceOptions(mode="slide", crop=16, stride=(0, 8))
+    with pytest.raises(ValueError, match="image must be"):
+        predict_probabilities(model, image[0])
 
 
 def test_eval_mode_restores_training_state():

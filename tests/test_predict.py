@@ -7,6 +7,7 @@ import pytest
 
 from pointrend.data import build_val_transforms
 from pointrend.data.classes import CITYSCAPES_PALETTE, train_ids_to_label_ids
+from pointrend.inference.modes import InferenceOptions
 from pointrend.inference.predict_files import find_images, predict_paths
 from pointrend.inference.visualize import (
     color_prediction,
@@ -86,11 +87,9 @@ def test_predict_folder_with_a_corrupt_file(model, image_folder, tmp_path):
 def test_labelid_format_and_eval_modes(model, image_folder, tmp_path):
     trainid_out, labelid_out = tmp_path / "trainid_run", tmp_path / "labelid_run"
     options = dict(
-        mode="slide",
-        crop=(32, 48),
-        stride=(16, 24),
-        flip=True,
-        scales=(0.75, 1.0),
+        options=InferenceOptions(
+            mode="slide", crop=(32, 48), stride=(16, 24), flip=True, scales=(0.75, 1.0)
+        ),
         save_color=False,
         save_overlay=False,
         progress=False,

@@ -79,8 +79,9 @@ class ExportedNetwork:
 
     `cache_dir` holds one export per key (see `export_key` over `weights_files` and `settings`,
     the latter a JSON-friendly dict of everything else the network depends on: model config,
-    normalisation). `normalization` is written to the export's preprocess.json. Setting `subdivision_steps` or `subdivision_num_points` switches
-    to (and exports, once) the network with those settings. `exports` counts exports made.
+    normalisation). `normalization` is written to the export's preprocess.json. Setting
+    `subdivision_steps` or `subdivision_num_points` switches to (and exports, once) the network
+    with those settings. `exports` counts exports made.
     """
 
     training = False

@@ -61,7 +61,9 @@ class ConfusionMatrix:
         import paddle
         import paddle.distributed as dist
 
-        if dist.get_world_size() <= 1:
+        from pointrend.utils.distributed import world_size
+
+        if world_size() <= 1:
             return
         counts = paddle.to_tensor(self.counts)
         dist.all_reduce(counts)

@@ -75,9 +75,7 @@ class InferenceOptions:
             or not isinstance(scales, Sequence)
             or not scales
             or any(
-                isinstance(scale, bool)
-                or not isinstance(scale, (int, float))
-                or float(scale) <= 0
+                isinstance(scale, bool) or not isinstance(scale, (int, float)) or float(scale) <= 0
                 for scale in scales
             )
         ):

@@ -22,12 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from pointrend.models.pretrained import MSRA_PIXEL_MEAN, MSRA_PIXEL_STD
 from pointrend.utils.weight_files import load_weights_file
 
-# detectron2's Cityscapes models take BGR images on the 0-255 scale (its PIXEL_MEAN / PIXEL_STD).
+# detectron2's Cityscapes models take BGR images on the 0-255 scale (its PIXEL_MEAN / PIXEL_STD,
+# the statistics of the MSRA ImageNet weights it starts from).
 CHANNEL_ORDER = "BGR"
-PIXEL_MEAN = (103.53, 116.28, 123.675)
-PIXEL_STD = (1.0, 1.0, 1.0)
+PIXEL_MEAN = MSRA_PIXEL_MEAN
+PIXEL_STD = MSRA_PIXEL_STD
 
 FROZEN_BN_EPSILON = 1e-5  # detectron2's get_norm("FrozenBN", C) keeps FrozenBatchNorm2d's default
 EXPECTED = (
