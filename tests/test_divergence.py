@@ -8,6 +8,7 @@ from test_numerical_guard import data_root  # noqa: F401 (fixture)
 from test_trainer import make_trainer, tiny_recipe
 
 from pointrend.app.build import build_loss
+from pointrend.app.errors import describe
 from pointrend.config.recipe import RecipeError
 from pointrend.config.validate import validate
 from pointrend.train.callbacks import (
@@ -93,5 +94,6 @@ def test_the_early_level_survives_a_resume(data_root, tmp_path):  # noqa: F811
 def test_thresholds_are_checked(data_root, tmp_path):  # noqa: F811
     recipe = recipe_of(data_root, tmp_path)
     bad = replace(recipe.callbacks, divergence=replace(recipe.callbacks.divergence, factor=0.5))
-    with pytest.raises(RecipeError, match="--callbacks.divergence.factor must be > 1"):
+    with pytest.raises(RecipeError, match="^callbacks.divergence.factor must be > 1") as error:
         validate(replace(recipe, callbacks=bad))
+    assert describe(error.value).startswith("error: --callbacks.divergence.factor must be > 1")
