@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 
-import paddle
 
 from pointrend.train.settings import TrainingSettingError
 
@@ -40,9 +39,3 @@ def amp_configs(enabled: bool, level: str, dtype: str, on_gpu: bool) -> dict | N
     if dtype == "bfloat16":
         return {"level": level, "use_dynamic_loss_scaling": False, "init_loss_scaling": 1.0}
     return {"level": level, "use_dynamic_loss_scaling": True, "init_loss_scaling": 2.0**15}
-
-
-def use_bfloat16(model: paddle.Model) -> None:
-    """Make hapi's autocast produce bfloat16: `Model.prepare` has no dtype option, and its
-    adapter passes these keyword arguments straight to `paddle.amp.auto_cast`."""
-    model._adapter._amp_custom_lists["dtype"] = "bfloat16"

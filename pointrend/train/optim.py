@@ -5,6 +5,7 @@ from __future__ import annotations
 import paddle
 from paddle import nn
 
+from pointrend.train.hapi import GroupedMomentum
 from pointrend.train.settings import TrainingSettingError
 
 _NORM_LAYERS = (
@@ -73,19 +74,6 @@ def poly_with_warmup(
     )
 
 
-class GroupedMomentum(paddle.optimizer.Momentum):
-    """Momentum whose `minimize` works with parameter groups.
-
-    hapi's train_batch calls `backward()` and then `optimizer.minimize(loss)`; in Paddle 3
-    dygraph, minimize collects gradients from the raw group dicts and fails, while `step()`
-    handles groups. The gradients already exist at that point, so minimize is just a step.
-    """
-
-    def minimize(self, loss, startup_program=None, parameters=None, no_grad_set=None):
-        self.step()
-        return [], []
-
-
 def build_sgd(
     network: nn.Layer,
     lr_scheduler: paddle.optimizer.lr.LRScheduler,
@@ -94,7 +82,8 @@ def build_sgd(
     decay_norm_and_bias: bool,
     grad_clip_norm: float | None,
 ) -> paddle.optimizer.Optimizer:
-    """SGD with momentum (L2 weight decay per group), optional clipping by global gradient norm."""
+    """SGD with momentum (L2 weight decay per group), optional clipping by global gradient norm;
+    its `minimize` works with hapi (`GroupedMomentum`)."""
     clip = paddle.nn.ClipGradByGlobalNorm(grad_clip_norm) if grad_clip_norm else None
     return GroupedMomentum(
         learning_rate=lr_scheduler,

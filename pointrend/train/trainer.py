@@ -1,26 +1,25 @@
 """Iteration-schedule training on paddle.Model (hapi).
 
-hapi counts evaluation and checkpoint frequencies in epochs and miscounts `num_iters`, so the
-whole schedule runs as ONE hapi epoch over a batch sampler that yields exactly the batches still
-to do; evaluation, checkpoints and logging are callbacks counting optimizer updates. hapi still
-does what it is good at: train_batch, AMP, gradient accumulation and DataParallel.
+The whole schedule runs as one hapi epoch over a batch sampler that yields exactly the batches
+still to do (how hapi is bent to iterations: `pointrend.train.hapi`); evaluation, checkpoints
+and logging are callbacks counting optimizer updates. hapi still does what it is good at:
+train_batch, AMP, gradient accumulation and DataParallel.
 """
 
 from __future__ import annotations
 
 import time
-import warnings
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import paddle
 from paddle import nn
 
-from pointrend.train.amp import amp_configs, use_bfloat16
+from pointrend.train.amp import amp_configs
 from pointrend.train.callbacks import (
     SaveOnInterrupt,
-    ScheduleClock,
     StopOnNonFiniteLoss,
     TrainerCallback,
 )
@@ -28,6 +27,7 @@ from pointrend.train.callbacks.base import check_order
 from pointrend.train.callbacks.nan_guard import NonFiniteWeightsError
 from pointrend.train.callbacks.unlabelled import WarnOnUnlabelledBatches
 from pointrend.train.finite import describe_non_finite, non_finite_tensors, refuse_non_finite
+from pointrend.train.hapi import HapiModel, ScheduleClock, load_optimizer_state
 from pointrend.train.checkpoint import (
     MODEL_FILE,
     OPTIMIZER_FILE,
@@ -48,7 +48,6 @@ from pointrend.train.bad_batches import ReadableReplacement
 from pointrend.train.bad_samples import as_entries, report_skipped
 from pointrend.train.rng import RngStateError, capture_rng_state, restore_rng_state, seed_everything
 from pointrend.utils.nested import leaf_differences
-from pointrend.utils.paddle_notices import ignore_batchnorm_notice
 from pointrend.utils.distributed import gather_objects, is_main_process, rank, world_size
 from pointrend.utils.loader_workers import ignore_interrupts
 from pointrend.train.optim import build_sgd, poly_with_warmup
@@ -82,24 +81,6 @@ class TrainingClock:
             self._depth -= 1
             if self._depth == 0:
                 self._excluded += time.perf_counter() - began
-
-
-class _MeanOverAccumulation:
-    """Divides every loss term by the number of accumulated micro-batches, so their summed
-    gradients are a mean and the LR does not depend on how a batch is split."""
-
-    def __init__(self, loss: Callable, steps: int, ignore_index: int | None) -> None:
-        self.loss = loss
-        self.steps = steps
-        self.ignore_index = ignore_index
-        self.labelled_pixels: int | None = None
-
-    def __call__(self, *outputs_and_labels: paddle.Tensor) -> list[paddle.Tensor]:
-        if self.ignore_index is not None:
-            self.labelled_pixels = int((outputs_and_labels[-1] != self.ignore_index).sum())
-        terms = self.loss(*outputs_and_labels)
-        terms = terms if isinstance(terms, (list, tuple)) else [terms]
-        return [term / self.steps for term in terms]
 
 
 class Trainer:
@@ -163,7 +144,6 @@ class Trainer:
         self._active = self._attach_callbacks()
         self._sampler: IterationBatchSampler | None = None
 
-        self.model = paddle.Model(network)
         self.lr_scheduler = poly_with_warmup(
             optim.lr,
             schedule.iters,
@@ -181,12 +161,16 @@ class Trainer:
             optim.grad_clip_norm,
         )
         on_gpu = device.startswith("gpu")
-        configs = amp_configs(amp.enabled, amp.level, amp.dtype, on_gpu) if amp else None
         self.ignore_index = ignore_index
-        self._loss = _MeanOverAccumulation(loss, optim.accumulate_steps, ignore_index)
-        self.model.prepare(self.optimizer, self._loss, amp_configs=configs)
-        if configs and amp.dtype == "bfloat16":
-            use_bfloat16(self.model)
+        self.hapi = HapiModel(
+            network,
+            self.optimizer,
+            loss,
+            accumulate_steps=optim.accumulate_steps,
+            ignore_index=ignore_index,
+            amp_configs=amp_configs(amp.enabled, amp.level, amp.dtype, on_gpu) if amp else None,
+            amp_dtype=amp.dtype if amp else "float16",
+        )
 
     @staticmethod
     def _per_device_batch(batch_size: int, accumulate_steps: int) -> int:
@@ -229,14 +213,11 @@ class Trainer:
 
     def loss_terms(self, logs: dict[str, Any]) -> dict[str, float]:
         """The micro-batch's loss terms by name, undoing the accumulation averaging."""
-        values = logs.get("loss", [])
-        values = values if isinstance(values, (list, tuple)) else [values]
-        names = self.loss_names or [f"loss{i}" for i in range(len(values))]
-        return {name: float(value) * self.accumulate_steps for name, value in zip(names, values)}
+        return self.hapi.loss.terms_in(logs, self.loss_names)
 
     def labelled_pixels(self) -> int | None:
         """Labelled pixels in the last micro-batch (None without an ignore_index to count by)."""
-        return self._loss.labelled_pixels
+        return self.hapi.loss.labelled_pixels
 
     def batch_files(self, step: int) -> list[str]:
         """Image files of micro-batch `step` of the running fit() (hapi's step count)."""
@@ -293,17 +274,7 @@ class Trainer:
         self.batches.replace_all_bad = ReadableReplacement(self.train_dataset, self.batches.skipped)
         self.clock = TrainingClock()
         try:
-            with warnings.catch_warnings():
-                # hapi re-wraps the loader's label tensors with paddle.to_tensor on every batch.
-                warnings.filterwarnings("ignore", message="To copy construct from a tensor")
-                ignore_batchnorm_notice()
-                self.model.fit(
-                    self.batches,
-                    epochs=1,
-                    verbose=0,
-                    callbacks=everything,
-                    accumulate_grad_batches=self.accumulate_steps,
-                )
+            self.hapi.fit_one_epoch(self.batches, everything)
         except BadSampleError as error:
             if error.context:
                 raise
@@ -360,8 +331,9 @@ class Trainer:
             return None
         with self.clock.paused():
             state_dicts = self._training_state()
-            if getattr(self.model, "_scaler", None) is not None:
-                state_dicts[SCALER_FILE] = self.model._scaler.state_dict()
+            scaler_state = self.hapi.scaler_state()
+            if scaler_state is not None:
+                state_dicts[SCALER_FILE] = scaler_state
             metrics = (
                 self.last_eval[1]
                 if self.last_eval and self.last_eval[0] == self.iteration
@@ -473,16 +445,10 @@ class Trainer:
         load_weights(self.network, checkpoint, weights, self.recipe)
         optimizer_state = read_state_dict(checkpoint, OPTIMIZER_FILE, required=True)
         self._check_optimizer_state(optimizer_state, checkpoint)
-        with warnings.catch_warnings():
-            # LinearWarmup's state nests the poly scheduler's, which Paddle's base class reports
-            # as "unused values" before LinearWarmup restores it.
-            warnings.filterwarnings("ignore", message="There are some unused values in state_dict")
-            self.optimizer.set_state_dict(optimizer_state)
-        # GradScaler.state_dict holds numpy values, and load_state_dict expects them back.
+        load_optimizer_state(self.optimizer, optimizer_state)
         scaler_state = read_state_dict(checkpoint, SCALER_FILE, as_tensors=False)
-        if scaler_state is not None and self.model._adapter._amp_level != "O0":
-            self.model._scaler = paddle.amp.GradScaler(**self.model._adapter._amp_configs)
-            self.model._scaler.load_state_dict(scaler_state)
+        if scaler_state is not None:
+            self.hapi.load_scaler_state(scaler_state)
         state = read_trainer_state(checkpoint)
         self.iteration = int(state["iteration"])
         if self.iteration > self.max_iters:

@@ -2,7 +2,8 @@
 
 Order matters in a callback list. Each class states its rules in `runs_before` / `runs_after`
 and the Trainer refuses a list that breaks one (`base.check_order`). The Trainer itself puts
-StopOnNonFiniteLoss, WarnOnUnlabelledBatches and ScheduleClock first and SaveOnInterrupt last.
+StopOnNonFiniteLoss, WarnOnUnlabelledBatches and `pointrend.train.hapi.ScheduleClock` first and
+SaveOnInterrupt last.
 """
 
 from pointrend.train.callbacks.base import TrainerCallback
@@ -14,7 +15,6 @@ from pointrend.train.callbacks.evaluation import PeriodicEvaluation
 from pointrend.train.callbacks.interrupt import SaveOnInterrupt, TrainingInterrupted
 from pointrend.train.callbacks.nan_guard import NonFiniteLossError, StopOnNonFiniteLoss
 from pointrend.train.callbacks.progress import ProgressLogger
-from pointrend.train.callbacks.schedule import ScheduleClock
 from pointrend.train.callbacks.tensorboard import TensorBoardLogger
 
 __all__ = [
@@ -28,7 +28,6 @@ __all__ = [
     "NonFiniteLossError",
     "StopOnNonFiniteLoss",
     "ProgressLogger",
-    "ScheduleClock",
     "TensorBoardLogger",
     "LossDivergedError",
     "StopOnDivergence",
