@@ -24,7 +24,6 @@ heads in dygraph, PointRend in the exported engines.
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -39,6 +38,7 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
 import paddle
 
 from bench import harness, isolated, model_timing
+from pointrend.inference.engines import onnx_engine_installed
 from pointrend.models import build_model, build_stdc_network
 
 ENGINES = ("dygraph", "paddle-inference", "paddle-inference-no-onednn", "onnxruntime")
@@ -49,15 +49,9 @@ FAMILIES = ("semfpn", "stdc")
 STDC_MODELS = (("stdc1", False), ("stdc2", False), ("stdc2", True))
 
 
-def onnx_available() -> bool:
-    return all(
-        importlib.util.find_spec(name) is not None for name in ("onnxruntime", "paddle2onnx")
-    )
-
-
 def quick_configs() -> List[Dict[str, object]]:
     engines = [(False, "dygraph"), (True, "dygraph"), (True, "paddle-inference")]
-    engines += [(True, "onnxruntime")] if onnx_available() else []
+    engines += [(True, "onnxruntime")] if onnx_engine_installed() else []
     return [
         {
             "point_head": point_head,

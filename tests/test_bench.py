@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.latency import onnx_available
+from pointrend.inference.engines import onnx_engine_installed
+
 
 pytestmark = pytest.mark.subprocess
 
@@ -64,7 +65,9 @@ def test_latency_results(quick_results):
     rows = quick_results["latency"]["rows"]
     dygraph = [row for row in rows if row["engine"] == "dygraph"]
     assert sorted(row["config"]["point_head"] for row in dygraph) == [False, True]
-    engines = {"dygraph", "paddle-inference"} | ({"onnxruntime"} if onnx_available() else set())
+    engines = {"dygraph", "paddle-inference"} | (
+        {"onnxruntime"} if onnx_engine_installed() else set()
+    )
     assert {row["engine"] for row in rows} == engines
     for row in rows:
         assert positive(row["median_ms"]) and row["peak_mem_mb"] >= 0

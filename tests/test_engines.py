@@ -19,7 +19,7 @@ from pointrend.config.recipe import (
 )
 from pointrend.data import generate_synthetic_cityscapes
 from pointrend.data.image_io import read_label
-from pointrend.inference.engines import choose_engine, default_engine
+from pointrend.inference.engines import choose_engine, default_engine, onnx_engine_installed
 from pointrend.inference.evaluate import evaluate_dataset
 from pointrend.inference.modes import InferenceOptions
 
@@ -129,9 +129,14 @@ def test_predict_command_with_an_exported_engine_equals_dygraph(trained, tmp_pat
     assert len(list((tmp_path / "fast" / "points").rglob("*.png"))) == 2
 
 
-def test_engine_choice():
-    assert default_engine("cpu") == "paddle-inference" and default_engine("gpu:0") == "dygraph"
-    assert choose_engine("auto", "cpu") == "paddle-inference"
+def test_engine_choice(monkeypatch):
+    import sys
+
+    assert default_engine("gpu:0") == "dygraph"
+    expected_on_cpu = "onnxruntime" if onnx_engine_installed() else "paddle-inference"
+    assert default_engine("cpu") == choose_engine("auto", "cpu") == expected_on_cpu
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    assert default_engine("cpu") == "paddle-inference"
     with pytest.raises(ValueError, match="^engine must be 'auto' or one of"):
         choose_engine("tensorrt", "cpu")
 

@@ -30,10 +30,17 @@ AUTO = "auto"
 
 
 def default_engine(device: str) -> str:
-    """The fastest engine measured on `device` ("cpu" or "gpu:<id>"): on CPU Paddle Inference
-    with oneDNN (several times faster than dygraph, see bench/README.md); on a GPU dygraph,
-    which runs cuDNN already and needs no export."""
-    return "dygraph" if device.startswith("gpu") else "paddle-inference"
+    """The fastest engine measured on `device` ("cpu" or "gpu:<id>") among those installed: on
+    CPU ONNX Runtime when it and paddle2onnx are installed (the fastest there, subdivision
+    included), else Paddle Inference with oneDNN (see bench/README.md, "Engines"); on a GPU
+    dygraph, which runs cuDNN already and needs no export."""
+    if device.startswith("gpu"):
+        return "dygraph"
+    return "onnxruntime" if onnx_engine_installed() else "paddle-inference"
+
+
+def onnx_engine_installed() -> bool:
+    return all(_importable(name) for name in ("onnxruntime", "paddle2onnx"))
 
 
 def choose_engine(requested: str, device: str) -> str:
