@@ -38,7 +38,7 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
 import paddle
 
 from bench import harness, isolated, model_timing
-from pointrend.inference.engines import onnx_engine_installed
+from pointrend.inference.onnx_runner import onnx_engine_installed
 from pointrend.models import build_model, build_stdc_network
 
 ENGINES = ("dygraph", "paddle-inference", "paddle-inference-no-onednn", "onnxruntime")
@@ -74,6 +74,7 @@ COLUMNS = [
     "spread_ms",
     "repeats",
     "vs_dygraph",
+    "x_floor",
     "features_ms",
     "subdivision_ms",
     "rest_ms",
@@ -160,6 +161,64 @@ def _exported_predictor(config: Dict[str, object], export_dir: str, threads: int
         engine="onnxruntime" if engine == "onnxruntime" else "paddle-inference",
         onednn=engine == "paddle-inference",
     )
+
+
+# The best convolution rate measured on the 2-core machines of bench/README.md (Paddle Inference
+# with oneDNN, a 3x3 256->256 convolution at 128x256): the floor divides the FLOPs by it.
+PEAK_GFLOPS = 300.0
+# The dense network's FLOPs are counted on an input this many times smaller per side and scaled
+# back (its convolutions scale with the pixels).
+FLOP_COUNT_REDUCTION = 4
+
+
+def count_gflops(config: Dict[str, object]) -> Dict[str, float]:
+    """GFLOP (2 per multiply-add) of the convolutions of the configuration's eval forward:
+    {"dense": backbone + neck + heads, "point_head": the point head over every subdivision point}."""
+    model = _build(config)
+    convolutions = (paddle.nn.Conv1D, paddle.nn.Conv2D)
+    point_head = getattr(model, "point_head", None)
+    point_layers = {id(layer) for layer in point_head.sublayers()} if point_head else set()
+    dense = [0.0]
+
+    def count(layer, inputs, output):
+        weight = layer.weight  # [out, in / groups, *kernel]: 2 * weight.size / out per output
+        dense[0] += 2 * int(weight.size) / int(weight.shape[0]) * int(output.size) / 1e9
+
+    handles = [
+        layer.register_forward_post_hook(count)
+        for layer in model.sublayers()
+        if isinstance(layer, convolutions) and id(layer) not in point_layers
+    ]
+    height, width = (side // FLOP_COUNT_REDUCTION for side in config["image"])
+    with paddle.no_grad():
+        model(model_timing.build_input(1, height, width))
+    for handle in handles:
+        handle.remove()
+    # Each point-head layer is a 1x1 convolution applied once per point.
+    per_point = sum(
+        2 * int(layer.weight.size)
+        for layer in (point_head.sublayers() if point_head else [])
+        if isinstance(layer, convolutions)
+    )
+    points = int(getattr(model, "subdivision_steps", 0)) * int(config["num_points"])
+    return {
+        "dense": dense[0] * FLOP_COUNT_REDUCTION**2,
+        "point_head": per_point * points / 1e9 if config["point_head"] else 0.0,
+    }
+
+
+def add_floors(rows: List[Dict[str, object]], configs: List[Dict[str, object]]) -> None:
+    """x_floor: the row's median over the floor, the FLOPs at PEAK_GFLOPS."""
+    counted: Dict[str, Dict[str, float]] = {}
+    for row, config in zip(rows, configs):
+        key = f"{row['model']} {row['input']}"
+        if key not in counted:
+            counted[key] = count_gflops(config)
+        gflops = counted[key]
+        floor_ms = 1000.0 * (gflops["dense"] + gflops["point_head"]) / PEAK_GFLOPS
+        row["gflops"] = gflops
+        row["floor_ms"] = floor_ms
+        row["x_floor"] = f"{row['median_ms'] / floor_ms:.1f}x"
 
 
 def model_name(config: Dict[str, object]) -> str:
@@ -287,10 +346,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                 )
     rows = [summarise_row(config, collected) for config, collected in zip(configs, results)]
     add_speedups(rows)
+    add_floors(rows, configs)
     print(
         f"\ninference, batch 1, median ms over {args.rounds} x {args.repeats} repeats after {args.warmup} "
         f"warm-up, threads={args.threads}; peak_mem_mb = {rows[0]['memory_measure']}, fresh process per row "
-        "and round"
+        f"and round; x_floor = median over the convolutions' FLOPs at {PEAK_GFLOPS:.0f} GFLOP/s"
     )
     print(harness.format_table(rows, COLUMNS))
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pointrend.inference.engines import onnx_engine_installed
-
+from pointrend.inference.onnx_runner import onnx_engine_installed
 
 pytestmark = pytest.mark.subprocess
 

@@ -19,9 +19,10 @@ from pointrend.config.recipe import (
 )
 from pointrend.data import generate_synthetic_cityscapes
 from pointrend.data.image_io import read_label
-from pointrend.inference.engines import choose_engine, default_engine, onnx_engine_installed
+from pointrend.inference.engines import choose_engine, default_engine
 from pointrend.inference.evaluate import evaluate_dataset
 from pointrend.inference.modes import InferenceOptions
+from pointrend.inference.onnx_runner import onnx_engine_installed
 
 EXPORTED_ENGINES = ["paddle-inference", "onnxruntime"]
 MODES = {

@@ -8,6 +8,7 @@ import pytest
 from pointrend.config.recipe import IMAGENET_MEAN, IMAGENET_STD
 from pointrend.inference.export import export_model, export_onnx
 from pointrend.inference.normalization import Normalization
+from pointrend.inference.onnx_runner import onnx_engine_installed
 from pointrend.inference.predictor import Predictor
 from pointrend.models import build_model
 
@@ -112,7 +113,7 @@ def test_exported_graph_has_no_interpolation_op_and_runs_with_onednn(exported):
     images = np.random.RandomState(3).randn(1, 3, 64, 96).astype(np.float32)
     with paddle.no_grad():
         expected = model(paddle.to_tensor(images)).numpy()
-    predictor = Predictor(directory, device="cpu", num_threads=1)
+    predictor = Predictor(directory, device="cpu", num_threads=1, engine="paddle-inference")
     assert predictor.onednn
     np.testing.assert_allclose(predictor.logits(images), expected, atol=1e-4, rtol=0)
     assert predictor.onednn
@@ -133,7 +134,7 @@ def test_semantic_fpn_export_has_no_interpolation_op(tmp_path):
     images = np.random.RandomState(4).randn(1, 3, 70, 90).astype(np.float32)
     with paddle.no_grad():
         expected = model(paddle.to_tensor(images)).numpy()
-    predictor = Predictor(str(tmp_path), device="cpu", num_threads=1)
+    predictor = Predictor(str(tmp_path), device="cpu", num_threads=1, engine="paddle-inference")
     np.testing.assert_allclose(predictor.logits(images), expected, atol=1e-4, rtol=0)
     assert predictor.onednn
 
@@ -145,7 +146,7 @@ def test_predictor_falls_back_from_onednn_with_a_warning(tmp_path):
     export_model(model, str(tmp_path), IMAGENET)
     assert "bilinear_interp" in _graph_text(str(tmp_path))
     with pytest.warns(RuntimeWarning, match="without oneDNN.*bilinear_interp"):
-        predictor = Predictor(str(tmp_path), device="cpu", num_threads=1)
+        predictor = Predictor(str(tmp_path), device="cpu", num_threads=1, engine="paddle-inference")
     assert not predictor.onednn
     images = np.random.RandomState(5).randn(1, 3, 64, 64).astype(np.float32)
     with paddle.no_grad():
@@ -179,8 +180,17 @@ def test_onnxruntime_engine_missing_package_is_a_clear_error(exported, monkeypat
 
 
 def test_predictor_rejects_an_unknown_engine(exported):
-    with pytest.raises(ValueError, match="engine must be one of"):
+    with pytest.raises(ValueError, match="engine must be 'auto' or one of"):
         Predictor(exported[1], engine="tensorrt")
+
+
+def test_predictor_auto_engine_is_onnxruntime_on_cpu_when_installed(exported, monkeypatch):
+    import sys
+
+    expected = "onnxruntime" if onnx_engine_installed() else "paddle-inference"
+    assert Predictor(exported[1], device="cpu", num_threads=1).engine == expected
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    assert Predictor(exported[1], device="cpu", num_threads=1).engine == "paddle-inference"
 
 
 def test_predictor_falls_back_when_the_first_onednn_run_fails(tmp_path, monkeypatch):
@@ -191,7 +201,7 @@ def test_predictor_falls_back_when_the_first_onednn_run_fails(tmp_path, monkeypa
     export_model(model, str(tmp_path), IMAGENET)
     # Skip the graph scan: the interpolation op now reaches the oneDNN executor, which rejects it.
     monkeypatch.setattr(paddle_runner, "graph_ops_unsupported_by_onednn", lambda path: [])
-    predictor = Predictor(str(tmp_path), device="cpu", num_threads=1)
+    predictor = Predictor(str(tmp_path), device="cpu", num_threads=1, engine="paddle-inference")
     assert predictor.onednn
     images = np.random.RandomState(8).randn(1, 3, 64, 64).astype(np.float32)
     with pytest.warns(RuntimeWarning, match="first run with oneDNN failed"):

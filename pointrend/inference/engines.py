@@ -24,6 +24,7 @@ import paddle
 
 from pointrend.inference.exported_files import PREPROCESS_FILE
 from pointrend.inference.normalization import Normalization
+from pointrend.inference.onnx_runner import ONNX_ENGINE_PACKAGES, importable, onnx_engine_installed
 
 ENGINES = ("dygraph", "paddle-inference", "onnxruntime")
 AUTO = "auto"
@@ -39,10 +40,6 @@ def default_engine(device: str) -> str:
     return "onnxruntime" if onnx_engine_installed() else "paddle-inference"
 
 
-def onnx_engine_installed() -> bool:
-    return all(_importable(name) for name in ("onnxruntime", "paddle2onnx"))
-
-
 def choose_engine(requested: str, device: str) -> str:
     """`requested` ("auto" or one of ENGINES) -> an engine usable here; a clear error otherwise,
     before any work is spent."""
@@ -53,21 +50,13 @@ def choose_engine(requested: str, device: str) -> str:
             f"engine must be '{AUTO}' or one of {', '.join(ENGINES)}, got {requested!r}"
         )
     if requested == "onnxruntime":
-        missing = [name for name in ("onnxruntime", "paddle2onnx") if not _importable(name)]
+        missing = [name for name in ONNX_ENGINE_PACKAGES if not importable(name)]
         if missing:
             raise ValueError(
                 f"engine='onnxruntime' needs {' and '.join(missing)}: pip install onnxruntime "
                 'paddle2onnx (or pip install -e ".[onnx]"), or pick another engine'
             )
     return requested
-
-
-def _importable(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
 
 
 def export_key(weights_files: Sequence[str], settings: Mapping[str, Any]) -> str:

@@ -13,6 +13,21 @@ import numpy as np
 
 from pointrend.inference.exported_files import ONNX_FILE
 
+ONNX_ENGINE_PACKAGES = ("onnxruntime", "paddle2onnx")
+
+
+def importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def onnx_engine_installed() -> bool:
+    """Whether the ONNX Runtime engine can run here (it converts with paddle2onnx)."""
+    return all(importable(name) for name in ONNX_ENGINE_PACKAGES)
+
 
 def _import_onnxruntime():
     try:
