@@ -1,7 +1,7 @@
 """Run an exported model (see `pointrend.inference.export`) with Paddle Inference or ONNX Runtime.
 
-    predictor = Predictor("exported/")    # GPU when present (Paddle Inference), else the CPU with
-                                          # ONNX Runtime when installed, else Paddle Inference + oneDNN
+    predictor = Predictor("exported/")  # GPU when present (Paddle Inference), else the CPU:
+                                        # ONNX Runtime when installed, else Paddle Inference
     predictor = Predictor("exported/", engine="paddle-inference")   # or engine="onnxruntime"
     train_ids = predictor.predict(cv2.imread(path))  # uint8 [H, W], trainIds 0..18
 

@@ -2,9 +2,10 @@
 
 Shape shorthand: N batch, C channels, H x W map, s the integer factor.
 Built from stack and reshape (nearest) and a depthwise convolution with a pixel shuffle
-(bilinear), so that an exported graph holds no `bilinear_interp` / `nearest_interp` op: Paddle 3.3's oneDNN executor rejects those ops
-(their float-array attributes), and then a whole exported model would have to run without
-oneDNN. Every op used here has a dynamic-shape static-graph and ONNX form.
+(bilinear), so that an exported graph holds no `bilinear_interp` / `nearest_interp` op: Paddle
+3.3's oneDNN executor rejects those ops (their float-array attributes), and then a whole exported
+model would have to run without oneDNN. Every op used here has a dynamic-shape static-graph and
+ONNX form.
 """
 
 import numpy as np
