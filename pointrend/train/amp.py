@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 
-
 from pointrend.train.settings import TrainingSettingError
 
 AMP_LEVELS = ("O1", "O2")
@@ -22,17 +21,18 @@ def amp_configs(enabled: bool, level: str, dtype: str, on_gpu: bool) -> dict | N
         return None
     if level not in AMP_LEVELS or dtype not in AMP_DTYPES:
         raise TrainingSettingError(
-            f"AMP level must be one of {AMP_LEVELS} and dtype one of {AMP_DTYPES}, got {level!r}, {dtype!r}"
+            f"AMP level must be one of {AMP_LEVELS} and dtype one of {AMP_DTYPES}, "
+            f"got {level!r}, {dtype!r}"
         )
     if dtype == "bfloat16" and level == "O2":
         raise TrainingSettingError(
-            "AMP O2 with bfloat16 is not supported by paddle.Model (it casts O2 models to float16); "
-            "use level O1 with bfloat16, or O2 with float16"
+            "AMP O2 with bfloat16 is not supported by paddle.Model (it casts O2 models to "
+            "float16); use level O1 with bfloat16, or O2 with float16"
         )
     if not on_gpu:
         warnings.warn(
-            "AMP was requested but training runs on CPU, where Paddle has no float16/bfloat16 kernels "
-            "for conv, matmul and grid_sample: training in float32 instead",
+            "AMP was requested but training runs on CPU, where Paddle has no float16/bfloat16 "
+            "kernels for conv, matmul and grid_sample: training in float32 instead",
             stacklevel=2,
         )
         return None

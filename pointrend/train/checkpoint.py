@@ -29,12 +29,12 @@ import numpy as np
 import paddle
 
 from pointrend.train.legacy_state import read_legacy_trainer_state
+from pointrend.train.settings import TrainingSettingError
 from pointrend.utils.atomic_dirs import replace_directory
+from pointrend.utils.nested import leaf_differences
 from pointrend.utils.output_files import describe_write_failure
 from pointrend.utils.paddle_files import load_paddle_object
 from pointrend.utils.safe_pickle import CheckpointFormatError, UnsafePickleError
-from pointrend.train.settings import TrainingSettingError
-from pointrend.utils.nested import leaf_differences
 
 INFO_FILE = "checkpoint.json"
 MODEL_FILE = "model.pdparams"
@@ -228,9 +228,10 @@ def resolve_checkpoint(path: str | os.PathLike, prefer: str = "latest") -> Path:
             target = CheckpointStore(directory)._pointer_target(pointer)
             if target is not None:
                 if not (target / INFO_FILE).is_file():
+                    way_out = CheckpointStore(directory)._pointer_way_out(directory / pointer)
                     raise CheckpointError(
                         f"{directory / pointer} points at {target}, which is not a complete "
-                        f"checkpoint: {CheckpointStore(directory)._pointer_way_out(directory / pointer)}"
+                        f"checkpoint: {way_out}"
                     )
                 return target
     for directory in (path, path / "checkpoints"):
@@ -270,8 +271,8 @@ def read_info(checkpoint: Path) -> dict[str, Any]:
 
 
 def read_trainer_state(checkpoint: Path) -> dict[str, Any]:
-    """{"iteration": int, "rng": [one `capture_rng_state()` dict per rank], "callbacks": {name: plain
-    data}}."""
+    """{"iteration": int, "rng": [one `capture_rng_state()` dict per rank], "callbacks":
+    {name: plain data}}."""
     path = checkpoint / STATE_FILE
     legacy = checkpoint / LEGACY_STATE_FILE
     if not path.is_file() and legacy.is_file():

@@ -11,7 +11,7 @@ number of data-loader workers.
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import paddle

@@ -9,15 +9,18 @@ train_batch, AMP, gradient accumulation and DataParallel.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import paddle
 from paddle import nn
 
+from pointrend.data.sample_errors import BadSampleError, SampleErrorCheck, error_safe_loader
 from pointrend.train.amp import amp_configs
+from pointrend.train.bad_batches import ReadableReplacement
+from pointrend.train.bad_samples import as_entries, report_skipped
 from pointrend.train.callbacks import (
     SaveOnInterrupt,
     StopOnNonFiniteLoss,
@@ -26,8 +29,6 @@ from pointrend.train.callbacks import (
 from pointrend.train.callbacks.base import check_order
 from pointrend.train.callbacks.nan_guard import NonFiniteWeightsError
 from pointrend.train.callbacks.unlabelled import WarnOnUnlabelledBatches
-from pointrend.train.finite import describe_non_finite, non_finite_tensors, refuse_non_finite
-from pointrend.train.hapi import HapiModel, ScheduleClock, load_optimizer_state
 from pointrend.train.checkpoint import (
     MODEL_FILE,
     OPTIMIZER_FILE,
@@ -43,14 +44,10 @@ from pointrend.train.checkpoint import (
     resolve_checkpoint,
 )
 from pointrend.train.converted_checkpoint import converted_from
-from pointrend.data.sample_errors import BadSampleError, SampleErrorCheck, error_safe_loader
-from pointrend.train.bad_batches import ReadableReplacement
-from pointrend.train.bad_samples import as_entries, report_skipped
-from pointrend.train.rng import RngStateError, capture_rng_state, restore_rng_state, seed_everything
-from pointrend.utils.nested import leaf_differences
-from pointrend.utils.distributed import gather_objects, is_main_process, rank, world_size
-from pointrend.utils.loader_workers import ignore_interrupts
+from pointrend.train.finite import describe_non_finite, non_finite_tensors, refuse_non_finite
+from pointrend.train.hapi import HapiModel, ScheduleClock, load_optimizer_state
 from pointrend.train.optim import build_sgd, poly_with_warmup
+from pointrend.train.rng import RngStateError, capture_rng_state, restore_rng_state, seed_everything
 from pointrend.train.sampler import IterationBatchSampler, SeededSamples
 from pointrend.train.settings import (
     AmpSettings,
@@ -58,6 +55,9 @@ from pointrend.train.settings import (
     ScheduleSettings,
     TrainingSettingError,
 )
+from pointrend.utils.distributed import gather_objects, is_main_process, rank, world_size
+from pointrend.utils.loader_workers import ignore_interrupts
+from pointrend.utils.nested import leaf_differences
 
 
 class TrainingClock:
@@ -194,7 +194,8 @@ class Trainer:
     def describe_setup(self) -> str:
         return (
             f"{self.device}, {world_size()} process(es), batch {self.global_batch_size} = "
-            f"{self.per_device_batch_size}/device x {world_size()} x {self.accumulate_steps} accumulation"
+            f"{self.per_device_batch_size}/device x {world_size()} x {self.accumulate_steps} "
+            "accumulation"
         )
 
     # Events for callbacks -------------------------------------------------------------------
@@ -378,8 +379,8 @@ class Trainer:
 
     def ensure_finite_weights(self) -> None:
         """Raise NonFiniteWeightsError (after pointing "latest" at the newest finite checkpoint)
-        when the weights, optimizer state or a callback's tensors (the EMA) hold NaN/inf. Every rank holds the same
-        weights, so every rank decides alike."""
+        when the weights, optimizer state or a callback's tensors (the EMA) hold NaN/inf. Every
+        rank holds the same weights, so every rank decides alike."""
         for file_name, state in self._training_state().items():
             bad, count = non_finite_tensors(state)
             if bad:
@@ -453,7 +454,8 @@ class Trainer:
         self.iteration = int(state["iteration"])
         if self.iteration > self.max_iters:
             raise CheckpointError(
-                f"{checkpoint} is at iteration {self.iteration}, beyond schedule.iters={self.max_iters}"
+                f"{checkpoint} is at iteration {self.iteration}, "
+                f"beyond schedule.iters={self.max_iters}"
             )
         try:
             if not isinstance(state.get("rng"), list):
@@ -492,8 +494,8 @@ class Trainer:
         if foreign:
             raise CheckpointError(
                 f"the optimizer state in {checkpoint} belongs to differently named parameters "
-                f"(e.g. {foreign[0]}): the model must be built inside paddle.utils.unique_name.guard(), "
-                "as pointrend.app.build does"
+                f"(e.g. {foreign[0]}): the model must be built inside "
+                "paddle.utils.unique_name.guard(), as pointrend.app.build does"
             )
 
     def _restore_callbacks(self, checkpoint: Path, plain_states: dict) -> None:
@@ -521,7 +523,8 @@ class Trainer:
             return
         if is_main_process():
             print(
-                f"the checkpoint was written by {len(states)} process(es), this run has {world_size()}: "
-                "random generators are re-seeded, so point sampling differs from an uninterrupted run"
+                f"the checkpoint was written by {len(states)} process(es), this run has "
+                f"{world_size()}: random generators are re-seeded, so point sampling differs from "
+                "an uninterrupted run"
             )
         seed_everything(self.seed + 1000003 * self.iteration + rank())

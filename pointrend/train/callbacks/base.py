@@ -66,7 +66,8 @@ class TrainerCallback(Callback):
         yield
 
     def is_due(self, iteration: int, interval: int) -> bool:
-        """Every `interval` iterations and at the end of the schedule (interval 0 = only at the end)."""
+        """Every `interval` iterations and at the end of the schedule (interval 0 = only at the
+        end)."""
         return iteration == self.trainer.max_iters or (interval > 0 and iteration % interval == 0)
 
 

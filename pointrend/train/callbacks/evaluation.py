@@ -6,14 +6,14 @@ import os
 from typing import Any
 
 from pointrend.data.sample_errors import BadSampleError
-from pointrend.train.bad_samples import report_skipped
-from pointrend.train.callbacks.base import TrainerCallback
-from pointrend.utils.distributed import is_main_process
 from pointrend.inference.evaluate import (
     evaluate_dataset,
     format_results_table,
     write_results_or_warn,
 )
+from pointrend.train.bad_samples import report_skipped
+from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.utils.distributed import is_main_process
 
 
 class PeriodicEvaluation(TrainerCallback):
@@ -55,9 +55,10 @@ class PeriodicEvaluation(TrainerCallback):
             print(format_results_table(results), flush=True)
             if results.get("pixel_accuracy") is None:
                 print(
-                    f"warning: the {results.get('num_images')} validation images have no labelled pixel "
-                    f"(every label pixel is ignore_index): mIoU is undefined at iteration "
-                    f"{iteration}, so no best checkpoint can be chosen. Check the val labels.",
+                    f"warning: the {results.get('num_images')} validation images have no "
+                    "labelled pixel (every label pixel is ignore_index): mIoU is undefined at "
+                    f"iteration {iteration}, so no best checkpoint can be chosen. Check the val "
+                    "labels.",
                     flush=True,
                 )
             if write_results_or_warn({"iteration": iteration, **results}, path):

@@ -29,7 +29,7 @@ class StopOnNonFiniteLoss(TrainerCallback):
                 ", ".join(f"{name}={value}" for name, value in bad.items()) or "on another rank"
             )
             raise NonFiniteLossError(
-                f"loss is not finite at iteration {self.trainer.iteration + 1} ({detail}); training "
-                f"stopped and {where}. Usual fixes: a lower --optim.lr, a longer "
+                f"loss is not finite at iteration {self.trainer.iteration + 1} ({detail}); "
+                f"training stopped and {where}. Usual fixes: a lower --optim.lr, a longer "
                 f"--schedule.warmup_iters, or --optim.grad_clip_norm=<e.g. 10>."
             )

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import paddle
 
+from pointrend.inference.visualize import color_prediction, overlay
 from pointrend.train.callbacks.base import IntervalLogger
 from pointrend.utils.distributed import is_main_process
-from pointrend.inference.visualize import color_prediction, overlay
 
 
 class TensorBoardLogger(IntervalLogger):
