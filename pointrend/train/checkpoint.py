@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import paddle
@@ -292,6 +292,18 @@ def read_trainer_state(checkpoint: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or type(state.get("iteration")) is not int:
         raise CheckpointError(f"{path} has no iteration number: {_way_out(checkpoint)}")
     return state
+
+
+@overload
+def read_state_dict(
+    checkpoint: Path, file_name: str, required: Literal[True], as_tensors: bool = True
+) -> dict: ...
+
+
+@overload
+def read_state_dict(
+    checkpoint: Path, file_name: str, required: bool = False, as_tensors: bool = True
+) -> dict | None: ...
 
 
 def read_state_dict(

@@ -70,7 +70,8 @@ def write_converted_checkpoint(
     arrays = {
         name: np.ascontiguousarray(value, dtype=np.float32) for name, value in weights.items()
     }
-    paddle.save(arrays, str(partial / MODEL_FILE))
+    # paddle.save writes numpy arrays as they are (its type information lists tensors only).
+    paddle.save(arrays, str(partial / MODEL_FILE))  # type: ignore[arg-type]
     info = {"iteration": 0, "recipe": dict(recipe), CONVERTED_KEY: dict(record)}
     (partial / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
     if directory.exists():

@@ -22,7 +22,7 @@ here still exists and behaves, and fails on another Paddle major.minor until the
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import paddle
@@ -59,7 +59,7 @@ class MeanOverAccumulation:
         terms = terms if isinstance(terms, (list, tuple)) else [terms]
         return [term / self.steps for term in terms]
 
-    def terms_in(self, logs: dict[str, Any], names: Sequence[str] | None) -> dict[str, float]:
+    def terms_in(self, logs: Mapping[str, Any], names: Sequence[str] | None) -> dict[str, float]:
         """The micro-batch's loss terms by name from hapi's logs, the averaging undone."""
         values = logs.get("loss", [])
         values = values if isinstance(values, (list, tuple)) else [values]

@@ -88,7 +88,8 @@ def build_sgd(
     return GroupedMomentum(
         learning_rate=lr_scheduler,
         momentum=momentum,
-        parameters=split_decay_groups(network, weight_decay, decay_norm_and_bias),
+        # Paddle takes plain dicts as parameter groups; its type information wants TypedDicts.
+        parameters=split_decay_groups(network, weight_decay, decay_norm_and_bias),  # type: ignore[arg-type]
         weight_decay=weight_decay,
         grad_clip=clip,
     )

@@ -95,7 +95,8 @@ def paddle_generator_from_plain(plain: dict[str, Any]) -> Any:
     """The GeneratorState `paddle_generator_to_plain` described, rebuilt as unpickling does it
     (an empty instance, then `__setstate__`)."""
     engine_text = plain.get("engine")
-    words = engine_text.split() if isinstance(engine_text, str) else []
+    engine_text = engine_text if isinstance(engine_text, str) else ""
+    words = engine_text.split()
     # Paddle parses the text without checking it: anything but the 313 numbers of an
     # mt19937_64 dump would silently leave a different generator behind.
     if len(words) != MT19937_64_WORDS or not all(word.isdigit() for word in words):

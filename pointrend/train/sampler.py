@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import paddle
@@ -94,11 +95,14 @@ class SeededSamples(paddle.io.Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, key: tuple[int, int]):
+    # Keyed by the (index, seed) pairs of IterationBatchSampler, not by an index alone.
+    def __getitem__(self, key: tuple[int, int]) -> Any:  # type: ignore[override]
         index, seed = key
         random.seed(seed)
         np.random.seed(seed)
-        transforms = getattr(self.dataset, "transforms", None)
-        if hasattr(transforms, "set_random_seed"):
-            transforms.set_random_seed(seed)
+        set_transforms_seed = getattr(
+            getattr(self.dataset, "transforms", None), "set_random_seed", None
+        )
+        if set_transforms_seed is not None:
+            set_transforms_seed(seed)
         return self.dataset[index]

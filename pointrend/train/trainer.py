@@ -9,7 +9,7 @@ train_batch, AMP, gradient accumulation and DataParallel.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -212,7 +212,7 @@ class Trainer:
         for callback in self._active:
             callback.on_eval_results(iteration, results)
 
-    def loss_terms(self, logs: dict[str, Any]) -> dict[str, float]:
+    def loss_terms(self, logs: Mapping[str, Any]) -> dict[str, float]:
         """The micro-batch's loss terms by name, undoing the accumulation averaging."""
         return self.hapi.loss.terms_in(logs, self.loss_names)
 

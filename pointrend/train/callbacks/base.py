@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from pointrend.train.trainer import Trainer
 
 LOSS_TERMS = "loss_terms"
+# What hapi passes to its callback events (a dict: "loss", "batch_size", ...), or None.
+HapiLogs = Mapping[str, Any] | None
 
 
 class TrainerCallback(Callback):
@@ -133,7 +135,7 @@ class IntervalLogger(TrainerCallback):
         self.interval = interval
         self._window = LogWindow()
 
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+    def on_train_begin(self, logs: HapiLogs = None) -> None:
         self._window.start(self.trainer.iteration, self.trainer.clock.elapsed())
 
     def on_iteration_end(self, iteration: int, logs: dict[str, Any]) -> None:

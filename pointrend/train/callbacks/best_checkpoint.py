@@ -3,7 +3,7 @@ moves to it when the score is the best so far."""
 
 from __future__ import annotations
 
-from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.train.callbacks.base import HapiLogs, TrainerCallback
 from pointrend.train.callbacks.evaluation import PeriodicEvaluation
 from pointrend.utils.distributed import is_main_process
 
@@ -21,7 +21,7 @@ class BestCheckpoint(TrainerCallback):
         self._best: float | None = None
         self._pending: tuple[int, dict] | None = None
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
+    def on_train_begin(self, logs: HapiLogs = None) -> None:
         if self.metric:
             self._best = self.trainer.checkpoints.best_value(self.metric)
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import paddle
 
-from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.train.callbacks.base import HapiLogs, TrainerCallback
 from pointrend.train.callbacks.best_checkpoint import BestCheckpoint
 from pointrend.train.callbacks.checkpointing import PeriodicCheckpoint
 from pointrend.train.callbacks.evaluation import PeriodicEvaluation
@@ -52,7 +52,7 @@ class ExponentialMovingAverage(TrainerCallback):
             if paddle.is_floating_point(v)
         }
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
+    def on_train_begin(self, logs: HapiLogs = None) -> None:
         if self.shadow is None:
             # float32 even when AMP O2 keeps the live weights in float16: tiny (1 - d) steps
             # would vanish in float16 rounding.
@@ -62,6 +62,7 @@ class ExponentialMovingAverage(TrainerCallback):
 
     @paddle.no_grad()
     def on_iteration_end(self, iteration: int, logs: dict) -> None:
+        assert self.shadow is not None, "on_train_begin starts the average"
         d = self.decay_at(iteration)
         for name, value in self._live_state().items():
             average = self.shadow[name]

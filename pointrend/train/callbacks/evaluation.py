@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 from pointrend.data.sample_errors import BadSampleError
 from pointrend.inference.evaluate import (
@@ -63,7 +63,6 @@ class PeriodicEvaluation(TrainerCallback):
                 )
             if write_results_or_warn({"iteration": iteration, **results}, path):
                 print(f"results written to {path}", flush=True)
-            report_skipped(
-                results.get("skipped", []), f"evaluation at iteration {iteration}", self.output_dir
-            )
+            skipped = cast("list[dict[str, str]]", results.get("skipped", []))
+            report_skipped(skipped, f"evaluation at iteration {iteration}", self.output_dir)
         self.trainer.publish_eval_results(iteration, results)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.train.callbacks.base import HapiLogs, TrainerCallback
 from pointrend.train.callbacks.best_checkpoint import BestCheckpoint
 from pointrend.train.callbacks.evaluation import PeriodicEvaluation
 from pointrend.utils.distributed import any_rank, is_main_process
@@ -49,12 +49,12 @@ class SaveOnInterrupt(TrainerCallback):
                 flush=True,
             )
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
+    def on_train_begin(self, logs: HapiLogs = None) -> None:
         self._requested = False
         for signum in self._SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handle)
 
-    def on_train_end(self, logs: dict | None = None) -> None:
+    def on_train_end(self, logs: HapiLogs = None) -> None:
         self.restore_handlers()
 
     def restore_handlers(self) -> None:

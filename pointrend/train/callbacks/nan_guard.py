@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.train.callbacks.base import HapiLogs, TrainerCallback
 from pointrend.utils.distributed import any_rank
 
 
@@ -20,7 +20,7 @@ class StopOnNonFiniteLoss(TrainerCallback):
     """Runs before the schedule clock (the Trainer puts it first): once it raises, no EMA
     update, evaluation or checkpoint sees the weights of the failed update."""
 
-    def on_train_batch_end(self, step: int, logs: dict | None = None) -> None:
+    def on_train_batch_end(self, step: int, logs: HapiLogs = None) -> None:
         terms = self.trainer.loss_terms(logs or {})
         bad = {name: value for name, value in terms.items() if not math.isfinite(value)}
         if any_rank(bool(bad)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from pointrend.train.callbacks.base import IntervalLogger
+from pointrend.train.callbacks.base import HapiLogs, IntervalLogger
 from pointrend.utils.distributed import is_main_process
 
 
@@ -14,7 +14,7 @@ class ProgressLogger(IntervalLogger):
     def __init__(self, interval: int = 50) -> None:
         super().__init__(interval)
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
+    def on_train_begin(self, logs: HapiLogs = None) -> None:
         super().on_train_begin(logs)
         if is_main_process():
             print(

@@ -7,7 +7,7 @@ import numpy as np
 import paddle
 
 from pointrend.inference.visualize import color_prediction, overlay
-from pointrend.train.callbacks.base import IntervalLogger
+from pointrend.train.callbacks.base import HapiLogs, IntervalLogger
 from pointrend.utils.distributed import is_main_process
 
 
@@ -24,14 +24,14 @@ class TensorBoardLogger(IntervalLogger):
         self.num_images = num_images if val_dataset is not None else 0
         self.writer = None
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
+    def on_train_begin(self, logs: HapiLogs = None) -> None:
         if is_main_process():
             from tensorboardX import SummaryWriter
 
             self.writer = SummaryWriter(self.log_dir)
         super().on_train_begin(logs)
 
-    def on_train_end(self, logs: dict | None = None) -> None:
+    def on_train_end(self, logs: HapiLogs = None) -> None:
         if self.writer is not None:
             self.writer.close()
 
@@ -76,6 +76,8 @@ class TensorBoardLogger(IntervalLogger):
         network.train()
         prediction = paddle.argmax(logits, axis=1).numpy()[0]
         photo = cv2.imread(self.val_dataset.image_paths[index], cv2.IMREAD_COLOR)
+        if photo is None:
+            raise OSError(f"cannot read {self.val_dataset.image_paths[index]}")
         photo = cv2.resize(photo, (prediction.shape[1], prediction.shape[0]))
         palette = getattr(self.val_dataset, "palette", None)
         panels = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from pointrend.train.callbacks.base import TrainerCallback
+from pointrend.train.callbacks.base import HapiLogs, TrainerCallback
 from pointrend.utils.distributed import rank, world_size
 
 MAX_REPORTS = 10
@@ -21,7 +21,7 @@ class WarnOnUnlabelledBatches(TrainerCallback):
     def __init__(self) -> None:
         self.count = 0
 
-    def on_train_batch_end(self, step: int, logs: dict | None = None) -> None:
+    def on_train_batch_end(self, step: int, logs: HapiLogs = None) -> None:
         if self.trainer.labelled_pixels() != 0:
             return
         self.count += 1
@@ -38,7 +38,7 @@ class WarnOnUnlabelledBatches(TrainerCallback):
             flush=True,
         )
 
-    def on_train_end(self, logs: dict | None = None) -> None:
+    def on_train_end(self, logs: HapiLogs = None) -> None:
         if self.count > MAX_REPORTS:
             print(
                 f"warning: {self.count} batches had no labelled pixel; check the labels",
