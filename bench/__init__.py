@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m bench.<name>`; timing helpers shared by all of them live in bench.harness."""
+"""Benchmarks: `python -m bench.<name>`; the timing helpers they share live in bench.harness."""
 
 from pointrend.utils.paddle_notices import ignore_ccache_notice
 

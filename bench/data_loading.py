@@ -2,7 +2,8 @@
 through paddle.io.DataLoader, 512x1024 crops from full-size 1024x2048 images, 0 and 2 workers
 (decode, random scale 0.5-2, class-balanced crop, flip, photometric distortion, normalisation).
 
-    python -m bench.data_loading [--data-root DIR] [--num-images 16] [--batch-size 2] [--quick] [--out FILE]
+    python -m bench.data_loading [--data-root DIR] [--num-images 16] [--batch-size 2] [--quick]
+        [--out FILE]
 
 Without --data-root it generates synthetic Cityscapes-format images of 1024x2048 in a temporary
 folder; with it, it reads the train split of that root (e.g. the real Cityscapes).
@@ -14,7 +15,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
 
 if __package__ in (None, ""):  # run as a file: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,8 +32,9 @@ WORKER_COUNTS = (0, 2)
 
 def images_per_second(
     dataset: CityscapesDataset, num_workers: int, batch_size: int, warmup: int, repeats: int
-) -> Dict[str, float]:
-    """Median images/s over `repeats` passes through the dataset (workers stay alive between passes)."""
+) -> dict[str, float]:
+    """Median images/s over `repeats` passes through the dataset (workers stay alive between
+    passes)."""
     loader = paddle.io.DataLoader(
         dataset,
         batch_size=batch_size,
@@ -46,7 +47,7 @@ def images_per_second(
     for _ in range(warmup):
         for _batch in loader:
             pass
-    rates: List[float] = []
+    rates: list[float] = []
     for _ in range(repeats):
         start = time.perf_counter()
         for _batch in loader:
@@ -62,13 +63,13 @@ def images_per_second(
 
 
 def run(
-    data_root: Optional[str],
+    data_root: str | None,
     num_images: int,
     batch_size: int,
     warmup: int,
     repeats: int,
     threads: int,
-) -> Dict[str, object]:
+) -> dict[str, object]:
     cv2.setNumThreads(threads)
     with tempfile.TemporaryDirectory() as scratch:
         root = data_root

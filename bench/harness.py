@@ -12,8 +12,8 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -40,7 +40,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_threads: int =
     )
 
 
-def set_threads(num_threads: int) -> Dict[str, int]:
+def set_threads(num_threads: int) -> dict[str, int]:
     """Applies one CPU thread count to Paddle, PyTorch (if importable) and the pointrend kernel."""
     import paddle
 
@@ -78,7 +78,7 @@ def synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def summarise(times_ms: Sequence[float]) -> Dict[str, float]:
+def summarise(times_ms: Sequence[float]) -> dict[str, float]:
     """Median and spread (min, max, quartiles) of a list of timings in milliseconds."""
     ordered = sorted(times_ms)
     quartiles = statistics.quantiles(ordered, n=4) if len(ordered) > 1 else [ordered[0]] * 3
@@ -94,13 +94,13 @@ def summarise(times_ms: Sequence[float]) -> Dict[str, float]:
 
 def time_interleaved(
     candidates: Mapping[str, Callable[[], object]], warmup: int = 2, repeats: int = 7
-) -> Dict[str, Dict[str, float]]:
+) -> dict[str, dict[str, float]]:
     """Times each zero-argument callable; one repeat of every candidate before the next repeat."""
     for _ in range(warmup):
         for run in candidates.values():
             run()
     synchronize()
-    samples: Dict[str, List[float]] = {name: [] for name in candidates}
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(repeats):
         for name, run in candidates.items():
             start = time.perf_counter()
@@ -121,13 +121,13 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def environment(threads: Optional[Mapping[str, int]] = None) -> Dict[str, object]:
+def environment(threads: Mapping[str, int] | None = None) -> dict[str, object]:
     """What the numbers depend on: device, library versions, CPU model and thread counts."""
     import paddle
 
     from pointrend.ops.native import native_available, native_has_openmp
 
-    record: Dict[str, object] = {
+    record: dict[str, object] = {
         "device": paddle.device.get_device(),
         "paddle": paddle.__version__,
         "python": platform.python_version(),
@@ -159,13 +159,17 @@ def format_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -
     ]
 
     def join(values):
-        return "| " + " | ".join(value.ljust(width) for value, width in zip(values, widths)) + " |"
+        return (
+            "| "
+            + " | ".join(value.ljust(width) for value, width in zip(values, widths, strict=True))
+            + " |"
+        )
 
     separator = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
     return "\n".join([join(columns), separator] + [join(line) for line in cells])
 
 
-def begin(args: argparse.Namespace) -> Dict[str, object]:
+def begin(args: argparse.Namespace) -> dict[str, object]:
     """The common start of a run: --quick caps the repeats, threads are set, and the environment
     record is printed and returned."""
     if args.quick:
@@ -175,7 +179,7 @@ def begin(args: argparse.Namespace) -> Dict[str, object]:
     return record
 
 
-def command_line(name: str, argv: Optional[Sequence[str]]) -> str:
+def command_line(name: str, argv: Sequence[str] | None) -> str:
     """How this run was started, for the JSON record."""
     return " ".join([f"python -m bench.{name}", *(sys.argv[1:] if argv is None else argv)])
 
@@ -185,7 +189,7 @@ def print_environment(record: Mapping[str, object]) -> None:
         print(f"{key:>24}: {value}")
 
 
-def write_json(name: str, payload: Mapping[str, object], out: Optional[Path] = None) -> Path:
+def write_json(name: str, payload: Mapping[str, object], out: Path | None = None) -> Path:
     """Writes `payload` to `out` or bench/results/<name>.json and returns the path."""
     path = Path(out) if out is not None else RESULTS_DIR / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

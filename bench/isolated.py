@@ -21,8 +21,8 @@ import os
 import resource
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULT_PREFIX = "BENCH_CHILD_RESULT "
@@ -71,7 +71,7 @@ def _on_gpu() -> bool:
 
 
 class PeakMemory:
-    """Context manager: the memory the enclosed calls needed at their peak, see the module docstring."""
+    """Context manager: the memory the enclosed calls needed at their peak (module docstring)."""
 
     def __enter__(self) -> "PeakMemory":
         self.gpu = _on_gpu()
@@ -96,7 +96,7 @@ class PeakMemory:
             )
         self.process_peak_rss_mb = peak_rss_mb()
 
-    def record(self) -> Dict[str, object]:
+    def record(self) -> dict[str, object]:
         return {
             "peak_mem_mb": self.peak_mb,
             "process_peak_rss_mb": self.process_peak_rss_mb,
@@ -112,9 +112,9 @@ def emit_child_result(result: Mapping[str, object]) -> None:
 def run_child(
     module: str,
     config: Mapping[str, object],
-    extra_args: Optional[List[str]] = None,
-    timeout: Optional[float] = None,
-) -> Dict[str, object]:
+    extra_args: list[str] | None = None,
+    timeout: float | None = None,
+) -> dict[str, object]:
     """Runs `python -m <module> --child <config as JSON>` from the repository root and returns the
     dict the child emitted. The child's other output is passed through; a failing child raises."""
     command = [sys.executable, "-m", module, "--child", json.dumps(config)] + list(extra_args or [])

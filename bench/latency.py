@@ -30,7 +30,6 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional
 
 if __package__ in (None, ""):  # run as a file: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -49,7 +48,7 @@ FAMILIES = ("semfpn", "stdc")
 STDC_MODELS = (("stdc1", False), ("stdc2", False), ("stdc2", True))
 
 
-def quick_configs() -> List[Dict[str, object]]:
+def quick_configs() -> list[dict[str, object]]:
     engines = [(False, "dygraph"), (True, "dygraph"), (True, "paddle-inference")]
     engines += [(True, "onnxruntime")] if onnx_engine_installed() else []
     return [
@@ -83,7 +82,7 @@ COLUMNS = [
 ]
 
 
-def full_configs(args) -> List[Dict[str, object]]:
+def full_configs(args) -> list[dict[str, object]]:
     """Every requested size x depth x head x engine, engines of one model next to each other;
     then the STDC models at every size and engine."""
     semfpn = [
@@ -117,11 +116,11 @@ def full_configs(args) -> List[Dict[str, object]]:
     return (semfpn if "semfpn" in args.families else []) + (stdc if "stdc" in args.families else [])
 
 
-def family(config: Dict[str, object]) -> str:
+def family(config: dict[str, object]) -> str:
     return "stdc" if config.get("arch") == "stdc" else "semfpn"
 
 
-def _build(config: Dict[str, object]):
+def _build(config: dict[str, object]):
     paddle.seed(0)
     if family(config) == "stdc":
         model = build_stdc_network(
@@ -142,7 +141,7 @@ def _build(config: Dict[str, object]):
     return model
 
 
-def _exported_predictor(config: Dict[str, object], export_dir: str, threads: int):
+def _exported_predictor(config: dict[str, object], export_dir: str, threads: int):
     """Predictor over the configuration's export (made by the first child that needs it)."""
     from pointrend.config.recipe import IMAGENET_MEAN, IMAGENET_STD
     from pointrend.inference.export import export_model
@@ -171,9 +170,9 @@ PEAK_GFLOPS = 300.0
 FLOP_COUNT_REDUCTION = 4
 
 
-def count_gflops(config: Dict[str, object]) -> Dict[str, float]:
+def count_gflops(config: dict[str, object]) -> dict[str, float]:
     """GFLOP (2 per multiply-add) of the convolutions of the configuration's eval forward:
-    {"dense": backbone + neck + heads, "point_head": the point head over every subdivision point}."""
+    {"dense": backbone + neck + heads, "point_head": the point head at every subdivision point}."""
     model = _build(config)
     convolutions = (paddle.nn.Conv1D, paddle.nn.Conv2D)
     point_head = getattr(model, "point_head", None)
@@ -207,10 +206,10 @@ def count_gflops(config: Dict[str, object]) -> Dict[str, float]:
     }
 
 
-def add_floors(rows: List[Dict[str, object]], configs: List[Dict[str, object]]) -> None:
+def add_floors(rows: list[dict[str, object]], configs: list[dict[str, object]]) -> None:
     """x_floor: the row's median over the floor, the FLOPs at PEAK_GFLOPS."""
-    counted: Dict[str, Dict[str, float]] = {}
-    for row, config in zip(rows, configs):
+    counted: dict[str, dict[str, float]] = {}
+    for row, config in zip(rows, configs, strict=True):
         key = f"{row['model']} {row['input']}"
         if key not in counted:
             counted[key] = count_gflops(config)
@@ -221,7 +220,7 @@ def add_floors(rows: List[Dict[str, object]], configs: List[Dict[str, object]]) 
         row["x_floor"] = f"{row['median_ms'] / floor_ms:.1f}x"
 
 
-def model_name(config: Dict[str, object]) -> str:
+def model_name(config: dict[str, object]) -> str:
     if family(config) == "stdc":
         return f"STDC{config['variant'][-1]}-Seg" + ("+PointRend" if config["point_head"] else "")
     name = (
@@ -232,7 +231,7 @@ def model_name(config: Dict[str, object]) -> str:
     return name
 
 
-def run_child(spec: Dict[str, object]) -> None:
+def run_child(spec: dict[str, object]) -> None:
     """One configuration in this fresh process: latency, stage times and peak memory."""
     config = spec["config"]
     harness.set_threads(spec["threads"])
@@ -252,7 +251,7 @@ def run_child(spec: Dict[str, object]) -> None:
     isolated.emit_child_result({**result, **memory.record()})
 
 
-def export_dir_for(config: Dict[str, object], root: str) -> str:
+def export_dir_for(config: dict[str, object], root: str) -> str:
     """One export per model and input size, shared by the exported engines' rows."""
     model = {key: value for key, value in config.items() if key != "engine"}
     return os.path.join(
@@ -260,7 +259,7 @@ def export_dir_for(config: Dict[str, object], root: str) -> str:
     )
 
 
-def measure(config: Dict[str, object], args, export_root: str) -> Dict[str, object]:
+def measure(config: dict[str, object], args, export_root: str) -> dict[str, object]:
     spec = {
         "config": config,
         "threads": args.threads,
@@ -271,7 +270,7 @@ def measure(config: Dict[str, object], args, export_root: str) -> Dict[str, obje
     return isolated.run_child("bench.latency", spec)
 
 
-def summarise_row(config: Dict[str, object], results: List[Dict[str, object]]) -> Dict[str, object]:
+def summarise_row(config: dict[str, object], results: list[dict[str, object]]) -> dict[str, object]:
     """One table row from the results of every round: times pooled, the largest peak."""
     times = [time for result in results for time in result["times_ms"]]
     timing = harness.summarise(times)
@@ -298,7 +297,7 @@ def summarise_row(config: Dict[str, object], results: List[Dict[str, object]]) -
     return row
 
 
-def add_speedups(rows: List[Dict[str, object]]) -> None:
+def add_speedups(rows: list[dict[str, object]]) -> None:
     """vs_dygraph: the dygraph row's median over this row's, for the same model and input."""
     dygraph = {
         (row["model"], row["input"]): row["median_ms"] for row in rows if row["engine"] == "dygraph"
@@ -308,7 +307,7 @@ def add_speedups(rows: List[Dict[str, object]]) -> None:
         row["vs_dygraph"] = f"{reference / row['median_ms']:.2f}x" if reference else None
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.add_common_arguments(parser)
     parser.set_defaults(repeats=2, warmup=1)
@@ -334,23 +333,27 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     env = harness.begin(args)
     configs = quick_configs() if args.quick else full_configs(args)
-    results: List[List[Dict[str, object]]] = [[] for _ in configs]
+    results: list[list[dict[str, object]]] = [[] for _ in configs]
     with tempfile.TemporaryDirectory(prefix="latency_exports_") as export_root:
         for round_index in range(args.rounds):
-            for config, collected in zip(configs, results):
+            for config, collected in zip(configs, results, strict=True):
                 collected.append(measure(config, args, export_root))
                 print(
-                    f"round {round_index + 1}: {model_name(config)} {config['image']} {config['engine']}: "
+                    f"round {round_index + 1}: {model_name(config)} {config['image']} "
+                    f"{config['engine']}: "
                     f"{collected[-1]['timing']['median_ms']:.0f} ms",
                     flush=True,
                 )
-    rows = [summarise_row(config, collected) for config, collected in zip(configs, results)]
+    rows = [
+        summarise_row(config, collected) for config, collected in zip(configs, results, strict=True)
+    ]
     add_speedups(rows)
     add_floors(rows, configs)
     print(
-        f"\ninference, batch 1, median ms over {args.rounds} x {args.repeats} repeats after {args.warmup} "
-        f"warm-up, threads={args.threads}; peak_mem_mb = {rows[0]['memory_measure']}, fresh process per row "
-        f"and round; x_floor = median over the convolutions' FLOPs at {PEAK_GFLOPS:.0f} GFLOP/s"
+        f"\ninference, batch 1, median ms over {args.rounds} x {args.repeats} repeats after "
+        f"{args.warmup} warm-up, threads={args.threads}; peak_mem_mb = "
+        f"{rows[0]['memory_measure']}, fresh process per row and round; x_floor = median over "
+        f"the convolutions' FLOPs at {PEAK_GFLOPS:.0f} GFLOP/s"
     )
     print(harness.format_table(rows, COLUMNS))
 

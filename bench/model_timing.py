@@ -10,7 +10,7 @@ segmentor module calls, so nothing is re-implemented here.
 import contextlib
 import statistics
 import time
-from typing import Callable, Dict, Iterator, List
+from collections.abc import Callable, Iterator
 
 import paddle
 
@@ -27,9 +27,9 @@ def build_input(batch: int, height: int, width: int, seed: int = 0) -> paddle.Te
 
 
 @contextlib.contextmanager
-def stage_timer(model: paddle.nn.Layer) -> Iterator[Dict[str, List[float]]]:
+def stage_timer(model: paddle.nn.Layer) -> Iterator[dict[str, list[float]]]:
     """Yields {"features": [...], "subdivision": [...]} that collects one time (ms) per call."""
-    times: Dict[str, List[float]] = {"features": [], "subdivision": []}
+    times: dict[str, list[float]] = {"features": [], "subdivision": []}
 
     def timed(name, function):
         def wrapper(*args, **kwargs):
@@ -55,13 +55,13 @@ def stage_timer(model: paddle.nn.Layer) -> Iterator[Dict[str, List[float]]]:
 @paddle.no_grad()
 def time_forward(
     model: paddle.nn.Layer, images: paddle.Tensor, warmup: int, repeats: int
-) -> Dict[str, object]:
+) -> dict[str, object]:
     """Median and spread of the eval forward pass, plus the median of each stage (ms) and the
     share of the total each stage took (medians of per-call ratios)."""
     model.eval()
     for _ in range(warmup):
         model(images)
-    totals: List[float] = []
+    totals: list[float] = []
     with stage_timer(model) as stage_times:
         for _ in range(repeats):
             harness.synchronize()
@@ -74,20 +74,20 @@ def time_forward(
         total - per_call["features"][i] - per_call["subdivision"][i]
         for i, total in enumerate(totals)
     ]
-    result: Dict[str, object] = {"timing": harness.summarise(totals), "times_ms": totals}
+    result: dict[str, object] = {"timing": harness.summarise(totals), "times_ms": totals}
     for name in STAGES:
         result[f"{name}_ms"] = statistics.median(per_call[name])
         result[f"{name}_share"] = statistics.median(
-            stage / total for stage, total in zip(per_call[name], totals)
+            stage / total for stage, total in zip(per_call[name], totals, strict=True)
         )
     return result
 
 
-def time_callable(function: Callable[[], object], warmup: int, repeats: int) -> Dict[str, object]:
+def time_callable(function: Callable[[], object], warmup: int, repeats: int) -> dict[str, object]:
     """Median and spread of `function()` (an exported model's whole forward pass), in ms."""
     for _ in range(warmup):
         function()
-    totals: List[float] = []
+    totals: list[float] = []
     for _ in range(repeats):
         harness.synchronize()
         start = time.perf_counter()

@@ -10,8 +10,8 @@ more than --tolerance.
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
 
 if __package__ in (None, ""):  # run as a file: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -58,7 +58,7 @@ def _torch_point_sample(torch, features, coords):
 
 def _sampling_candidates(
     features: np.ndarray, coords: np.ndarray, torch
-) -> Dict[str, Dict[str, Callable]]:
+) -> dict[str, dict[str, Callable]]:
     """Forward and forward+backward callables per implementation, all on the same data."""
     inference_features = paddle.to_tensor(features)
     training_features = paddle.to_tensor(features, stop_gradient=False)
@@ -98,7 +98,7 @@ def _as_numpy(tensor) -> np.ndarray:
     return tensor.numpy() if isinstance(tensor, paddle.Tensor) else tensor.detach().numpy()
 
 
-def bench_point_sample(map_shape, num_points: int, args, torch, rng) -> List[Dict[str, object]]:
+def bench_point_sample(map_shape, num_points: int, args, torch, rng) -> list[dict[str, object]]:
     features = rng.standard_normal(map_shape, dtype=np.float32)
     coords = rng.random((map_shape[0], num_points, 2), dtype=np.float32)
     candidates = _sampling_candidates(features, coords, torch)
@@ -107,7 +107,7 @@ def bench_point_sample(map_shape, num_points: int, args, torch, rng) -> List[Dic
         runs = {name: passes[pass_name] for name, passes in candidates.items()}
         results = {name: run() for name, run in runs.items()}
         timings = harness.time_interleaved(runs, warmup=args.warmup, repeats=args.repeats)
-        row: Dict[str, object] = {
+        row: dict[str, object] = {
             "op": "point_sample bilinear",
             "map": "x".join(map(str, map_shape)),
             "points": num_points,
@@ -140,8 +140,9 @@ def _topk_uncertainty(logits: paddle.Tensor) -> paddle.Tensor:
     return top2[:, 1:2] - top2[:, 0:1]
 
 
-def bench_selection(args, rng) -> List[Dict[str, object]]:
-    """Inference point selection and training point sampling, ours against a topk/grid_sample baseline."""
+def bench_selection(args, rng) -> list[dict[str, object]]:
+    """Inference point selection and training point sampling, ours against a topk / grid_sample
+    baseline."""
     logits = paddle.to_tensor(rng.standard_normal(INFERENCE_LOGITS, dtype=np.float32))
     coarse = paddle.to_tensor(rng.standard_normal(TRAINING_LOGITS, dtype=np.float32))
 
@@ -190,7 +191,9 @@ def bench_selection(args, rng) -> List[Dict[str, object]]:
                 "map": shape,
                 "points": points,
                 "pointrend_ms": timings["pointrend"]["median_ms"],
-                "pointrend_spread_ms": f"{timings['pointrend']['min_ms']:.1f}-{timings['pointrend']['max_ms']:.1f}",
+                "pointrend_spread_ms": (
+                    f"{timings['pointrend']['min_ms']:.1f}-{timings['pointrend']['max_ms']:.1f}"
+                ),
                 "baseline_ms": timings["baseline"]["median_ms"],
                 "baseline/ours": timings["baseline"]["median_ms"]
                 / timings["pointrend"]["median_ms"],
@@ -226,7 +229,7 @@ SELECTION_COLUMNS = [
 ]
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.add_common_arguments(parser)
     parser.add_argument(
@@ -250,7 +253,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     harness.print_environment(env)
     if not native_available():
         print(
-            "warning: the compiled kernel is not built; 'pointrend' times Paddle's grid_sample fallback"
+            "warning: the compiled kernel is not built; 'pointrend' times Paddle's grid_sample "
+            "fallback"
         )
 
     rng = np.random.default_rng(0)
@@ -261,7 +265,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     selection_rows = bench_selection(args, rng)
 
     print(
-        f"\npoint_sample (bilinear), median ms over {args.repeats} repeats, threads={args.threads}; "
+        f"\npoint_sample (bilinear), median ms over {args.repeats} repeats, "
+        f"threads={args.threads}; "
         "max_diff = max |difference| from paddle grid_sample (outputs and feature gradients)"
     )
     print(harness.format_table(sampling_rows, SAMPLING_COLUMNS))
@@ -284,7 +289,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     worst = max(row["pointrend_max_diff"] for row in sampling_rows)
     if worst > args.tolerance or any(row["same_result"] is False for row in selection_rows):
         print(
-            f"FAILED: results differ (largest difference {worst:.2e}, tolerance {args.tolerance:.0e})"
+            f"FAILED: results differ (largest difference {worst:.2e}, "
+            f"tolerance {args.tolerance:.0e})"
         )
         return 1
     return 0

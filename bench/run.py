@@ -5,7 +5,7 @@
 Scripts, in order (each also runs alone as `python -m bench.<name>`):
   point_ops     point_sample / selection ops against Paddle's (and PyTorch's) grid_sample
   data_loading  images/s of the Cityscapes training input pipeline
-  subdivision   adaptive subdivision: stage breakdown, share of the forward pass, vs a dense point head
+  subdivision   adaptive subdivision: stage breakdown, share of the forward pass, vs a dense head
   latency       end-to-end inference latency and peak memory, SemanticFPN (+PointRend), R-50/R-101
   train_step    training step time (images/s) and peak memory at batch 2
 --quick runs the smoke-sized version of each (under 2 minutes on 2 CPU cores) and, unless
@@ -18,13 +18,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
 
 BENCH_DIR = Path(__file__).resolve().parent
 SCRIPTS = ("point_ops", "data_loading", "subdivision", "latency", "train_step")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--quick", action="store_true", help="smoke-sized runs (under 2 minutes on 2 cores)"

@@ -1,7 +1,8 @@
 """Adaptive subdivision at Cityscapes scale: its cost, where the time goes, its share of the
 whole model's latency, and the dense alternative (the point head applied to every output pixel).
 
-    python -m bench.subdivision [--threads 2] [--repeats 3] [--dense-chunk 262144] [--quick] [--out FILE]
+    python -m bench.subdivision [--threads 2] [--repeats 3] [--dense-chunk 262144] [--quick]
+        [--out FILE]
 
 Full size: coarse logits 1x19x256x512 and P2 1x256x256x512 (a 1024x2048 input), 2 steps of
 8192 points, the default point head (3 FC of 256). Four measurements, all in one run:
@@ -20,7 +21,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
 
 if __package__ in (None, ""):  # run as a file: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -52,12 +52,12 @@ QUICK = {
 }
 
 
-def coarse_size(config: Dict[str, object]) -> List[int]:
+def coarse_size(config: dict[str, object]) -> list[int]:
     height, width = config["image"]
     return [height // 4, width // 4]
 
 
-def make_inputs(config: Dict[str, object], seed: int = 0):
+def make_inputs(config: dict[str, object], seed: int = 0):
     """(coarse logits [1, K, h, w], P2 features [1, C, h, w], point head in eval mode)."""
     paddle.seed(seed)
     height, width = coarse_size(config)
@@ -93,7 +93,7 @@ def head_flops_per_point(head: PointHead) -> int:
     return sum(2 * layer.weight.shape[0] * layer.weight.shape[1] for layer in layers)
 
 
-def work_estimate(config: Dict[str, object]) -> Dict[str, float]:
+def work_estimate(config: dict[str, object]) -> dict[str, float]:
     """FLOPs of the point head and MB of logits each approach has to produce."""
     height, width = coarse_size(config)
     steps, points = config["steps"], config["num_points"]
@@ -109,7 +109,7 @@ def work_estimate(config: Dict[str, object]) -> Dict[str, float]:
 
 
 @paddle.no_grad()
-def stage_rows(config: Dict[str, object], warmup: int, repeats: int) -> List[Dict[str, object]]:
+def stage_rows(config: dict[str, object], warmup: int, repeats: int) -> list[dict[str, object]]:
     """Each operation of each subdivision step, timed on the inputs that step really sees."""
     coarse, fine, head = make_inputs(config)
     num_points = config["num_points"]
@@ -144,8 +144,8 @@ def stage_rows(config: Dict[str, object], warmup: int, repeats: int) -> List[Dic
                 f"step {step} ({grid}): point head": lambda f=fine_points, c=coarse_points: head(
                     f, c
                 ),
-                f"step {step} ({grid}): scatter (put_along_axis)": lambda u=upsampled, i=indices, p=point_logits: (
-                    scatter_point_logits(u, i, p)
+                f"step {step} ({grid}): scatter (put_along_axis)": (
+                    lambda u=upsampled, i=indices, p=point_logits: scatter_point_logits(u, i, p)
                 ),
             }
         )
@@ -164,8 +164,9 @@ def stage_rows(config: Dict[str, object], warmup: int, repeats: int) -> List[Dic
     ]
 
 
-def share_row(config: Dict[str, object], warmup: int, repeats: int) -> Dict[str, object]:
-    """End-to-end PointRend forward with the time inside adaptive_subdivision measured in the same calls."""
+def share_row(config: dict[str, object], warmup: int, repeats: int) -> dict[str, object]:
+    """End-to-end PointRend forward with the time inside adaptive_subdivision measured in the
+    same calls."""
     model = build_model(
         backbone_depth=config["depth"],
         backbone_base_channels=config["base_channels"],
@@ -188,7 +189,7 @@ def share_row(config: Dict[str, object], warmup: int, repeats: int) -> Dict[str,
 
 
 @paddle.no_grad()
-def run_child(spec: Dict[str, object]) -> None:
+def run_child(spec: dict[str, object]) -> None:
     """One of "subdivision" / "dense" in this fresh process: time and peak memory."""
     config = spec["config"]
     harness.set_threads(spec["threads"])
@@ -213,7 +214,7 @@ def run_child(spec: Dict[str, object]) -> None:
     isolated.emit_child_result({"timing": timings[spec["method"]], **memory.record()})
 
 
-def compare_rows(config: Dict[str, object], args) -> List[Dict[str, object]]:
+def compare_rows(config: dict[str, object], args) -> list[dict[str, object]]:
     height, width = coarse_size(config)
     scale = 2 ** config["steps"]
     rows = []
@@ -251,7 +252,7 @@ def compare_rows(config: Dict[str, object], args) -> List[Dict[str, object]]:
     return rows
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.add_common_arguments(parser)
     parser.set_defaults(repeats=3, warmup=1)
@@ -279,7 +280,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     env = harness.begin(args)
     height, width = coarse_size(config)
     print(
-        f"\ncoarse 1x{NUM_CLASSES}x{height}x{width}, P2 1x{config['fpn_channels']}x{height}x{width}, "
+        f"\ncoarse 1x{NUM_CLASSES}x{height}x{width}, "
+        f"P2 1x{config['fpn_channels']}x{height}x{width}, "
         f"{config['steps']} steps x {config['num_points']} points, threads={args.threads}"
     )
 
@@ -289,7 +291,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     share = share_row(config, args.warmup, args.repeats)
     print(
-        f"\nend-to-end forward with subdivision measured inside it, median over {args.repeats} repeats"
+        "\nend-to-end forward with subdivision measured inside it, "
+        f"median over {args.repeats} repeats"
     )
     print(
         harness.format_table(
@@ -330,9 +333,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     work = work_estimate(config)
     print(
-        f"dense / subdivision: time {speedup:.1f}x, peak memory {memory_ratio:.1f}x; point-head GFLOP "
-        f"{work['head_gflop_subdivision']:.2f} vs {work['head_gflop_dense']:.1f}; upsampled logits written by "
-        f"subdivision {work['upsampled_logits_mb_subdivision']:.0f} MB (dense output {work['logits_mb_dense']:.0f} MB)"
+        f"dense / subdivision: time {speedup:.1f}x, peak memory {memory_ratio:.1f}x; "
+        f"point-head GFLOP {work['head_gflop_subdivision']:.2f} vs {work['head_gflop_dense']:.1f}; "
+        "upsampled logits written by subdivision "
+        f"{work['upsampled_logits_mb_subdivision']:.0f} MB "
+        f"(dense output {work['logits_mb_dense']:.0f} MB)"
     )
 
     path = harness.write_json(

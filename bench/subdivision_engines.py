@@ -1,6 +1,7 @@
 """Adaptive subdivision alone in every engine, and where its time goes in the exported graph.
 
-    python -m bench.subdivision_engines [--threads 2] [--warmup 1] [--repeats 5] [--quick] [--out FILE]
+    python -m bench.subdivision_engines [--threads 2] [--warmup 1] [--repeats 5] [--quick]
+        [--out FILE]
 
 Full size: coarse logits 1x19x256x512 and P2 1x256x256x512 (a 1024x2048 input), 2 steps of
 8192 points, the default point head (3 FC of 256), random weights and inputs. The subdivision
@@ -92,7 +93,7 @@ class _Runner:
         self.predictor = paddle_infer.create_predictor(config)
 
     def __call__(self, arrays: list[np.ndarray]) -> np.ndarray:
-        for name, array in zip(self.predictor.get_input_names(), arrays):
+        for name, array in zip(self.predictor.get_input_names(), arrays, strict=True):
             handle = self.predictor.get_input_handle(name)
             handle.reshape(list(array.shape))
             handle.copy_from_cpu(array)
@@ -116,7 +117,7 @@ def onnx_session(directory: str, threads: int):
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     names = [item.name for item in session.get_inputs()]
-    return lambda arrays: session.run(None, dict(zip(names, arrays)))[0]
+    return lambda arrays: session.run(None, dict(zip(names, arrays, strict=True)))[0]
 
 
 def profile_child(spec: dict[str, object]) -> None:

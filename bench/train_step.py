@@ -1,6 +1,7 @@
 """Training step time (images/s) and peak memory of the Cityscapes recipe at batch 2.
 
-    python -m bench.train_step [--threads 2] [--crop 256 512] [--batch-size 2] [--repeats 2] [--quick] [--out FILE]
+    python -m bench.train_step [--threads 2] [--crop 256 512] [--batch-size 2] [--repeats 2]
+        [--quick] [--out FILE]
 
 One step = forward in train mode, PointRendLoss (coarse + point cross-entropy), backward, SGD
 momentum update (lr 0.01, momentum 0.9, weight decay 1e-4) and clearing the gradients; the model
@@ -17,7 +18,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
 
 if __package__ in (None, ""):  # run as a file: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -48,7 +48,7 @@ COLUMNS = [
 ]
 
 
-def model_name(config: Dict[str, object]) -> str:
+def model_name(config: dict[str, object]) -> str:
     name = (
         "SemanticFPN+PointRend" if config["point_head"] else "SemanticFPN"
     ) + f" R{config['depth']}"
@@ -66,7 +66,7 @@ def random_batch(batch: int, height: int, width: int):
     return images, paddle.where(ignored, paddle.full_like(labels, IGNORE_INDEX), labels)
 
 
-def run_child(spec: Dict[str, object]) -> None:
+def run_child(spec: dict[str, object]) -> None:
     """One configuration in this fresh process: step times and peak memory."""
     config = spec["config"]
     harness.set_threads(spec["threads"])
@@ -105,7 +105,7 @@ def run_child(spec: Dict[str, object]) -> None:
     )
 
 
-def measure(config: Dict[str, object], args) -> Dict[str, object]:
+def measure(config: dict[str, object], args) -> dict[str, object]:
     spec = {
         "config": config,
         "threads": args.threads,
@@ -133,7 +133,7 @@ def measure(config: Dict[str, object], args) -> Dict[str, object]:
     }
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.add_common_arguments(parser)
     parser.set_defaults(repeats=2, warmup=1)
@@ -168,7 +168,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         else (f"reduced from the recipe's {RECIPE_CROP[0]}x{RECIPE_CROP[1]}")
     )
     print(
-        f"\ntraining step, batch {args.batch_size}, crop {args.crop[0]}x{args.crop[1]} ({crop_note}), median over "
+        f"\ntraining step, batch {args.batch_size}, crop {args.crop[0]}x{args.crop[1]} "
+        f"({crop_note}), median over "
         f"{args.repeats} steps after {args.warmup} warm-up, threads={args.threads}; "
         f"peak_mem_mb = {rows[0]['memory_measure']}, fresh process per row"
     )
