@@ -82,7 +82,8 @@ def export_onnx(
     path.
 
     The ONNX graph has the same input ("images", [N, 3, H, W] dynamic) and logits output, with
-    subdivision included (TopK, ScatterElements, GridSample: opset >= 16). `optimize` runs
+    subdivision included (TopK, ScatterElements, GridSample: opset >= 16); its bilinear
+    upsamplings are ONNX Resize ops again (`pointrend.inference.onnx_graph`). `optimize` runs
     paddle2onnx's constant folding, several times slower to convert; ONNX Runtime optimises the
     graph itself when it loads it.
     """
@@ -107,7 +108,19 @@ def export_onnx(
             enable_onnx_checker=True,
             enable_optimize=optimize,
         )
+    _upsampling_as_resize(output_path)
     return output_path
+
+
+def _upsampling_as_resize(onnx_path: str) -> None:
+    """ONNX Runtime's Resize instead of the interpolation-free upsampling (`onnx_graph`)."""
+    import onnx
+
+    from pointrend.inference.onnx_graph import bilinear_upsampling_as_resize
+
+    model = onnx.load(onnx_path)
+    if bilinear_upsampling_as_resize(model):
+        onnx.save(model, onnx_path)
 
 
 # (op, attribute) pairs Paddle 3.3 stores as float64 in a PIR program but paddle2onnx 2.x reads

@@ -48,6 +48,15 @@ def _phase_taps(factor: int) -> np.ndarray:
     return taps
 
 
+def bilinear_phase_kernels(factor: int, channels: int) -> np.ndarray:
+    """The depthwise 3x3 kernels of `upsample_bilinear`, float32 [C * s * s, 1, 3, 3]: output
+    channel c * s * s + ry * s + rx is phase (ry, rx) of input channel c, the order a pixel
+    shuffle interleaves."""
+    taps = _phase_taps(factor)
+    phases = np.einsum("ya,xb->yxab", taps, taps).reshape(factor * factor, 1, 3, 3)
+    return np.tile(phases, (channels, 1, 1, 1)).astype(np.float32)
+
+
 def upsample_bilinear(x: paddle.Tensor, factor: int) -> paddle.Tensor:
     """[N, C, H, W] -> [N, C, s*H, s*W]; equal (to float rounding) to
     `F.interpolate(x, size=[s*H, s*W], mode="bilinear", align_corners=False)`.
@@ -65,9 +74,7 @@ def upsample_bilinear(x: paddle.Tensor, factor: int) -> paddle.Tensor:
         raise ValueError(
             "upsample_bilinear needs a known channel count (axis 1) to build its kernel"
         )
-    taps = _phase_taps(factor)
-    phase_kernels = np.einsum("ya,xb->yxab", taps, taps).reshape(factor * factor, 1, 3, 3)
-    weight = paddle.to_tensor(np.tile(phase_kernels, (channels, 1, 1, 1)).astype(np.float32))
+    weight = paddle.to_tensor(bilinear_phase_kernels(factor, channels))
     padded = F.pad(x, [1, 1, 1, 1], mode="replicate")
     phases = F.conv2d(padded, weight.astype(x.dtype), groups=channels)
     return F.pixel_shuffle(phases, factor)
