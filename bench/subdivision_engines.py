@@ -58,9 +58,20 @@ def export(config: dict[str, object], directory: str) -> Subdivision:
         paddle.static.InputSpec([1, NUM_CLASSES, None, None], "float32", "coarse"),
         paddle.static.InputSpec([1, config["channels"], None, None], "float32", "fine"),
     ]
-    static = paddle.jit.to_static(layer, input_spec=spec, full_graph=True)
+    # Traced through a wrapper: to_static rebinds the forward of the layer it is given, and the
+    # dygraph row must time the layer itself, not the traced program.
+    static = paddle.jit.to_static(_Traced(layer), input_spec=spec, full_graph=True)
     paddle.jit.save(static, os.path.join(directory, "model"))
     return layer
+
+
+class _Traced(paddle.nn.Layer):
+    def __init__(self, layer: paddle.nn.Layer):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, coarse: paddle.Tensor, fine: paddle.Tensor) -> paddle.Tensor:
+        return self.layer(coarse, fine)
 
 
 def inputs(config: dict[str, object]) -> list[np.ndarray]:
