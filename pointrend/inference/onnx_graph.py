@@ -79,10 +79,10 @@ def _edge_pad_source(graph: _Graph, padded: str) -> tuple[str, list[onnx.NodePro
         node = graph.producer.get(node.input[0])
     if node is None or node.op_type != "Pad" or _attributes(node).get("mode") != b"edge":
         return None
-    pads = graph.value(node.input[1]) if len(node.input) > 1 else None
-    if pads is None:
+    pad_values = graph.value(node.input[1]) if len(node.input) > 1 else None
+    if pad_values is None:
         return None
-    pads = [int(v) for v in pads.reshape(-1)]
+    pads = [int(v) for v in pad_values.reshape(-1)]
     nodes.append(node)
     source = node.input[0]
     rank = len(pads) // 2
