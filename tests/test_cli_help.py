@@ -44,3 +44,18 @@ def test_a_field_whose_value_reads_help_is_not_a_help_request(capsys):
     run_cli(RecipeCommands(DEMO), argv=["show", "--name=--help"])
     out = capsys.readouterr().out
     assert "usage:" not in out and "name: '--help'" in out
+
+
+@pytest.mark.subprocess
+def test_help_names_the_command_as_the_user_typed_it():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "recipes.demo_synthetic", "eval", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.startswith("usage: python -m recipes.demo_synthetic eval [options]")

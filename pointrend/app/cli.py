@@ -82,11 +82,19 @@ class RecipeCommands:
 HELP_FLAGS = ("--help", "-h")
 
 
+def _program_name() -> str:
+    """How the user started this program: `python -m recipes.X` for a module, else the script."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name and spec.name != "__main__":
+        return f"python -m {spec.name}"
+    return os.path.basename(sys.argv[0]) or "recipe"
+
+
 def command_help(commands: RecipeCommands, verb: str) -> str:
     """What `<recipe> VERB --help` prints: the command's description, its own options and every
     recipe field it accepts as an override, with the recipe's value."""
     method = getattr(commands, verb)
-    program = os.path.basename(sys.argv[0]) or "recipe"
+    program = _program_name()
     lines = [
         f"usage: {program} {verb} [options] [--section.field=value ...]",
         "",
