@@ -1,0 +1,78 @@
+"""Every model family the recipes build runs in every exported engine, equal to dygraph: ONNX
+Runtime is the default engine on CPU, so a family its conversion cannot take would break eval and
+predict for that family's recipes."""
+
+from __future__ import annotations
+
+import numpy as np
+import paddle
+import pytest
+
+from pointrend.inference.export import export_model
+from pointrend.inference.normalization import Normalization
+from pointrend.inference.onnx_runner import onnx_engine_installed
+from pointrend.inference.predictor import Predictor
+from pointrend.models import PADDLESEG_LAYOUT, build_model, build_stdc_network
+
+TINY_RESNET = {
+    "backbone_depth": 18,
+    "backbone_base_channels": 16,
+    "fpn_channels": 16,
+    "head_channels": 8,
+    "point_head_fc_channels": 16,
+    "num_classes": 5,
+    "subdivision_num_points": 64,
+}
+
+
+def _semantic_fpn():
+    return build_model(**{**TINY_RESNET, "point_head": False})
+
+
+def _paddleseg_layout_pointrend():
+    return build_model(**{**PADDLESEG_LAYOUT, **TINY_RESNET})
+
+
+def _stdc1_seg():
+    return build_stdc_network("stdc1", 5)
+
+
+def _stdc1_pointrend():
+    return build_stdc_network(
+        "stdc1", 5, point_head=True, point_head_fc_channels=16, subdivision_num_points=64
+    )
+
+
+FAMILIES = {
+    "semantic_fpn": _semantic_fpn,
+    "paddleseg_layout_pointrend": _paddleseg_layout_pointrend,
+    "stdc1_seg": _stdc1_seg,
+    "stdc1_pointrend": _stdc1_pointrend,
+}
+ENGINES = ["paddle-inference", "onnxruntime"]
+
+
+@pytest.fixture(scope="module", params=sorted(FAMILIES))
+def exported_family(request, tmp_path_factory):
+    paddle.seed(0)
+    model = FAMILIES[request.param]().eval()
+    directory = str(tmp_path_factory.mktemp(request.param))
+    export_model(model, directory, Normalization((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), True, 255.0))
+    return model, directory
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_exported_family_runs_in_the_engine_like_dygraph(exported_family, engine):
+    if engine == "onnxruntime" and not onnx_engine_installed():
+        pytest.skip("onnxruntime / paddle2onnx not installed")
+    model, directory = exported_family
+    predictor = Predictor(directory, device="cpu", num_threads=1, engine=engine)
+    for size in [(64, 96), (70, 90)]:
+        images = np.random.RandomState(sum(size)).randn(1, 3, *size).astype(np.float32)
+        with paddle.no_grad():
+            expected = model(paddle.to_tensor(images)).numpy()
+        logits = predictor.logits(images)
+        assert logits.shape == expected.shape
+        # Relative too: the PaddleSeg layout's logits reach ~80 with random weights, and ONNX
+        # Runtime's resize to an arbitrary size rounds its coordinates differently (1.4e-4 seen).
+        np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=1e-5)
