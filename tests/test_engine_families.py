@@ -73,6 +73,8 @@ def test_exported_family_runs_in_the_engine_like_dygraph(exported_family, engine
             expected = model(paddle.to_tensor(images)).numpy()
         logits = predictor.logits(images)
         assert logits.shape == expected.shape
-        # Relative too: the PaddleSeg layout's logits reach ~80 with random weights, and ONNX
-        # Runtime's resize to an arbitrary size rounds its coordinates differently (1.4e-4 seen).
-        np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=1e-5)
+        # The PaddleSeg layout's logits reach ~80 with random weights and pass through resizes
+        # to arbitrary sizes (70x90 has no power-of-two ratio), whose source coordinates ONNX
+        # Runtime rounds differently from Paddle: up to 2.1e-4 seen, every argmax the same.
+        np.testing.assert_allclose(logits, expected, atol=5e-4, rtol=1e-5)
+        assert (logits.argmax(axis=1) == expected.argmax(axis=1)).mean() > 0.999
