@@ -5,19 +5,15 @@ import shutil
 from dataclasses import replace
 
 import pytest
+from tiny_training import two_iteration_recipe
 
 from pointrend.app.build import build_dataset
 from pointrend.app.commands import evaluate, load_for_inference, predict, train
 from pointrend.app.inference_engine import CACHE_FOLDER, network_for_engine
 from pointrend.config.recipe import (
     CallbacksConfig,
-    DataConfig,
-    EvalConfig,
-    ModelConfig,
     Recipe,
-    ScheduleConfig,
 )
-from pointrend.data import generate_synthetic_cityscapes
 from pointrend.data.image_io import read_label
 from pointrend.inference.engines import choose_engine, default_engine
 from pointrend.inference.evaluate import evaluate_dataset
@@ -33,30 +29,11 @@ MODES = {
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("data"))
-    generate_synthetic_cityscapes(root, num_train=2, num_val=2, size=(64, 128))
-    recipe = Recipe(
-        name="tiny",
-        output_dir=str(tmp_path_factory.mktemp("run")),
-        device="cpu",
-        model=ModelConfig(
-            backbone_depth=18,
-            backbone_base_channels=8,
-            fpn_channels=16,
-            head_channels=8,
-            point_head_fc_channels=16,
-            train_num_points=64,
-            subdivision_num_points=512,
-        ),
-        data=DataConfig(
-            root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=None
-        ),
-        schedule=ScheduleConfig(
-            iters=2, warmup_iters=1, eval_interval=0, checkpoint_interval=0, log_interval=1
-        ),
-        callbacks=CallbacksConfig(evaluation=False),
-        eval=EvalConfig(num_workers=0),
+def trained(tmp_path_factory, synthetic_cityscapes):
+    recipe = two_iteration_recipe(
+        synthetic_cityscapes,
+        str(tmp_path_factory.mktemp("run")),
+        CallbacksConfig(evaluation=False),
     )
     train(recipe)
     return recipe
@@ -153,7 +130,6 @@ def test_onnxruntime_engine_without_the_package_is_a_clear_error(monkeypatch):
 def test_the_command_line_names_an_unknown_engine_as_its_flag():
     from pointrend.app.errors import CommandOptionError, describe
     from pointrend.app.inference_engine import engine_for
-    from pointrend.config.recipe import Recipe
 
     with pytest.raises(CommandOptionError) as error:
         engine_for(Recipe(name="t", output_dir="unused", device="cpu"), "tensorrt")

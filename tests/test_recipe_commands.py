@@ -6,46 +6,22 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tiny_training import two_iteration_recipe
 
 from pointrend.app.cli import RecipeCommands, run_cli
 from pointrend.app.commands import evaluate, predict, train
 from pointrend.config.recipe import (
     CallbacksConfig,
-    DataConfig,
-    EvalConfig,
-    ModelConfig,
-    Recipe,
-    ScheduleConfig,
     TensorBoardConfig,
 )
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, synthetic_cityscapes):
-    root = synthetic_cityscapes
-    recipe = Recipe(
-        name="tiny",
-        output_dir=str(tmp_path_factory.mktemp("run")),
-        device="cpu",
-        model=ModelConfig(
-            backbone_depth=18,
-            backbone_base_channels=8,
-            fpn_channels=16,
-            head_channels=8,
-            point_head_fc_channels=16,
-            train_num_points=64,
-            subdivision_num_points=512,
-        ),
-        data=DataConfig(
-            root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=None
-        ),
-        schedule=ScheduleConfig(
-            iters=2, warmup_iters=1, eval_interval=0, checkpoint_interval=0, log_interval=1
-        ),
-        callbacks=CallbacksConfig(
-            evaluation=True, tensorboard=TensorBoardConfig(enabled=True, num_images=1)
-        ),
-        eval=EvalConfig(num_workers=0),
+    recipe = two_iteration_recipe(
+        synthetic_cityscapes,
+        str(tmp_path_factory.mktemp("run")),
+        CallbacksConfig(evaluation=True, tensorboard=TensorBoardConfig(enabled=True, num_images=1)),
     )
     train(recipe)
     return recipe

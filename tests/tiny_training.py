@@ -26,21 +26,25 @@ from pointrend.config.recipe import (
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# The smallest network the recipe tests train: ResNet-18 at base width 8, narrow heads.
+TINY_MODEL = ModelConfig(
+    backbone_depth=18,
+    backbone_base_channels=8,
+    fpn_channels=16,
+    head_channels=8,
+    point_head_fc_channels=16,
+    train_num_points=64,
+    subdivision_num_points=512,
+)
+
+
 def tiny_recipe(root: str, output_dir: str) -> Recipe:
     return Recipe(
         name="tiny",
         output_dir=output_dir,
         device="cpu",
         threads=1,
-        model=ModelConfig(
-            backbone_depth=18,
-            backbone_base_channels=8,
-            fpn_channels=16,
-            head_channels=8,
-            point_head_fc_channels=16,
-            train_num_points=64,
-            subdivision_num_points=256,
-        ),
+        model=TINY_MODEL,
         data=DataConfig(
             root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=(0.75, 1.25)
         ),
@@ -52,6 +56,25 @@ def tiny_recipe(root: str, output_dir: str) -> Recipe:
             ema=EmaConfig(enabled=True, decay=0.9, warmup_iters=2),
             tensorboard=TensorBoardConfig(enabled=False),
         ),
+        eval=EvalConfig(num_workers=0),
+    )
+
+
+def two_iteration_recipe(root: str, output_dir: str, callbacks: CallbacksConfig) -> Recipe:
+    """Two updates of TINY_MODEL on unscaled crops, checkpointed at the end only: a trained
+    checkpoint for the tests of the commands that read one."""
+    return Recipe(
+        name="tiny",
+        output_dir=output_dir,
+        device="cpu",
+        model=TINY_MODEL,
+        data=DataConfig(
+            root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=None
+        ),
+        schedule=ScheduleConfig(
+            iters=2, warmup_iters=1, eval_interval=0, checkpoint_interval=0, log_interval=1
+        ),
+        callbacks=callbacks,
         eval=EvalConfig(num_workers=0),
     )
 
