@@ -1,14 +1,17 @@
 """eval and predict with every engine: same results as dygraph, one export per
 checkpoint+settings."""
 
+import os
 import shutil
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from tiny_training import two_iteration_recipe
 
 from pointrend.app.build import build_dataset
-from pointrend.app.commands import evaluate, load_for_inference, predict, train
+from pointrend.app.commands import evaluate, export, load_for_inference, predict, train
+from pointrend.app.errors import CommandOptionError
 from pointrend.app.inference_engine import CACHE_FOLDER, network_for_engine
 from pointrend.config.recipe import (
     CallbacksConfig,
@@ -19,6 +22,7 @@ from pointrend.inference.engines import choose_engine, default_engine
 from pointrend.inference.evaluate import evaluate_dataset
 from pointrend.inference.modes import InferenceOptions
 from pointrend.inference.onnx_runner import onnx_engine_installed
+from pointrend.inference.predictor import Predictor
 
 EXPORTED_ENGINES = ["paddle-inference", "onnxruntime"]
 MODES = {
@@ -137,3 +141,23 @@ def test_the_command_line_names_an_unknown_engine_as_its_flag():
         "error: --engine must be 'auto' or one of dygraph, paddle-inference, onnxruntime, "
         "got 'tensorrt'"
     )
+
+
+def test_export_command_writes_the_onnx_file_the_predictor_then_uses(trained, tmp_path):
+    pytest.importorskip("paddle2onnx")
+    pytest.importorskip("onnxruntime")
+    directory = str(tmp_path / "exported")
+    paths = export(trained, output=directory, onnx=True)
+    converted_at = os.path.getmtime(paths["onnx"])
+    predictor = Predictor(directory, device="cpu", num_threads=1, engine="onnxruntime")
+    assert predictor.logits(np.zeros((1, 3, 64, 128), np.float32)).shape == (1, 19, 64, 128)
+    assert os.path.getmtime(paths["onnx"]) == converted_at  # used as written, not converted again
+
+
+def test_export_onnx_without_paddle2onnx_fails_before_any_work(trained, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "paddle2onnx", None)
+    with pytest.raises(CommandOptionError, match="--onnx needs paddle2onnx"):
+        export(trained, output=str(tmp_path / "exported"), onnx=True)
+    assert not (tmp_path / "exported").exists()

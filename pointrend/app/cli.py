@@ -73,10 +73,21 @@ class RecipeCommands:
         )
 
     def export(
-        self, output: str | None = None, checkpoint: str | None = None, **overrides: Any
+        self,
+        output: str | None = None,
+        checkpoint: str | None = None,
+        onnx: bool = False,
+        **overrides: Any,
     ) -> None:
-        """Export a static inference model (default: output_dir/export)."""
-        export(self._resolved(overrides), output=output, checkpoint=checkpoint, explicit=overrides)
+        """Export a static inference model (default: output_dir/export); --onnx also writes
+        model.onnx beside it (paddle2onnx needed here, not where it runs)."""
+        export(
+            self._resolved(overrides),
+            output=output,
+            checkpoint=checkpoint,
+            explicit=overrides,
+            onnx=onnx,
+        )
 
 
 HELP_FLAGS = ("--help", "-h")

@@ -26,11 +26,13 @@ from pointrend.app.build import (
     val_transforms,
 )
 from pointrend.app.checkpoints import recipe_for_checkpoint
+from pointrend.app.errors import CommandOptionError
 from pointrend.app.inference_engine import engine_for, network_for_engine
 from pointrend.app.runtime import setup_runtime
 from pointrend.config.recipe import Recipe, recipe_to_dict
 from pointrend.config.validate import validate
 from pointrend.data.sample_errors import BadSampleError
+from pointrend.inference.onnx_runner import importable
 from pointrend.train.bad_samples import report_skipped
 from pointrend.train.checkpoint import (
     EMA_FILE,
@@ -216,15 +218,22 @@ def export(
     output: str | None = None,
     checkpoint: str | None = None,
     explicit: Collection[str] = (),
+    onnx: bool = False,
 ) -> dict:
-    """Export the eval pipeline; a converted checkpoint brings its model settings and
-    normalisation."""
-    from pointrend.inference.export import export_model
+    """Export the eval pipeline (and its ONNX conversion with `onnx`); a converted checkpoint
+    brings its model settings and normalisation."""
+    from pointrend.inference.export import export_model, export_onnx
 
     validate(recipe)
+    if onnx and not importable("paddle2onnx"):
+        raise CommandOptionError(
+            '--onnx needs paddle2onnx: pip install paddle2onnx (or pip install -e ".[onnx]")'
+        )
     recipe = recipe_for_checkpoint(recipe, checkpoint, explicit)
     network, _ = load_for_inference(recipe, checkpoint)
     output = output or os.path.join(recipe.output_dir, "export")
     paths = export_model(network, output, normalization(recipe.data))
+    if onnx:
+        paths["onnx"] = export_onnx(output)
     print(f"exported to {output}: " + ", ".join(os.path.basename(p) for p in paths.values()))
     return paths
