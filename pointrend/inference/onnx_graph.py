@@ -50,7 +50,9 @@ class _Graph:
                     return numpy_helper.to_array(attribute.t)
         return None
 
-    def only_consumer_chain(self, node: onnx.NodeProto) -> bool:
+    def outputs_used_once(self, node: onnx.NodeProto) -> bool:
+        """Whether nothing but the next node of a chain reads `node`'s outputs (so the chain can
+        go as a whole)."""
         return all(self.consumers[output] == 1 for output in node.output)
 
 
@@ -132,7 +134,7 @@ def _upsampling_chain(graph: _Graph, shuffle: onnx.NodeProto) -> _Chain | None:
         return None
     source, pad_nodes = padding
     chain = [conv, *pad_nodes]
-    if not all(graph.only_consumer_chain(node) for node in chain):
+    if not all(graph.outputs_used_once(node) for node in chain):
         return None
     return _Chain(source, factor, [shuffle, *chain])
 
