@@ -154,6 +154,7 @@ def test_a_failing_periodic_evaluation_keeps_that_iterations_checkpoint(bad_val_
     _, path, output_dir, result = bad_val_run
     line = assert_one_line_naming(result, path, "truncated JPEG")
     assert "evaluation at iteration 2, whose checkpoint is saved" in line
+    assert line.endswith("fix or remove the file, or set --data.on_bad_sample=skip)")
     pointer = json.loads((output_dir / "checkpoints" / "latest.json").read_text())
     assert "iter_0000002" in json.dumps(pointer)
     assert (output_dir / "checkpoints" / "iter_0000002" / "model.pdparams").is_file()

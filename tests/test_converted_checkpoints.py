@@ -19,6 +19,7 @@ import numpy as np
 import paddle
 import pytest
 from test_detectron2_checkpoint import torch_state
+from test_trainer import make_trainer, tiny_recipe
 from torch_zip_writer import write_torch_zip
 
 import pointrend
@@ -27,7 +28,8 @@ from pointrend.app.convert import main as convert_main
 from pointrend.config.recipe import IMAGENET_MEAN, IMAGENET_STD, Recipe
 from pointrend.convert.detectron2 import PIXEL_MEAN, PIXEL_STD, detectron2_name
 from pointrend.models import build_model
-from pointrend.train.checkpoint import INFO_FILE, MODEL_FILE
+from pointrend.train.checkpoint import INFO_FILE, MODEL_FILE, CheckpointError
+from pointrend.train.converted_checkpoint import NotResumableError, check_output_directory
 from pointrend.utils.paddle_files import load_pdparams
 from recipes.semfpn_pointrend_cityscapes import RECIPE as PAPER_RECIPE
 
@@ -283,8 +285,14 @@ def test_an_occupied_output_directory_is_refused_before_converting(tmp_path, cap
     err = one_line_error(
         capsys, ["detectron2", str(tmp_path / "m.pkl"), "--out", str(tmp_path / "out")]
     )
-    assert "exists and is not a converted checkpoint" in err
+    assert f"--out {tmp_path / 'out'} exists and is not a converted checkpoint" in err
     assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+    with pytest.raises(CheckpointError, match="^/.* exists and is not a converted checkpoint; "):
+        check_output_directory(tmp_path / "out")
+    err = one_line_error(
+        capsys, ["detectron2", str(tmp_path / "m.pkl"), "--out", str(tmp_path / "out/notes.txt")]
+    )
+    assert f"--out {tmp_path / 'out' / 'notes.txt'} is a file; name a directory to create" in err
 
 
 def test_training_cannot_resume_from_a_converted_checkpoint(small19, data_root, tmp_path, capsys):
@@ -302,4 +310,17 @@ def test_training_cannot_resume_from_a_converted_checkpoint(small19, data_root, 
         )
     err = capsys.readouterr().err
     assert "holds weights converted from detectron2's model_final.pkl" in err
+    assert err.endswith(
+        "without a training state to resume: it is for evaluation, prediction and export only; "
+        "give it to eval, predict or export with --checkpoint\n"
+    )
     assert err.count("\n") == 1
+
+
+def test_the_trainer_refuses_to_resume_from_a_converted_checkpoint(small19, data_root, tmp_path):
+    trainer = make_trainer(tiny_recipe(data_root, str(tmp_path)))
+    with pytest.raises(NotResumableError) as refused:
+        trainer.fit(resume=small19)
+    assert str(refused.value).endswith(
+        "without a training state to resume: it is for evaluation, prediction and export only"
+    )

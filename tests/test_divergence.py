@@ -7,7 +7,7 @@ import pytest
 from test_numerical_guard import data_root  # noqa: F401 (fixture)
 from test_trainer import make_trainer, tiny_recipe
 
-from pointrend.app.build import build_loss
+from pointrend.app.build import build_callbacks, build_loss
 from pointrend.app.errors import describe
 from pointrend.config.recipe import RecipeError
 from pointrend.config.validate import validate
@@ -60,7 +60,25 @@ def test_a_diverged_loss_stops_and_latest_moves_back_before_it(data_root, tmp_pa
     message = str(stop.value)
     assert "its median over iterations 5-7 is" in message
     assert "first crossed at iteration 6" in message
-    assert "iter_0000005: latest.json points back at it" in message
+    assert "iter_0000005: latest.json points back at it, so a resume continues" in message
+    fixes = (
+        "Usual fixes: a lower {lr}, a longer {warmup}, or {clip}=<e.g. 10>. "
+        "The rule's thresholds: {baseline}=3, {window}=3, {factor}=5."
+    )
+    names = {
+        "lr": "optim.lr",
+        "warmup": "schedule.warmup_iters",
+        "clip": "optim.grad_clip_norm",
+        "baseline": "baseline_iters",
+        "window": "window",
+        "factor": "factor",
+    }
+    assert message.endswith(fixes.format(**names)), "the library names its own settings"
+    flags = {**names, "baseline": "callbacks.divergence.baseline_iters"}
+    flags.update(window="callbacks.divergence.window", factor="callbacks.divergence.factor")
+    line = describe(stop.value)
+    assert line.endswith(fixes.format(**{k: f"--{v}" for k, v in flags.items()}))
+    assert "so a --resume continues" in line and "iterations 5-7" in line
     assert trainer.iteration == 7 and resolve_checkpoint(tmp_path).name == "iter_0000005"
     assert not trainer.checkpoints.has(7), "nothing is saved at the iteration that stopped"
 
@@ -71,6 +89,21 @@ def test_without_stop_a_warning_names_the_checkpoint_before_it(data_root, tmp_pa
     err = capsys.readouterr().err
     assert err.count("warning: the loss diverged") == 1
     assert "the last checkpoint from before it is" in err and "iter_0000005" in err
+    assert "a lower optim.lr" in err and "factor=5." in err and "--" not in err
+
+
+def test_the_command_line_warning_names_flags(data_root, tmp_path, capsys):  # noqa: F811
+    recipe = recipe_of(data_root, tmp_path)
+    divergence = replace(
+        recipe.callbacks.divergence, baseline_iters=3, window=3, factor=5.0, stop=False
+    )
+    recipe = replace(recipe, callbacks=replace(recipe.callbacks, divergence=divergence))
+    (rule,) = [c for c in build_callbacks(recipe, None) if isinstance(c, StopOnDivergence)]
+    jumping_trainer(recipe, rule, PeriodicCheckpoint(1)).fit()
+    err = capsys.readouterr().err
+    assert err.count("warning: the loss diverged") == 1 and "iter_0000005" in err
+    assert "a lower --optim.lr, a longer --schedule.warmup_iters" in err
+    assert "--callbacks.divergence.window=3, --callbacks.divergence.factor=5." in err
 
 
 def test_normal_training_does_not_trip_the_rule(data_root, tmp_path):  # noqa: F811

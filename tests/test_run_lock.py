@@ -12,6 +12,7 @@ import pytest
 from test_training_signals import data_root, read_until  # noqa: F401 (fixture)
 from tiny_training import kill_group, start
 
+from pointrend.app.errors import describe
 from pointrend.train.run_lock import LOCK_FILE, RunLock, RunLockedError
 
 
@@ -35,8 +36,10 @@ def test_the_lock_names_its_holder_and_refuses_a_second_run(tmp_path):
         assert holder["command"] == "train --x=1" and holder["started"]
         with pytest.raises(
             RunLockedError, match=f"in use by another training run \\(pid {os.getpid()} on "
-        ):
+        ) as refused:
             RunLock(tmp_path).acquire()
+    assert "stop it, or choose another output_dir. If" in str(refused.value)
+    assert "stop it, or choose another --output_dir. If" in describe(refused.value)
     assert not (tmp_path / LOCK_FILE).exists()
 
 
@@ -81,6 +84,7 @@ def test_a_second_training_in_the_same_folder_is_refused(data_root, tmp_path):  
         output, _ = second.communicate(timeout=120)
         assert second.returncode == 1, output
         assert f"is in use by another training run (pid {first.pid} on" in output
+        assert "choose another --output_dir" in output
         assert "Traceback" not in output
         assert first.poll() is None, "the first run must go on"
         first.terminate()

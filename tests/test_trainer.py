@@ -19,7 +19,7 @@ from pointrend.app.build import (
     loss_names,
     semantic_fpn_arguments,
 )
-from pointrend.app.errors import DatasetError
+from pointrend.app.errors import DatasetError, describe
 from pointrend.config.recipe import (
     CallbacksConfig,
     DataConfig,
@@ -30,6 +30,7 @@ from pointrend.config.recipe import (
     ScheduleConfig,
     recipe_to_dict,
 )
+from pointrend.data.sample_errors import BadSampleError
 from pointrend.train.amp import amp_configs
 from pointrend.train.callbacks import (
     BestCheckpoint,
@@ -84,12 +85,12 @@ def tiny_recipe(root: str, output_dir: str, **model_overrides) -> Recipe:
     )
 
 
-def make_trainer(recipe: Recipe, callbacks=(), loss=None) -> Trainer:
+def make_trainer(recipe: Recipe, callbacks=(), loss=None, dataset=None) -> Trainer:
     paddle.seed(recipe.seed)
     return Trainer(
         build_network(recipe.model),
         loss or build_loss(recipe),
-        build_dataset(recipe.data, train=True),
+        dataset if dataset is not None else build_dataset(recipe.data, train=True),
         optim=recipe.optim,
         schedule=recipe.schedule,
         batch_size=recipe.data.batch_size,
@@ -225,8 +226,14 @@ def test_nan_loss_stops_before_anything_saves_the_broken_weights(data_root, tmp_
     with pytest.raises(
         NonFiniteLossError,
         match=r"iteration 3 \(coarse_ce=nan.*newest sound checkpoint is .*iter_0000002",
-    ):
+    ) as stop:
         trainer.fit()
+    fixes = "Usual fixes: a lower {}, a longer {}, or {}=<e.g. 10>."
+    settings = ("optim.lr", "schedule.warmup_iters", "optim.grad_clip_norm")
+    assert str(stop.value).endswith(fixes.format(*settings)), "the Trainer's own terms"
+    line = describe(stop.value)
+    assert line.startswith("error: loss is not finite at iteration 3 (coarse_ce=nan")
+    assert line.endswith(fixes.format(*(f"--{name}" for name in settings))), "the command line's"
     assert resolve_checkpoint(str(tmp_path)).name == "iter_0000002"
     saved = read_state_dict(tmp_path / "checkpoints" / "iter_0000002", MODEL_FILE)
     assert all(np.isfinite(v.numpy()).all() for v in saved.values())
@@ -241,8 +248,42 @@ def test_interrupt_saves_at_the_iteration_boundary_and_restores_handlers(data_ro
     with pytest.raises(TrainingInterrupted) as stop:
         trainer.fit()
     assert stop.value.iteration == 1 and stop.value.checkpoint.endswith("iter_0000001")
+    saved = f"interrupted at iteration 1; checkpoint saved to {stop.value.checkpoint}. "
+    assert str(stop.value) == saved + (
+        "Continue with Trainer.fit(resume=<that checkpoint or its output directory>)"
+    )
+    assert describe(stop.value) == saved + "Continue with the same command plus --resume"
     assert read_trainer_state(resolve_checkpoint(str(tmp_path)))["iteration"] == 1
     assert signal.getsignal(signal.SIGINT) is before
+
+
+class _Unreadable(paddle.io.Dataset):
+    """A training set none of whose images can be read."""
+
+    def __init__(self, dataset) -> None:
+        self.image_paths = dataset.image_paths
+
+    def __len__(self) -> int:
+        return len(self.image_paths)
+
+    def __getitem__(self, key):
+        raise OSError("cannot be decoded")
+
+
+def test_a_bad_sample_names_the_setting_that_leaves_it_out(data_root, tmp_path):
+    recipe = tiny_recipe(data_root, str(tmp_path))
+    dataset = _Unreadable(build_dataset(recipe.data, train=True))
+    with pytest.raises(BadSampleError) as stop:
+        make_trainer(recipe, dataset=dataset).fit()
+    message = str(stop.value)
+    assert any(message.startswith(f"{path}: ") for path in dataset.image_paths)
+    assert message.endswith(
+        "cannot be decoded (met while training iteration 1; fix or remove the file, or set "
+        'on_bad_sample="skip" to leave bad samples out)'
+    )
+    assert describe(stop.value) == "error: " + message.replace(
+        'on_bad_sample="skip"', "--data.on_bad_sample=skip"
+    )
 
 
 def test_ema_weights_are_evaluated_and_the_raw_weights_come_back(data_root, tmp_path):

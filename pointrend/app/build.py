@@ -7,7 +7,7 @@ import os
 
 import paddle
 
-from pointrend.app.errors import DatasetError
+from pointrend.app.errors import DatasetError, as_flags
 from pointrend.app.runtime import Runtime
 from pointrend.config.recipe import (
     ARCHITECTURES,
@@ -297,6 +297,7 @@ def build_callbacks(recipe: Recipe, val_dataset) -> list[TrainerCallback]:
                 cb.divergence.window,
                 cb.divergence.factor,
                 cb.divergence.stop,
+                phrase_settings=as_flags,
             )
         )
     callbacks.append(PeriodicCheckpoint(schedule.checkpoint_interval))

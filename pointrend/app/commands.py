@@ -42,6 +42,7 @@ from pointrend.train.checkpoint import (
     read_state_dict,
     resolve_checkpoint,
 )
+from pointrend.train.converted_checkpoint import NotResumableError
 from pointrend.train.finite import refuse_non_finite
 from pointrend.train.run_lock import RunLock
 from pointrend.utils.distributed import is_main_process, world_size
@@ -67,7 +68,12 @@ def train(recipe: Recipe, resume: Any = None) -> None:
         trainer = build_trainer(recipe, runtime, load_pretrained=resume_from is None)
         if is_main_process():
             _write_recipe(recipe)
-        trainer.fit(resume=resume_from)
+        try:
+            trainer.fit(resume=resume_from)
+        except NotResumableError as error:
+            raise CheckpointError(
+                f"{error}; give it to eval, predict or export with --checkpoint"
+            ) from None
     if is_main_process():
         print(
             f"training finished: checkpoints in {trainer.checkpoints.directory}, "

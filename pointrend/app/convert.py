@@ -76,7 +76,10 @@ def convert_checkpoint(source: str, path: str | os.PathLike, out: str | os.PathL
     path, out = Path(path), Path(out)
     if not path.is_file():
         raise ConversionError(f"{path}: no such file")
-    check_output_directory(out)
+    try:
+        check_output_directory(out)
+    except CheckpointError as error:
+        raise CheckpointError(f"--out {error}") from None
     try:
         converted = SOURCES[source](path)
     except (ValueError, OSError, EOFError) as error:

@@ -18,6 +18,7 @@ import numpy as np
 import paddle
 
 from pointrend.utils.loader_workers import ClosingLoader
+from pointrend.utils.setting_names import NamesSettings
 
 ON_BAD_SAMPLE = ("error", "skip")
 
@@ -38,14 +39,15 @@ class SampleError:
         return self.cause if self.path in self.cause else f"{self.path}: {self.cause}"
 
 
-class BadSampleError(RuntimeError):
+class BadSampleError(NamesSettings, RuntimeError):
     """A sample that could not be read during a run; the message names the file.
 
-    context: where it was met and what to do, appended in parentheses.
+    context: where it was met and what to do, appended in parentheses; fields: the settings it
+    names (see `NamesSettings`).
     """
 
-    def __init__(self, error: SampleError, context: str = "") -> None:
-        super().__init__(error.message() + (f" ({context})" if context else ""))
+    def __init__(self, error: SampleError, context: str = "", fields: Sequence[str] = ()) -> None:
+        super().__init__(error.message() + (f" ({context})" if context else ""), fields)
         self.error = error
         self.context = context
 

@@ -1,7 +1,7 @@
 """Checkpoint directories holding weights converted from another codebase.
 
-The same layout as one training checkpoint (see `checkpoint`), so everything that takes
-`--checkpoint=DIR` takes it:
+The same layout as one training checkpoint (see `checkpoint`), so everything that takes a
+checkpoint for inference takes it:
     DIR/model.pdparams    {our parameter name: float32 array}, a plain pickle of numpy arrays
                           that the safe reader (`pointrend.utils.paddle_files`) and paddle.load
                           both read; nothing in it runs code
@@ -28,6 +28,11 @@ from pointrend.train.checkpoint import INFO_FILE, MODEL_FILE, CheckpointError
 CONVERTED_KEY = "converted_from"
 
 
+class NotResumableError(CheckpointError):
+    """A checkpoint of converted weights was given to resume training: it has no optimizer or
+    trainer state."""
+
+
 def converted_from(info: Mapping[str, Any]) -> dict[str, Any] | None:
     """The conversion record of a checkpoint's checkpoint.json; None for a training checkpoint."""
     record = info.get(CONVERTED_KEY)
@@ -37,7 +42,7 @@ def converted_from(info: Mapping[str, Any]) -> dict[str, Any] | None:
 def check_output_directory(directory: Path) -> None:
     """Refuse, before any work, to write over anything but an earlier converted checkpoint."""
     if directory.exists() and not directory.is_dir():
-        raise CheckpointError(f"--out {directory} is a file; name a directory to create")
+        raise CheckpointError(f"{directory} is a file; name a directory to create")
     if not directory.is_dir() or not any(directory.iterdir()):
         return
     info = directory / INFO_FILE
@@ -47,8 +52,7 @@ def check_output_directory(directory: Path) -> None:
         replaceable = False
     if not replaceable:
         raise CheckpointError(
-            f"--out {directory} exists and is not a converted checkpoint; "
-            "name a new or empty directory"
+            f"{directory} exists and is not a converted checkpoint; name a new or empty directory"
         )
 
 

@@ -16,10 +16,12 @@ import socket
 from pathlib import Path
 from types import TracebackType
 
+from pointrend.utils.setting_names import NamesSettings
+
 LOCK_FILE = "train.lock"
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(NamesSettings, RuntimeError):
     """Another training run holds the output folder."""
 
 
@@ -88,9 +90,10 @@ class RunLock:
             if not self._is_stale(holder):
                 raise RunLockedError(
                     f"{self.path.parent} is in use by another training run ({_describe(holder)}): "
-                    f"two runs in one output_dir overwrite each other's checkpoints. Wait for it, "
-                    f"stop it, or choose another --output_dir. If that run is gone (e.g. another "
-                    f"host that crashed), delete {self.path}"
+                    f"two runs in one output folder overwrite each other's checkpoints. Wait for "
+                    f"it, stop it, or choose another output_dir. If that run is gone (e.g. another "
+                    f"host that crashed), delete {self.path}",
+                    ("output_dir",),
                 )
             if self._take_over(holder):
                 print(

@@ -27,7 +27,11 @@ from pointrend.train.callbacks import (
     TrainerCallback,
 )
 from pointrend.train.callbacks.base import check_order
-from pointrend.train.callbacks.nan_guard import NonFiniteWeightsError
+from pointrend.train.callbacks.nan_guard import (
+    STABILITY_FIELDS,
+    STABILITY_FIXES,
+    NonFiniteWeightsError,
+)
 from pointrend.train.callbacks.unlabelled import WarnOnUnlabelledBatches
 from pointrend.train.checkpoint import (
     MODEL_FILE,
@@ -43,7 +47,7 @@ from pointrend.train.checkpoint import (
     read_trainer_state,
     resolve_checkpoint,
 )
-from pointrend.train.converted_checkpoint import converted_from
+from pointrend.train.converted_checkpoint import NotResumableError, converted_from
 from pointrend.train.finite import describe_non_finite, non_finite_tensors, refuse_non_finite
 from pointrend.train.hapi import HapiModel, ScheduleClock, load_optimizer_state
 from pointrend.train.optim import build_sgd, poly_with_warmup
@@ -282,7 +286,8 @@ class Trainer:
             raise BadSampleError(
                 error.error,
                 f"met while training iteration {self.iteration + 1}; fix or remove "
-                "the file, or set --data.on_bad_sample=skip to leave bad samples out",
+                'the file, or set on_bad_sample="skip" to leave bad samples out',
+                ("on_bad_sample",),
             ) from None
         finally:
             self._interrupt.restore_handlers()
@@ -388,15 +393,16 @@ class Trainer:
                 raise NonFiniteWeightsError(
                     f"the update of iteration {self.iteration} made the training state non-finite "
                     f"({file_name}: {describe_non_finite(bad, count)}); nothing was saved from it "
-                    f"and {where}. Usual fixes: a lower --optim.lr, a longer "
-                    f"--schedule.warmup_iters, or --optim.grad_clip_norm=<e.g. 10>."
+                    f"and {where}. {STABILITY_FIXES}",
+                    STABILITY_FIELDS,
                 )
 
     def fall_back_to_finite_checkpoint(self, before: int | None = None) -> str:
         """Point "latest" at the newest checkpoint (older than iteration `before`) whose weights
-        are finite, so --resume starts from sound weights; a phrase naming it for messages."""
+        are finite, so a resume starts from sound weights; a phrase naming it for messages (a
+        NonFiniteLossError lists its `resume` in STABILITY_FIELDS)."""
         if not is_main_process():
-            return "rank 0 names the checkpoint to resume from"
+            return "rank 0 names the checkpoint to continue from"
         checkpoint = self.finite_checkpoint_before(before)
         if checkpoint is None:
             return (
@@ -409,7 +415,7 @@ class Trainer:
         self.checkpoints.point_latest_at(checkpoint)
         return (
             f"the newest sound checkpoint is {checkpoint}: latest.json points back at it, "
-            "so --resume continues from there"
+            "so a resume continues from there"
         )
 
     def finite_checkpoint_before(self, before: int | None = None) -> Path | None:
@@ -435,10 +441,10 @@ class Trainer:
         checkpoint = resolve_checkpoint(path)
         record = converted_from(read_info(checkpoint))
         if record is not None:
-            raise CheckpointError(
+            raise NotResumableError(
                 f"{checkpoint} holds weights converted from {record.get('source')}'s "
-                f"{record.get('file')}, without a training state to resume; evaluate, predict or "
-                "export it with --checkpoint"
+                f"{record.get('file')}, without a training state to resume: it is for "
+                "evaluation, prediction and export only"
             )
         self._report_recipe_changes(checkpoint)
         weights = read_state_dict(checkpoint, MODEL_FILE, required=True)

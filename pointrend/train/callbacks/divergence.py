@@ -11,13 +11,21 @@ from __future__ import annotations
 import statistics
 import sys
 from collections import deque
+from collections.abc import Callable, Sequence
 
 from pointrend.train.callbacks.base import LOSS_TERMS, TrainerCallback
 from pointrend.train.callbacks.best_checkpoint import BestCheckpoint
 from pointrend.train.callbacks.checkpointing import PeriodicCheckpoint
 from pointrend.train.callbacks.interrupt import SaveOnInterrupt
-from pointrend.train.callbacks.nan_guard import NonFiniteLossError
+from pointrend.train.callbacks.nan_guard import (
+    STABILITY_FIELDS,
+    STABILITY_FIXES,
+    NonFiniteLossError,
+)
 from pointrend.utils.distributed import any_rank, is_main_process
+
+# The rule's own settings, as its messages name them.
+THRESHOLD_FIELDS = ("baseline_iters", "window", "factor")
 
 
 class LossDivergedError(NonFiniteLossError):
@@ -30,6 +38,10 @@ class StopOnDivergence(TrainerCallback):
     the first iteration of that window above the level. With `stop` training ends (before any
     checkpoint of that iteration) and "latest" moves back to the newest sound checkpoint from
     before the onset; without, a warning names that checkpoint once.
+
+    Messages name the settings a user can change as this callback and the Trainer take them
+    (`factor`, `optim.lr`, ...; the error lists them in `fields`); `phrase_settings(message,
+    fields)` rewrites them in the printed warning (an application shows its own names there).
     """
 
     runs_before = {
@@ -38,11 +50,18 @@ class StopOnDivergence(TrainerCallback):
     }
 
     def __init__(
-        self, baseline_iters: int = 20, window: int = 20, factor: float = 5.0, stop: bool = True
+        self,
+        baseline_iters: int = 20,
+        window: int = 20,
+        factor: float = 5.0,
+        stop: bool = True,
+        phrase_settings: Callable[[str, Sequence[str]], str] | None = None,
     ) -> None:
         self.baseline_iters = baseline_iters
+        self.window = window
         self.factor = factor
         self.stop = stop
+        self.phrase_settings = phrase_settings
         self.early: list[float] = []
         self.baseline: float | None = None
         self._recent: deque[tuple[int, float]] = deque(maxlen=window)
@@ -77,13 +96,13 @@ class StopOnDivergence(TrainerCallback):
             f"{len(self.early)} iterations), first crossed at iteration {onset}"
         )
         fixes = (
-            "Usual fixes: a lower --optim.lr, a longer --schedule.warmup_iters, or "
-            "--optim.grad_clip_norm=<e.g. 10>; the rule's thresholds are "
-            "--callbacks.divergence.*"
+            f"{STABILITY_FIXES} The rule's thresholds: baseline_iters={self.baseline_iters}, "
+            f"window={self.window}, factor={self.factor:g}."
         )
+        fields = (*STABILITY_FIELDS, *THRESHOLD_FIELDS)
         if self.stop:
             where = self.trainer.fall_back_to_finite_checkpoint(before=onset)
-            raise LossDivergedError(f"{what}; training stopped and {where}. {fixes}")
+            raise LossDivergedError(f"{what}; training stopped and {where}. {fixes}", fields)
         self._reported = True
         if is_main_process():
             before = self.trainer.finite_checkpoint_before(onset)
@@ -92,4 +111,7 @@ class StopOnDivergence(TrainerCallback):
                 if before
                 else ("no checkpoint from before it is kept")
             )
-            print(f"warning: {what}; {where}. {fixes}", file=sys.stderr, flush=True)
+            warning = f"{what}; {where}. {fixes}"
+            if self.phrase_settings is not None:
+                warning = self.phrase_settings(warning, fields)
+            print(f"warning: {warning}", file=sys.stderr, flush=True)

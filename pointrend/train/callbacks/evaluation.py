@@ -46,8 +46,9 @@ class PeriodicEvaluation(TrainerCallback):
                 (
                     f"met by the evaluation at iteration {iteration}, "
                     + ("whose checkpoint is saved" if saved else "which has no checkpoint")
-                    + "; fix or remove the file, or set --data.on_bad_sample=skip"
+                    + '; fix or remove the file, or set on_bad_sample="skip"'
                 ),
+                ("on_bad_sample",),
             ) from None
         if is_main_process():
             path = os.path.join(self.output_dir, f"eval_iter_{iteration:07d}.json")

@@ -12,14 +12,15 @@ from pointrend.utils.distributed import any_rank, is_main_process
 
 
 class TrainingInterrupted(Exception):
-    """Raised after the interrupt checkpoint is written; carries its path."""
+    """Raised after the interrupt checkpoint is written; carries its path (None on ranks other
+    than 0, which write nothing)."""
 
     def __init__(self, iteration: int, checkpoint: str | None) -> None:
         self.iteration = iteration
         self.checkpoint = checkpoint
         super().__init__(
             f"interrupted at iteration {iteration}; checkpoint saved to {checkpoint}. "
-            "Continue with the same command plus --resume"
+            "Continue with Trainer.fit(resume=<that checkpoint or its output directory>)"
         )
 
 

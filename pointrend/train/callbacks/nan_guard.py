@@ -6,9 +6,19 @@ import math
 
 from pointrend.train.callbacks.base import HapiLogs, TrainerCallback
 from pointrend.utils.distributed import any_rank
+from pointrend.utils.setting_names import NamesSettings
+
+# What usually makes a loss non-finite or run away, named as the Trainer takes those settings.
+STABILITY_FIXES = (
+    "Usual fixes: a lower optim.lr, a longer schedule.warmup_iters, or "
+    "optim.grad_clip_norm=<e.g. 10>."
+)
+# The settings STABILITY_FIXES names, and `resume`, which the fall-back phrase of
+# `Trainer.fall_back_to_finite_checkpoint` names.
+STABILITY_FIELDS = ("optim.lr", "schedule.warmup_iters", "optim.grad_clip_norm", "resume")
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(NamesSettings, RuntimeError):
     """The loss became NaN or infinite; the last checkpoint predates it."""
 
 
@@ -30,6 +40,6 @@ class StopOnNonFiniteLoss(TrainerCallback):
             )
             raise NonFiniteLossError(
                 f"loss is not finite at iteration {self.trainer.iteration + 1} ({detail}); "
-                f"training stopped and {where}. Usual fixes: a lower --optim.lr, a longer "
-                f"--schedule.warmup_iters, or --optim.grad_clip_norm=<e.g. 10>."
+                f"training stopped and {where}. {STABILITY_FIXES}",
+                STABILITY_FIELDS,
             )
