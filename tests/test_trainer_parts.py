@@ -3,6 +3,7 @@ store."""
 
 import errno
 import json
+import threading
 
 import numpy as np
 import paddle
@@ -61,6 +62,44 @@ def test_seeded_samples_repeat_their_randomness():
     samples = SeededSamples(_RandomItems())
     assert samples[(2, 7)] == samples[(2, 7)]
     assert samples[(2, 7)] != samples[(2, 8)]
+
+
+class _TwoStepRandomItems(paddle.io.Dataset):
+    """Items drawn from numpy's global generator in two steps, like an augmentation pipeline;
+    item 0 pauses between them until another read has begun (or 0.5 s have passed)."""
+
+    def __init__(self):
+        self.paused = threading.Event()
+        self.other_began = threading.Event()
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        first = np.random.rand()
+        if index == 0:
+            self.paused.set()
+            self.other_began.wait(timeout=0.5)
+        else:
+            self.other_began.set()
+        return first, np.random.rand()
+
+
+def test_a_read_in_another_thread_does_not_change_a_seeded_sample():
+    """A DataLoader without workers reads in its own thread while the main thread may read a
+    bad sample's replacement: each item must still be the one its seed gives."""
+    dataset = _TwoStepRandomItems()
+    samples = SeededSamples(dataset)
+    alone = [samples[(0, 7)], samples[(1, 8)]]
+    dataset.paused.clear()
+    dataset.other_began.clear()
+    read_in_thread = []
+    reader = threading.Thread(target=lambda: read_in_thread.append(samples[(0, 7)]))
+    reader.start()
+    assert dataset.paused.wait(timeout=10)
+    read_here = samples[(1, 8)]
+    reader.join(timeout=10)
+    assert [read_in_thread[0], read_here] == alone
 
 
 def test_seeded_samples_give_the_same_augmentations_with_and_without_workers(tmp_path):

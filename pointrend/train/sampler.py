@@ -10,7 +10,9 @@ number of data-loader workers.
 
 from __future__ import annotations
 
+import os
 import random
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,11 +80,29 @@ class IterationBatchSampler:
             yield self.batch(number)
 
 
+# Seeding and reading one sample is one step per process. The generators seeded are shared by
+# the process's threads, and two threads do read samples: a DataLoader without workers reads in
+# a thread of its own, ahead of training, while the main thread may read the replacement of a
+# bad sample (`bad_batches`). Interleaved, one read would draw from the other's seed, so the
+# augmentation would depend on thread timing and a resumed run could not repeat it.
+_SEEDED_READ = threading.Lock()
+
+
+def _new_seeded_read_lock() -> None:
+    """A forked child starts with a free lock (the parent's may be held by a reading thread)."""
+    global _SEEDED_READ
+    _SEEDED_READ = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_seeded_read_lock)
+
+
 class SeededSamples(paddle.io.Dataset):
     """Wraps a dataset so that item (index, seed) is produced with every generator seeded.
 
     Seeds python `random`, numpy's global generator and, when the dataset's `transforms` has a
-    `set_random_seed` method (albumentations Compose), the transforms' own generator.
+    `set_random_seed` method (albumentations Compose), the transforms' own generator; one read
+    at a time per process (see _SEEDED_READ).
     """
 
     def __init__(self, dataset: paddle.io.Dataset) -> None:
@@ -98,11 +118,12 @@ class SeededSamples(paddle.io.Dataset):
     # Keyed by the (index, seed) pairs of IterationBatchSampler, not by an index alone.
     def __getitem__(self, key: tuple[int, int]) -> Any:  # type: ignore[override]
         index, seed = key
-        random.seed(seed)
-        np.random.seed(seed)
-        set_transforms_seed = getattr(
-            getattr(self.dataset, "transforms", None), "set_random_seed", None
-        )
-        if set_transforms_seed is not None:
-            set_transforms_seed(seed)
-        return self.dataset[index]
+        with _SEEDED_READ:
+            random.seed(seed)
+            np.random.seed(seed)
+            set_transforms_seed = getattr(
+                getattr(self.dataset, "transforms", None), "set_random_seed", None
+            )
+            if set_transforms_seed is not None:
+                set_transforms_seed(seed)
+            return self.dataset[index]
