@@ -215,7 +215,7 @@ def _mask_suffix(
         by_name.setdefault(os.path.basename(mask).split(".")[0].split("_")[0], []).append(
             os.path.basename(mask)
         )
-    endings = Counter()
+    endings: Counter[str] = Counter()
     for files in image_files.values():
         for image in files[:200]:
             stem = os.path.splitext(os.path.basename(image))[0]

@@ -45,7 +45,7 @@ def evaluate_dataset(
     num_workers: int = 0,
     progress: bool = True,
     on_bad_sample: str = "error",
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Evaluate `model` on a labelled dataset of (image [3, H, W] float32, label [H, W] int64)
     items.
 
@@ -91,8 +91,7 @@ def evaluate_dataset(
     skipped = [error for errors in gather_objects(loader.skipped) for error in errors]
     results["num_images"] = len(dataset) - len(skipped)
     results["skipped"] = [{"path": error.path, "cause": error.message()} for error in skipped]
-    results["config"] = options.describe(unwrap_parallel(model))
-    results["config"]["world_size"] = world_size
+    results["config"] = {**options.describe(unwrap_parallel(model)), "world_size": world_size}
     return results
 
 
@@ -191,19 +190,19 @@ def format_comparison_table(named_results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def format_results_table(results: dict[str, object]) -> str:
+def format_results_table(results: dict[str, Any]) -> str:
     """Per-class IoU and summary figures (in %) of one `evaluate_dataset` result."""
     return format_comparison_table({"IoU": results})
 
 
-def write_results_json(results: dict[str, object], path: str) -> str:
+def write_results_json(results: dict[str, Any], path: str) -> str:
     """Write results (one dict, or several by name) as indented JSON; absent IoUs become null.
     Written whole or not at all: OutputWriteError (naming the folder) when the disk is full."""
     write_text_atomically(path, json.dumps(results, indent=2, default=_json_default) + "\n")
     return path
 
 
-def write_results_or_warn(results: dict[str, object], path: str) -> str | None:
+def write_results_or_warn(results: dict[str, Any], path: str) -> str | None:
     """`write_results_json`, but a failed write is a warning on stderr (the results were printed
     already and stay usable): the path written, or None."""
     try:

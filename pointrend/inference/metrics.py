@@ -14,6 +14,7 @@ Rules:
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -124,7 +125,7 @@ class SegmentationMetrics:
         self.overall.all_reduce()
         self.boundary.all_reduce()
 
-    def results(self, class_names: Sequence[str] | None = None) -> dict[str, object]:
+    def results(self, class_names: Sequence[str] | None = None) -> dict[str, Any]:
         """Plain-Python summary (JSON-serialisable): mIoU, per-class IoU, pixel accuracy, boundary
         mIoU."""
         num_classes = self.overall.num_classes

@@ -190,6 +190,7 @@ def slide_scores(
                 value=0.0,
                 data_format="NCHW",
             )
+    assert summed is not None, "_window_starts gives every dimension at least one window"
     return (summed / count)[:, :, :height, :width]
 
 
@@ -230,6 +231,7 @@ def predict_probabilities(
                 scores = F.softmax(scores, axis=1)
             total = scores if total is None else total + scores
             num_views += 1
+    assert total is not None, "options.scales is never empty (InferenceOptions checks it)"
     mean = total / num_views
     return F.softmax(mean, axis=1) if options.average == "logits" else mean
 

@@ -34,6 +34,14 @@ def normalize_image(
     return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None])
 
 
+def _per_channel(values: Sequence[float], name: str, origin: str) -> tuple[float, float, float]:
+    """Three floats, one per colour channel, or a one-line ValueError naming `origin`."""
+    if len(values) != 3:
+        raise ValueError(f"{origin}: the image normalisation's {name} needs 3 values, got {values}")
+    first, second, third = (float(value) for value in values)
+    return first, second, third
+
+
 @dataclass(frozen=True)
 class Normalization:
     """What a network's input images are: `normalization(cv2.imread(path))` -> [1, 3, H, W]."""
@@ -51,8 +59,8 @@ class Normalization:
         if missing:
             raise ValueError(f"{origin}: the image normalisation lacks {', '.join(missing)}")
         return cls(
-            mean=tuple(float(value) for value in settings["mean"]),
-            std=tuple(float(value) for value in settings["std"]),
+            mean=_per_channel(settings["mean"], "mean", origin),
+            std=_per_channel(settings["std"], "std", origin),
             to_rgb=bool(settings["to_rgb"]),
             max_pixel_value=float(settings["max_pixel_value"]),
         )

@@ -14,6 +14,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -155,7 +156,7 @@ def predict_paths(
     options: InferenceOptions = WHOLE_IMAGE,
     progress: bool = True,
     palette: Sequence[Color] | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Predict every image of `input` (a file, or a folder walked recursively) into `output`.
 
     `transforms` is the evaluation preprocessing, called as `transforms(image=bgr_uint8)["image"]`
@@ -226,7 +227,7 @@ def predict_paths(
     }
 
 
-def describe_predict_summary(summary: dict[str, object]) -> str:
+def describe_predict_summary(summary: dict[str, Any]) -> str:
     """What a `predict_paths` run did, in a few lines: counts, failures, renamed outputs."""
     lines = [
         f"{summary['num_predicted']} of {summary['num_images']} images predicted into "

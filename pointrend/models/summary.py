@@ -38,6 +38,9 @@ def parameter_summary(model: Segmentor) -> dict[str, int]:
 
 
 def print_shapes(model: Segmentor, height: int, width: int) -> None:
+    """The backbone's and the FPN neck's feature shapes (C2.. and P2..) for one image."""
+    if model.neck is None:
+        raise ValueError("print_shapes needs a model with a feature pyramid neck (Semantic FPN)")
     model.eval()
     images = paddle.zeros([1, 3, height, width])
     with paddle.no_grad():
