@@ -343,7 +343,9 @@ def apply_overrides(recipe: Recipe, overrides: dict[str, Any]) -> Recipe:
     recipe = copy.deepcopy(recipe)
     for path, value in overrides.items():
         *sections, name = path.split(".")
-        config, walked = recipe, []
+        # Any section of the recipe: the walk below checks each step is a dataclass.
+        config: Any = recipe
+        walked: list[str] = []
         for section in sections:
             child = getattr(config, section, None) if dataclasses.is_dataclass(config) else None
             if not dataclasses.is_dataclass(child):

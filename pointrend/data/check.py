@@ -147,7 +147,7 @@ def _check_split_files(
         )
     labelled = split != "test"
     train_id_set, label_id_set, image_set = set(train_ids), set(label_ids), set(images)
-    jobs = []
+    jobs: list[tuple[str, str | None, str, str]] = []
     for image in images:
         label = label_path_for(image, root, TRAIN_ID_SUFFIX)
         if not labelled:

@@ -109,9 +109,9 @@ def check_spec_dataset(
         report.counts[split] = Counter(
             images=files.found_images, masks=len(masks), paired=len(masks)
         )
+        paired: list[str | None] = list(masks) if masks else [None] * len(files.images)
         jobs += [
-            (spec, split, image, mask)
-            for image, mask in zip(files.images, masks or [None] * len(files.images), strict=True)
+            (spec, split, image, mask) for image, mask in zip(files.images, paired, strict=True)
         ]
     if decode and jobs:
         for split, problems, pixels, undeclared in parallel_map(

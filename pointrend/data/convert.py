@@ -2,6 +2,7 @@
 
 import glob
 import os
+from typing import TypedDict
 
 from pointrend.data.classes import label_ids_to_train_ids
 from pointrend.data.image_io import read_label, write_png
@@ -36,9 +37,17 @@ def _convert(job: tuple[str, bool]) -> tuple[str, str | None]:
     return convert_label_file(*job)
 
 
+class TrainIdsWritten(TypedDict):
+    """What `write_train_ids` did: files written, files already up to date, error messages."""
+
+    written: int
+    skipped: int
+    failed: list[str]
+
+
 def write_train_ids(
     root: str, workers: int | None = None, overwrite: bool = False, progress: bool = True
-) -> dict[str, object]:
+) -> TrainIdsWritten:
     """Convert every labelId file under root/gtFine (all splits) on `workers` processes.
 
     Idempotent: files whose trainId version is newer than the source are skipped unless
@@ -54,7 +63,7 @@ def write_train_ids(
     results = parallel_map(
         _convert, [(path, overwrite) for path in sources], workers, "labelIds -> trainIds", progress
     )
-    failed: list[str] = [error for status, error in results if status == "failed"]
+    failed = [error for status, error in results if status == "failed" and error is not None]
     return {
         "written": sum(status == "written" for status, _ in results),
         "skipped": sum(status == "skipped" for status, _ in results),

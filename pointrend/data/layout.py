@@ -157,9 +157,8 @@ def read_list_file(
             f"then `{PREPARE_LISTS.format(root=root)}`"
         )
     missing = []
-    for (number, _), image, label in zip(
-        lines, images, labels or [None] * len(images), strict=True
-    ):
+    paired: list[str | None] = list(labels) if labels else [None] * len(images)
+    for (number, _), image, label in zip(lines, images, paired, strict=True):
         missing += [(number, p) for p in (image, label) if p is not None and not os.path.isfile(p)]
     if missing:
         examples = ", ".join(f"line {number}: {p}" for number, p in missing[:_MAX_LISTED])

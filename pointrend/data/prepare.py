@@ -14,13 +14,17 @@ non-zero status when something needs fixing.
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import fire
 
-from pointrend.data.check import check_dataset
+from pointrend.data.check import CheckReport, check_dataset
 from pointrend.data.convert import write_train_ids
 from pointrend.data.layout import IMAGE_DIR, SPLITS, write_list_file
 from pointrend.data.spec import SPEC_FILE
+
+if TYPE_CHECKING:
+    from pointrend.data.check_spec import SpecCheckReport
 
 
 def trainids(root: str, workers: int | None = None, overwrite: bool = False) -> None:
@@ -58,6 +62,7 @@ def lists(root: str, separator: str = ",", output_dir: str | None = None) -> Non
 
 def check(root: str, decode: bool = True, workers: int | None = None) -> None:
     """Validate the dataset: counts per split, pairing, values, class frequencies, and every fix."""
+    report: CheckReport | SpecCheckReport
     if os.path.isfile(os.path.join(root, SPEC_FILE)):
         from pointrend.data.check_spec import check_spec_dataset
         from pointrend.data.errors import SpecError

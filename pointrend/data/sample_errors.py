@@ -188,6 +188,11 @@ def error_safe_loader(
 ) -> SampleErrorCheck:
     """paddle.io.DataLoader over `dataset` that never hangs on a bad sample (see the module doc)."""
     loader = paddle.io.DataLoader(
-        ErrorsAsData(dataset), collate_fn=collate_with_errors, return_list=True, **loader_kwargs
+        ErrorsAsData(dataset),
+        # Paddle's type for collate_fn lists the overloads of its default collate only; the
+        # loader calls any function of a batch.
+        collate_fn=collate_with_errors,  # type: ignore[arg-type]
+        return_list=True,
+        **loader_kwargs,
     )
     return SampleErrorCheck(ClosingLoader(loader), on_bad_sample)

@@ -75,6 +75,8 @@ class SegmentationDataset(paddle.io.Dataset):
 
     def read_label(self, index: int) -> np.ndarray:
         """The train-id mask of sample `index`: uint8 [H, W]; DataFileError names a bad file."""
+        if self.label_paths is None:
+            raise ValueError(f"{self.split} of {self.spec.root} has no labels")
         path = self.label_paths[index]
         raw = read_mask_file(path, palette_indices=self.spec.mask_format == "index")
         return mask_to_train_ids(raw, self.spec, path)
@@ -86,6 +88,7 @@ class SegmentationDataset(paddle.io.Dataset):
             return image, None
         label = self.read_label(index)
         if label.shape != image.shape[:2]:
+            assert self.label_paths is not None, "read_label read one"
             path = self.label_paths[index]
             raise DataFileError(
                 path,
@@ -118,8 +121,9 @@ class SegmentationDataset(paddle.io.Dataset):
             return
         self._seeded_worker_pid = pid
         worker = paddle.io.get_worker_info()
-        if worker is not None and hasattr(self.transforms, "set_random_seed"):
-            self.transforms.set_random_seed((worker.seed + worker.id) % 2**32)
+        set_random_seed = getattr(self.transforms, "set_random_seed", None)
+        if worker is not None and set_random_seed is not None:
+            set_random_seed((worker.seed + worker.id) % 2**32)
 
 
 def _to_chw_float32(image: np.ndarray) -> np.ndarray:

@@ -69,4 +69,5 @@ class Canvas:
 
 def _as_ints(color: Color) -> tuple[int, int, int]:
     # OpenCV rejects numpy integer scalars inside colour tuples.
-    return tuple(int(c) for c in color)
+    first, second, third = color
+    return int(first), int(second), int(third)

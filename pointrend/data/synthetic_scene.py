@@ -71,7 +71,8 @@ class _Street:
         """x-range of the left (side=-1) or right (side=1) sidewalk on row y."""
         inner = self.road_bottom[0] if side < 0 else self.road_bottom[1]
         outer = inner + side * self.walk_width
-        return tuple(sorted((self.edge_x(inner, y), self.edge_x(outer, y))))
+        low, high = sorted((self.edge_x(inner, y), self.edge_x(outer, y)))
+        return low, high
 
     def ground_y(self, rng: np.random.Generator, near: float = 1.0) -> float:
         # Squaring the draw puts more objects far away, where they are small.
@@ -83,11 +84,13 @@ class _Street:
 def _jitter(
     rng: np.random.Generator, base: tuple[int, int, int], amount: float
 ) -> tuple[int, int, int]:
-    return tuple(int(v) for v in np.clip(np.asarray(base) + rng.normal(0, amount, 3), 0, 255))
+    first, second, third = np.clip(np.asarray(base) + rng.normal(0, amount, 3), 0, 255)
+    return int(first), int(second), int(third)
 
 
 def _gray(rng: np.random.Generator, low: int, high: int, tint: float = 8.0) -> tuple[int, int, int]:
-    return _jitter(rng, (rng.integers(low, high),) * 3, tint)
+    level = int(rng.integers(low, high))
+    return _jitter(rng, (level, level, level), tint)
 
 
 def _draw_sky(canvas: Canvas, rng: np.random.Generator, street: _Street) -> None:
@@ -383,11 +386,10 @@ def _skin(rng: np.random.Generator) -> tuple[int, int, int]:
 
 
 def _clothes(rng: np.random.Generator) -> tuple[int, int, int]:
-    return (
-        _jitter(rng, (40, 40, 45), 25)
-        if rng.random() < 0.5
-        else tuple(int(v) for v in rng.integers(0, 256, 3))
-    )
+    if rng.random() < 0.5:
+        return _jitter(rng, (40, 40, 45), 25)
+    first, second, third = rng.integers(0, 256, 3)
+    return int(first), int(second), int(third)
 
 
 def _draw_person(canvas: Canvas, rng: np.random.Generator, x: float, y: float, s: float) -> None:
@@ -513,5 +515,5 @@ def _finish(canvas: Canvas, rng: np.random.Generator) -> np.ndarray:
         rng.uniform(0.8, 1.15, (3, 5)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC
     )
     image *= lighting[..., None]
-    image = cv2.GaussianBlur(image, (3, 3), 0.6)
-    return np.clip(image, 0, 255).astype(np.uint8)
+    blurred = cv2.GaussianBlur(image, (3, 3), 0.6)
+    return np.clip(blurred, 0, 255).astype(np.uint8)

@@ -83,8 +83,10 @@ class CatMaxRatioCrop(A.RandomCrop):
             y_min = self.py_random.randint(0, image_height - crop_height)
             x_min = self.py_random.randint(0, image_width - crop_width)
             crop_coords = (x_min, y_min, x_min + crop_width, y_min + crop_height)
-            if tries == 1 or self._is_balanced(
-                mask[y_min : y_min + crop_height, x_min : x_min + crop_width]
+            if (
+                tries == 1
+                or mask is None
+                or self._is_balanced(mask[y_min : y_min + crop_height, x_min : x_min + crop_width])
             ):
                 break
         return {"crop_coords": crop_coords, "pad_params": None}

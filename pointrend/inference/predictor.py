@@ -13,6 +13,7 @@ code is imported.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,10 @@ from pointrend.inference.exported_files import exported_files
 from pointrend.inference.normalization import normalize_image
 from pointrend.inference.onnx_runner import onnx_engine_installed
 from pointrend.utils.system import gpu_available, usable_cpus
+
+if TYPE_CHECKING:
+    from pointrend.inference.onnx_runner import OnnxRuntimeRunner
+    from pointrend.inference.paddle_runner import PaddleInferenceRunner
 
 ENGINES = ("paddle-inference", "onnxruntime")
 AUTO = "auto"
@@ -72,6 +77,7 @@ class Predictor:
             on_cpu_with_onnx = not use_gpu and onnx_engine_installed()
             engine = "onnxruntime" if on_cpu_with_onnx else "paddle-inference"
         self.engine = engine
+        self._runner: OnnxRuntimeRunner | PaddleInferenceRunner
         if engine == "onnxruntime":
             from pointrend.inference.onnx_runner import OnnxRuntimeRunner, cached_onnx
 

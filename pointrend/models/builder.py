@@ -92,6 +92,8 @@ def build_model(
     )
     if pretrained:
         load_pretrained_backbone(backbone, pretrained, strict=True)
+    neck: FPN | PaddleSegFPN
+    coarse_head: SemanticFPNHead | PaddleSegFPNHead
     if fpn_layout == "paddleseg":
         # Frozen statistics are for a pretrained backbone; the neck starts untrained.
         neck = PaddleSegFPN(

@@ -9,6 +9,21 @@ import paddle.nn.functional as F
 from pointrend.ops.resize import upsample_nearest
 
 
+def _xavier_conv(
+    in_channels: int, out_channels: int, kernel_size: int, padding: int = 0
+) -> nn.Conv2D:
+    """A convolution initialised as detectron2 initialises FPN convs ("c2_xavier_fill", i.e.
+    kaiming-uniform with a=1, zero bias)."""
+    return nn.Conv2D(
+        in_channels,
+        out_channels,
+        kernel_size,
+        padding=padding,
+        weight_attr=nn.initializer.KaimingUniform(negative_slope=1.0, nonlinearity="leaky_relu"),
+        bias_attr=nn.initializer.Constant(0.0),
+    )
+
+
 class FPN(nn.Layer):
     """1x1 lateral convs, nearest-neighbour top-down pathway, 3x3 output convs.
 
@@ -27,18 +42,9 @@ class FPN(nn.Layer):
             raise ValueError(
                 f"FPN: {len(in_channels)} input channel counts but {len(in_strides)} strides"
             )
-        # detectron2 initialises FPN convs with "c2_xavier_fill", i.e. kaiming-uniform with a=1.
-        init = dict(
-            weight_attr=nn.initializer.KaimingUniform(
-                negative_slope=1.0, nonlinearity="leaky_relu"
-            ),
-            bias_attr=nn.initializer.Constant(0.0),
-        )
-        self.lateral_convs = nn.LayerList(
-            [nn.Conv2D(c, out_channels, 1, **init) for c in in_channels]
-        )
+        self.lateral_convs = nn.LayerList([_xavier_conv(c, out_channels, 1) for c in in_channels])
         self.output_convs = nn.LayerList(
-            [nn.Conv2D(out_channels, out_channels, 3, padding=1, **init) for _ in in_channels]
+            [_xavier_conv(out_channels, out_channels, 3, padding=1) for _ in in_channels]
         )
         self.out_channels = out_channels
         self.out_strides = list(in_strides)

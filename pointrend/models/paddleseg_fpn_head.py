@@ -72,8 +72,10 @@ class PaddleSegFPNHead(nn.Layer):
         summed = self.towers[0](features[0])
         size = paddle.shape(summed)[2:]
         # Paddle's to_static rewrites zip() into a version without `strict`; the length check
-        # above guards this loop instead.
-        for tower, feature in zip(self.towers[1:], features[1:]):  # noqa: B905
+        # above guards this loop instead. LayerList slices at run time; its type information
+        # lists int indices only.
+        towers = self.towers[1:]  # type: ignore[index]
+        for tower, feature in zip(towers, features[1:]):  # noqa: B905
             summed = summed + F.interpolate(
                 tower(feature), size=size, mode="bilinear", align_corners=False
             )

@@ -193,7 +193,8 @@ def load_pretrained_backbone(
         logger.warning("%s", report)
     else:
         logger.info("%s", report)
-    backbone.set_state_dict(new_state)
+    # set_state_dict takes numpy arrays too (its type information lists tensors only).
+    backbone.set_state_dict(new_state)  # type: ignore[arg-type]
     return report
 
 
@@ -260,7 +261,7 @@ def detect_layout(
         layout: sum(rename(name) in source for name in names)
         for layout, rename in candidates.items()
     }
-    best = max(scores, key=scores.get)
+    best = max(scores, key=lambda layout: scores[layout])
     if scores[best] == 0:
         sample = ", ".join(list(source)[:5])
         raise ValueError(

@@ -62,7 +62,7 @@ class SemanticFPNHead(nn.Layer):
         towers = []
         for stride in in_strides:
             num_upsamples = int(round(math.log2(stride / self.output_stride)))
-            layers = []
+            layers: list[nn.Layer] = []
             for i in range(max(1, num_upsamples)):
                 layers.append(ConvNormReLU(in_channels if i == 0 else channels, channels, norm))
                 if i < num_upsamples:
@@ -85,7 +85,9 @@ class SemanticFPNHead(nn.Layer):
             )
         summed = self.towers[0](features[0])
         # Paddle's to_static rewrites zip() into a version without `strict`; the length check
-        # above guards this loop instead.
-        for tower, feature in zip(self.towers[1:], features[1:]):  # noqa: B905
+        # above guards this loop instead. LayerList slices at run time; its type information
+        # lists int indices only.
+        towers = self.towers[1:]  # type: ignore[index]
+        for tower, feature in zip(towers, features[1:]):  # noqa: B905
             summed = summed + tower(feature)
         return self.predictor(summed)

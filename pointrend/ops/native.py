@@ -21,7 +21,8 @@ from paddle.autograd import PyLayer
 from pointrend.utils.system import usable_cpus
 
 try:
-    from pointrend.ops import _native
+    # The compiled kernel (csrc/) has no type information; absent until it is built.
+    from pointrend.ops import _native  # type: ignore[attr-defined]
 except ImportError:
     _native = None
 

@@ -49,5 +49,7 @@ def load_detectron2_model(
     checkpoint = read_detectron2_checkpoint(path)
     options = {**infer_architecture(checkpoint.shapes, checkpoint.source), **build_options}
     model = build_model(**options)
-    model.set_state_dict(detectron2_state_dict(checkpoint, model))
+    assert isinstance(model, PointRendSegmentor), "infer_architecture reads a point head"
+    # set_state_dict takes numpy arrays too (its type information lists tensors only).
+    model.set_state_dict(detectron2_state_dict(checkpoint, model))  # type: ignore[arg-type]
     return model.eval(), options

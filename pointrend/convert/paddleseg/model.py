@@ -7,6 +7,7 @@ PIXEL_STD on the 0-255 scale (see `checkpoint`), [N, 3, H, W] -> logits [N, K, H
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,7 @@ def paddleseg_state_dict(checkpoint: PaddleSegCheckpoint, model: nn.Layer) -> di
     """
     check_same_kind(checkpoint, model)
     ours = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+    rename: Callable[[str], str | None]
     if checkpoint.kind == POINTREND:
         rename, never_run = paddleseg_pointrend_name, never_run_pointrend_names(checkpoint.shapes)
     else:
