@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import paddle
 import pytest
+from test_model_paddleseg_layout import TINY
 
 from pointrend.inference.export import export_model
 from pointrend.inference.normalization import Normalization
@@ -14,15 +15,7 @@ from pointrend.inference.onnx_runner import onnx_engine_installed
 from pointrend.inference.predictor import Predictor
 from pointrend.models import PADDLESEG_LAYOUT, build_model, build_stdc_network
 
-TINY_RESNET = {
-    "backbone_depth": 18,
-    "backbone_base_channels": 16,
-    "fpn_channels": 16,
-    "head_channels": 8,
-    "point_head_fc_channels": 16,
-    "num_classes": 5,
-    "subdivision_num_points": 64,
-}
+TINY_RESNET = {**TINY, "subdivision_num_points": 64}
 
 
 def _semantic_fpn():
