@@ -23,6 +23,7 @@ from pointrend.inference.exported_files import (
 )
 from pointrend.inference.modes import eval_mode
 from pointrend.inference.normalization import Normalization
+from pointrend.utils.native_messages import quiet_native_output
 
 
 class _EvalPipeline(paddle.nn.Layer):
@@ -52,7 +53,9 @@ def export_model(
     os.makedirs(output_dir, exist_ok=True)
     prefix = os.path.join(output_dir, MODEL_PREFIX)
     spec = [paddle.static.InputSpec(shape=[None, 3, None, None], dtype="float32", name="images")]
-    with eval_mode(model):
+    # Tracing prints notes about Paddle's own internals (PIR limits, tensors without a place);
+    # they go to the terminal only when the export fails.
+    with eval_mode(model), quiet_native_output():
         pipeline = _EvalPipeline(model)
         pipeline.eval()
         static_pipeline = paddle.jit.to_static(pipeline, input_spec=spec, full_graph=True)
@@ -97,7 +100,7 @@ def export_onnx(
     if graph is None or not os.path.exists(params):
         raise FileNotFoundError(f"{model_dir} holds no exported model: run export_model first")
     output_path = output_path or os.path.join(model_dir, ONNX_FILE)
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, quiet_native_output():
         if graph.endswith(".json"):
             graph = _with_float32_attributes(graph, os.path.join(scratch, os.path.basename(graph)))
         paddle2onnx.export(

@@ -66,6 +66,8 @@ class OnnxRuntimeRunner:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = num_threads
         options.inter_op_num_threads = 1
+        # Errors only: its graph optimiser notes every node it could not fold (dozens per model).
+        options.log_severity_level = 3
         if use_gpu:
             if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
                 raise ValueError(
