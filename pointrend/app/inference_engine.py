@@ -40,7 +40,7 @@ def network_for_engine(recipe: Recipe, network: paddle.nn.Layer, checkpoint: Pat
     weights = [
         str(checkpoint / name) for name in (EMA_FILE, MODEL_FILE) if (checkpoint / name).is_file()
     ]
-    return ExportedNetwork(
+    exported = ExportedNetwork(
         network,
         engine,
         str(checkpoint / CACHE_FOLDER),
@@ -50,3 +50,6 @@ def network_for_engine(recipe: Recipe, network: paddle.nn.Layer, checkpoint: Pat
         device=device,
         num_threads=cpu_threads_per_process(recipe.threads),
     )
+    # Export and convert now, not inside the first batch of a progress bar (its rate and ETA).
+    exported.predictor()
+    return exported

@@ -147,7 +147,10 @@ class ExportedNetwork:
         }
         return os.path.join(self.cache_dir, export_key(self._weights_files, settings))
 
-    def _predictor(self):
+    def predictor(self):
+        """The Predictor for the current subdivision settings, exported (and, for ONNX Runtime,
+        converted) on first use; call it before timing or showing progress to keep that one-off
+        work out of the first batch."""
         from pointrend.inference.predictor import Predictor
 
         directory = self.export_dir()
@@ -187,5 +190,5 @@ class ExportedNetwork:
 
     def __call__(self, images: paddle.Tensor) -> paddle.Tensor:
         """Normalised images [N, 3, H, W] -> logits [N, K, H, W], as the network's eval forward."""
-        logits = self._predictor().logits(np.asarray(images.numpy(), dtype=np.float32))
+        logits = self.predictor().logits(np.asarray(images.numpy(), dtype=np.float32))
         return paddle.to_tensor(logits)
