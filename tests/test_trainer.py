@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 import paddle
 import pytest
+from tiny_training import TINY_MODEL
 
 from pointrend.app.build import (
     build_dataset,
@@ -24,7 +25,6 @@ from pointrend.config.recipe import (
     CallbacksConfig,
     DataConfig,
     EvalConfig,
-    ModelConfig,
     OptimConfig,
     Recipe,
     ScheduleConfig,
@@ -59,19 +59,10 @@ def data_root(synthetic_cityscapes):
 
 
 def tiny_recipe(root: str, output_dir: str, **model_overrides) -> Recipe:
-    model = ModelConfig(
-        backbone_depth=18,
-        backbone_base_channels=8,
-        fpn_channels=16,
-        head_channels=8,
-        point_head_fc_channels=16,
-        train_num_points=64,
-        subdivision_num_points=256,
-    )
     return Recipe(
         name="tiny",
         output_dir=output_dir,
-        model=replace(model, **model_overrides),
+        model=replace(TINY_MODEL, **model_overrides),
         data=DataConfig(
             root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=(0.75, 1.25)
         ),

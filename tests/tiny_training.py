@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 
 from pointrend.app.cli import RecipeCommands, run_cli
 from pointrend.config.recipe import (
@@ -34,7 +35,7 @@ TINY_MODEL = ModelConfig(
     head_channels=8,
     point_head_fc_channels=16,
     train_num_points=64,
-    subdivision_num_points=512,
+    subdivision_num_points=256,
 )
 
 
@@ -67,7 +68,7 @@ def two_iteration_recipe(root: str, output_dir: str, callbacks: CallbacksConfig)
         name="tiny",
         output_dir=output_dir,
         device="cpu",
-        model=TINY_MODEL,
+        model=replace(TINY_MODEL, subdivision_num_points=512),
         data=DataConfig(
             root=root, batch_size=2, num_workers=0, crop_size=(64, 128), scale_range=None
         ),
